@@ -1,0 +1,53 @@
+"""Small I/O helpers shared by every stage: atomic writes and file checksums."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """The temporary name a result is written under before it is complete."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    On any exception the temporary file is removed, so a reader never sees a half-written result.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(path)
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def set_torch_threads(n_threads: int = 1) -> None:
+    """Set torch's intra- and inter-op thread counts (default one: let Snakemake run jobs side by side)."""
+    import torch
+
+    torch.set_num_threads(int(n_threads))
+    with contextlib.suppress(RuntimeError):  # may only be set once per process
+        torch.set_num_interop_threads(int(n_threads))
