@@ -1,0 +1,21 @@
+# nnp-distill: MOMT sampling with EAM -> ANI ensembles -> active-learning distillation -> translation.
+# Run locally:   snakemake --cores all            (or --profile profiles/local)
+# On SLURM:      snakemake --profile profiles/slurm
+# Smallest run:  snakemake --cores 2 --configfile config/smoke.yaml
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# Anchored to this folder so `snakemake -d WORKDIR` works; --configfile files merge on top.
+configfile: f"{workflow.basedir}/config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/eam.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,1 @@
+"""Subcommands of the ``nnpdistill`` CLI: each module here defines ``register(subparsers)``."""

@@ -1,0 +1,72 @@
+"""Config validation: the schemas fill defaults and reject bad configs with the key named."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import REPO
+
+from nnpdistill.config import deep_merge, load_yaml, stage_seed
+from nnpdistill.errors import ConfigError
+
+
+def test_deep_merge_is_recursive_and_pure():
+    base = {"a": {"b": 1, "c": 2}, "d": 3}
+    merged = deep_merge(base, {"a": {"c": 5}})
+    assert merged == {"a": {"b": 1, "c": 5}, "d": 3}
+    assert base["a"]["c"] == 2
+
+
+def test_stage_seed_is_stable_and_distinct():
+    assert stage_seed(1, "train", 0) == stage_seed(1, "train", 0)
+    assert stage_seed(1, "train", 0) != stage_seed(1, "train", 1)
+    assert stage_seed(1, "train", 0) != stage_seed(2, "train", 0)
+    assert 0 <= stage_seed(7, "x") < 2**63
+
+
+def test_load_yaml_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_yaml(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_yaml(listy)
+
+
+def _dry_run(tmp_path, extra_config: dict) -> subprocess.CompletedProcess:
+    cfg = tmp_path / "extra.yaml"
+    cfg.write_text(yaml.safe_dump(extra_config))
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+         "-n", "--cores", "1", "--configfile", str(cfg)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_schema_rejects_bad_top_level_key(tmp_path):
+    proc = _dry_run(tmp_path, {"seed": -4})
+    assert proc.returncode != 0
+    assert "seed" in proc.stderr + proc.stdout
+
+
+def test_schema_rejects_bad_element_setting(tmp_path):
+    proc = _dry_run(tmp_path, {"element_overrides": {"crystals": {"fmax_eV_per_A": -1}}})
+    assert proc.returncode != 0
+    assert "fmax_eV_per_A" in proc.stderr + proc.stdout
+
+
+def test_unknown_element_is_named(tmp_path):
+    proc = _dry_run(tmp_path, {"elements": ["Ni", "Xx"]})
+    assert proc.returncode != 0
+    assert "xx.yaml" in (proc.stderr + proc.stdout)
+
+
+def test_shipped_configs_dry_run(tmp_path):
+    proc = _dry_run(tmp_path, {})
+    assert proc.returncode == 0, proc.stderr
+    assert "compute_eam_crystals" in proc.stdout
