@@ -1,0 +1,175 @@
+"""Frame-selection strategies for data distillation.
+
+Every strategy answers the same question: given a pool of F frames, the indices already selected and
+a budget k, which k new frames to add. All are deterministic under their seed, never return a frame
+twice, and never return one that is already selected.
+
+- ``uncertainty``: the k highest frame scores (atomic uncertainty, max or mean over atoms), with an
+  optional guard against near-duplicate picks: at most ``max_per_bin`` new frames per cell of an
+  (enthalpy × order-parameter) grid in one round, spreading the picks over the phase map.
+- ``random``: k frames drawn uniformly from the unselected ones.
+- ``grid``: equal frames per occupied cell of an energy × order-parameter grid (the paper's
+  "grid-based distillation"), drawn at random within each cell, round-robin over the cells.
+- ``fps``: farthest-point sampling in a descriptor space (any (F, D) feature matrix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import NNPDistillError
+
+STRATEGIES: tuple[str, ...] = ("uncertainty", "random", "grid", "fps")
+
+
+def _check(n_pool: int, selected: np.ndarray, k: int) -> np.ndarray:
+    selected = np.asarray(selected, dtype=np.int64)
+    if k < 0:
+        raise NNPDistillError(f"budget k must be >= 0, got {k}")
+    if selected.size and (selected.min() < 0 or selected.max() >= n_pool):
+        raise NNPDistillError(f"selected indices out of range for a pool of {n_pool} frames")
+    if np.unique(selected).size != selected.size:
+        raise NNPDistillError("selected indices repeat a frame")
+    return selected
+
+
+def _available(n_pool: int, selected: np.ndarray) -> np.ndarray:
+    mask = np.ones(n_pool, dtype=bool)
+    mask[selected] = False
+    return np.flatnonzero(mask)
+
+
+def initial_random(n_pool: int, k: int, seed: int) -> np.ndarray:
+    """The seeded random subset that starts every strategy (iteration 0), sorted."""
+    if not 0 < k <= n_pool:
+        raise NNPDistillError(f"initial size must be in 1..{n_pool} (pool size), got {k}")
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_pool, size=k, replace=False)).astype(np.int64)
+
+
+def select_random(n_pool: int, selected: Sequence[int], k: int, seed: int) -> np.ndarray:
+    selected = _check(n_pool, selected, k)
+    available = _available(n_pool, selected)
+    k = min(k, available.size)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(available, size=k, replace=False)).astype(np.int64)
+
+
+def grid_cells(energy: np.ndarray, order: np.ndarray, n_energy_bins: int, n_order_bins: int) -> np.ndarray:
+    """Cell id of every frame on a regular (energy × order parameter) grid spanning the data."""
+    if n_energy_bins < 1 or n_order_bins < 1:
+        raise NNPDistillError("grid needs at least one bin in each direction")
+    energy = np.asarray(energy, dtype=float)
+    order = np.asarray(order, dtype=float)
+    if energy.shape != order.shape or energy.ndim != 1:
+        raise NNPDistillError("energy and order parameter must be 1-D arrays of equal length")
+
+    def _bin(x: np.ndarray, n: int) -> np.ndarray:
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if hi <= lo:
+            return np.zeros(x.size, dtype=np.int64)
+        return np.minimum(((x - lo) / (hi - lo) * n).astype(np.int64), n - 1)
+
+    return _bin(energy, n_energy_bins) * n_order_bins + _bin(order, n_order_bins)
+
+
+def select_grid(
+    cells: np.ndarray, selected: Sequence[int], k: int, seed: int
+) -> np.ndarray:
+    """Round-robin over occupied cells, the cells with the fewest selected frames first.
+
+    This gives equal frames per cell until a cell runs out, then spreads the rest over the others.
+    """
+    cells = np.asarray(cells, dtype=np.int64)
+    selected = _check(cells.size, selected, k)
+    rng = np.random.default_rng(seed)
+    available = _available(cells.size, selected)
+    # a seeded random order of the available frames within each cell
+    by_cell: dict[int, list[int]] = {}
+    for idx in rng.permutation(available):
+        by_cell.setdefault(int(cells[idx]), []).append(int(idx))
+    counts = {c: 0 for c in by_cell}
+    for idx in selected:
+        c = int(cells[idx])
+        if c in counts:
+            counts[c] += 1
+    picks: list[int] = []
+    while len(picks) < k and by_cell:
+        # cells ordered by how many frames they hold in the selection, ties by cell id (deterministic)
+        for c in sorted(by_cell, key=lambda c: (counts[c], c)):
+            if len(picks) >= k:
+                break
+            picks.append(by_cell[c].pop())
+            counts[c] += 1
+            if not by_cell[c]:
+                del by_cell[c]
+            break
+    return np.sort(np.asarray(picks, dtype=np.int64))
+
+
+def select_uncertainty(
+    scores: np.ndarray,
+    selected: Sequence[int],
+    k: int,
+    *,
+    cells: np.ndarray | None = None,
+    max_per_cell: int | None = None,
+) -> np.ndarray:
+    """The k highest-scoring unselected frames; ties broken by the lower index (deterministic).
+
+    With ``cells`` and ``max_per_cell``, at most ``max_per_cell`` picks come from one cell in this round
+    (the guard against near-duplicates); if that leaves the budget unspent, the rest is filled by score.
+    """
+    scores = np.asarray(scores, dtype=float)
+    selected = _check(scores.size, selected, k)
+    if not np.all(np.isfinite(scores)):
+        raise NNPDistillError("frame scores contain NaN or inf")
+    available = _available(scores.size, selected)
+    order = available[np.lexsort((available, -scores[available]))]
+    if cells is None or max_per_cell is None:
+        return np.sort(order[:k])
+    if max_per_cell < 1:
+        raise NNPDistillError("max_per_cell must be >= 1")
+    cells = np.asarray(cells, dtype=np.int64)
+    picks: list[int] = []
+    per_cell: dict[int, int] = {}
+    skipped: list[int] = []
+    for idx in order:
+        if len(picks) >= k:
+            break
+        c = int(cells[idx])
+        if per_cell.get(c, 0) < max_per_cell:
+            picks.append(int(idx))
+            per_cell[c] = per_cell.get(c, 0) + 1
+        else:
+            skipped.append(int(idx))
+    picks.extend(skipped[: k - len(picks)])
+    return np.sort(np.asarray(picks, dtype=np.int64))
+
+
+def select_fps(features: np.ndarray, selected: Sequence[int], k: int, seed: int) -> np.ndarray:
+    """Farthest-point sampling: each pick maximises its distance to everything already chosen."""
+    features = np.asarray(features, dtype=float)
+    if features.ndim != 2:
+        raise NNPDistillError("features must be an (F, D) array")
+    n_pool = features.shape[0]
+    selected = _check(n_pool, selected, k)
+    if selected.size == 0:
+        start = int(np.random.default_rng(seed).integers(n_pool))
+        chosen = [start]
+        k -= 1
+    else:
+        chosen = []
+    anchors = np.concatenate([selected, np.asarray(chosen, dtype=np.int64)])
+    min_dist = np.full(n_pool, np.inf)
+    for a in anchors:
+        min_dist = np.minimum(min_dist, np.linalg.norm(features - features[a], axis=1))
+    min_dist[anchors] = -1.0
+    for _ in range(min(k, n_pool - anchors.size)):
+        nxt = int(np.argmax(min_dist))
+        chosen.append(nxt)
+        min_dist = np.minimum(min_dist, np.linalg.norm(features - features[nxt], axis=1))
+        min_dist[nxt] = -1.0
+    return np.sort(np.asarray(chosen, dtype=np.int64))

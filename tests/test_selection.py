@@ -1,0 +1,80 @@
+"""Selection strategies: no repeats, exact budgets, determinism, and each does what it says."""
+
+import numpy as np
+import pytest
+
+from nnpdistill.errors import NNPDistillError
+from nnpdistill.selection import (
+    grid_cells,
+    initial_random,
+    select_fps,
+    select_grid,
+    select_random,
+    select_uncertainty,
+)
+
+
+def test_initial_random_is_seeded_and_unique():
+    a = initial_random(1000, 50, seed=3)
+    assert np.array_equal(a, initial_random(1000, 50, seed=3))
+    assert not np.array_equal(a, initial_random(1000, 50, seed=4))
+    assert np.unique(a).size == 50
+    with pytest.raises(NNPDistillError):
+        initial_random(10, 11, seed=0)
+
+
+@pytest.mark.parametrize("strategy", ["random", "grid", "uncertainty", "fps"])
+def test_iterated_selection_never_repeats_and_spends_budget(strategy):
+    rng = np.random.default_rng(0)
+    n = 400
+    energy, order, scores = rng.normal(size=n), rng.uniform(0, 32, n), rng.random(n)
+    features = rng.normal(size=(n, 4))
+    cells = grid_cells(energy, order, 4, 4)
+    selected = initial_random(n, 20, seed=1)
+    for it in range(5):
+        if strategy == "random":
+            new = select_random(n, selected, 30, seed=it)
+        elif strategy == "grid":
+            new = select_grid(cells, selected, 30, seed=it)
+        elif strategy == "uncertainty":
+            new = select_uncertainty(scores, selected, 30, cells=cells, max_per_cell=3)
+        else:
+            new = select_fps(features, selected, 30, seed=it)
+        assert new.size == 30
+        assert np.intersect1d(new, selected).size == 0
+        assert np.unique(new).size == new.size
+        selected = np.concatenate([selected, new])
+    assert selected.size == 20 + 5 * 30
+
+
+def test_uncertainty_picks_top_scores_and_guard_spreads():
+    scores = np.array([0.1, 0.9, 0.8, 0.7, 0.2, 0.95])
+    assert select_uncertainty(scores, [5], 2).tolist() == [1, 2]
+    cells = np.array([0, 1, 1, 1, 2, 3])
+    # frames 1, 2, 3 share a cell: the guard allows one of them, then the best of the rest
+    assert select_uncertainty(scores, [5], 2, cells=cells, max_per_cell=1).tolist() == [1, 4]
+
+
+def test_grid_is_equal_per_cell():
+    cells = np.repeat(np.arange(5), [100, 50, 20, 10, 4])
+    picks = select_grid(cells, [], 20, seed=0)
+    assert np.bincount(cells[picks], minlength=5).tolist() == [4, 4, 4, 4, 4]
+    picks = select_grid(cells, [], 30, seed=0)  # the 4-frame cell runs out; the rest spread evenly
+    counts = np.bincount(cells[picks], minlength=5)
+    assert counts[4] == 4 and counts.sum() == 30 and counts[:4].max() - counts[:4].min() <= 1
+    assert np.array_equal(select_grid(cells, [], 30, seed=0), picks)
+
+
+def test_fps_picks_farthest():
+    x = np.array([[0.0], [1.0], [10.0], [5.0]])
+    assert select_fps(x, [0], 1, seed=0).tolist() == [2]
+    assert select_fps(x, [0, 2], 1, seed=0).tolist() == [3]
+
+
+def test_bad_inputs():
+    with pytest.raises(NNPDistillError, match="repeat"):
+        select_random(10, [1, 1], 2, seed=0)
+    with pytest.raises(NNPDistillError, match="out of range"):
+        select_random(10, [10], 2, seed=0)
+    with pytest.raises(NNPDistillError, match="NaN"):
+        select_uncertainty(np.array([np.nan, 1.0]), [], 1)
