@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     except NNPDistillError as exc:
         print(f"nnpdistill {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `nnpdistill info X.h5 | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

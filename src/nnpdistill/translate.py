@@ -1,0 +1,69 @@
+"""Cross-element translation: scale frames of one metal to another's size, relabel, label with its EAM.
+
+The paper scales nickel frames by the ratio of the FCC lattice constants (4.05/3.52 ≈ 1.15 for
+Ni → Al). For a target whose ground state is not FCC (Nb is BCC) the ratio of ground-state atomic
+volumes (cube root) is the natural choice. Rules (config ``translate.scale_rule``):
+
+- ``fcc_lattice``: (V_fcc,target / V_fcc,source)^(1/3), i.e. the FCC lattice-constant ratio;
+- ``ground_state_volume``: (V_gs,target / V_gs,source)^(1/3), ground state = lowest-energy structure;
+- ``auto`` (default): ``fcc_lattice`` when both ground states are FCC, else ``ground_state_volume``.
+
+Scaling multiplies cell and Cartesian positions by the same factor, so fractional coordinates are
+unchanged; every label (energy, forces, per-atom energies, stress) comes from the target's EAM.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .errors import NNPDistillError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .frames import Frames
+
+SCALE_RULES: tuple[str, ...] = ("auto", "fcc_lattice", "ground_state_volume")
+
+
+def _volume(table: pd.DataFrame, structure: str) -> float:
+    rows = table.loc[table["structure"] == structure, "volume_A3_per_atom"]
+    if rows.empty:
+        raise NNPDistillError(f"crystal table has no {structure!r} row")
+    return float(rows.iloc[0])
+
+
+def ground_state(table: pd.DataFrame) -> str:
+    """The lowest-energy structure of a crystal table (``crystals.csv``)."""
+    return str(table.loc[table["energy_eV_per_atom"].idxmin(), "structure"])
+
+
+def scale_factor(source: pd.DataFrame, target: pd.DataFrame, rule: str = "auto") -> tuple[float, str]:
+    """Length scale factor source → target from two ``crystals.csv`` tables, and the rule used."""
+    if rule not in SCALE_RULES:
+        raise NNPDistillError(f"unknown scale rule {rule!r}; choose one of {', '.join(SCALE_RULES)}")
+    if rule == "auto":
+        both_fcc = ground_state(source) == "fcc" and ground_state(target) == "fcc"
+        rule = "fcc_lattice" if both_fcc else "ground_state_volume"
+    if rule == "fcc_lattice":
+        ratio = _volume(target, "fcc") / _volume(source, "fcc")
+    else:
+        ratio = _volume(target, ground_state(target)) / _volume(source, ground_state(source))
+    return float(ratio ** (1.0 / 3.0)), rule
+
+
+def translate_frames(frames: Frames, factor: float, atomic_number: int) -> Frames:
+    """Scale cell and positions by ``factor`` and relabel every atom; labels are dropped."""
+    from .frames import Frames
+
+    if not factor > 0:
+        raise NNPDistillError(f"scale factor must be positive, got {factor}")
+    meta = {k: v for k, v in frames.meta.items() if k not in ("enthalpy_eV", "volume_A3")}
+    meta["volume_A3"] = np.abs(np.linalg.det(frames.cell)) * factor**3
+    return Frames(
+        numbers=np.full_like(frames.numbers, int(atomic_number)),
+        positions=frames.positions * factor,
+        cell=frames.cell * factor,
+        meta=meta,
+    )
