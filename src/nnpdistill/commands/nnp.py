@@ -1,0 +1,88 @@
+"""``nnpdistill train``, ``nnpdistill predict``, ``nnpdistill relax``: the NNP stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _json_arg(text: str | None) -> dict:
+    if not text:
+        return {}
+    path = Path(text)
+    return json.loads(path.read_text()) if path.is_file() else json.loads(text)
+
+
+def run_train(args) -> int:
+    from ..nnp.builder import NNPSettings
+    from ..nnp.train import TrainSettings, train_member
+    from ..runtime import setup_job
+
+    setup_job(None, threads=args.threads)
+    nnp = NNPSettings.from_dict({"element": args.element, **_json_arg(args.nnp_settings)})
+    ts = TrainSettings.from_dict(_json_arg(args.train_settings))
+    res = train_member(args.frames, nnp, ts, seed=args.seed, out_dir=args.out)
+    best = res.history[res.best_epoch - 1]
+    print(f"member written to {args.out}/model.pt: best epoch {res.best_epoch}, validation RMSE "
+          f"{best['valid_rmse_meV_per_atom']:.2f} meV/atom, {res.seconds:.1f} s")
+    return 0
+
+
+def run_predict(args) -> int:
+    from ..nnp.predict import load_ensemble, predict_pool, write_prediction
+    from ..runtime import setup_job
+
+    setup_job(None, threads=args.threads)
+    model = load_ensemble(args.members)
+    pred = predict_pool(model, args.pool, batch_frames=args.batch_frames, progress=not args.quiet)
+    write_prediction(pred, args.scores, args.atomic)
+    print(f"{len(pred.scores)} frames scored at {pred.atoms_per_second:.0f} atoms/s -> {args.scores}")
+    return 0
+
+
+def run_relax(args) -> int:
+    from ..nnp.calculator import NNPCalculator
+    from ..nnp.predict import load_ensemble
+    from ..nnp.relax import markdown_table, read_reference, relax_with_nnp, write_relax_outputs
+    from ..runtime import setup_job
+
+    setup_job(None, threads=args.threads)
+    model = load_ensemble(args.members)
+    ref = read_reference(args.reference)
+    res = relax_with_nnp(model.settings.element, lambda: NNPCalculator(model), ref,
+                         strains=args.strains, fmax_eV_per_A=args.fmax)
+    write_relax_outputs(res, markdown_table(res, ref, model.settings.element), args.csv, args.markdown)
+    print(Path(args.markdown).read_text())
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train one NNP ensemble member on a frame store")
+    p.add_argument("frames", help="labelled frame store (.h5)")
+    p.add_argument("--element", required=True)
+    p.add_argument("--out", required=True, help="output folder (model.pt, learning_curve.csv, split.npz)")
+    p.add_argument("--seed", type=int, default=0, help="weights, split and batch order")
+    p.add_argument("--nnp-settings", help="JSON text or file: NNPSettings fields")
+    p.add_argument("--train-settings", help="JSON text or file: TrainSettings fields")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser("predict", help="score a pool with an ensemble (energies + atomic uncertainty)")
+    p.add_argument("pool", help="frame store to score (.h5)")
+    p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
+    p.add_argument("--scores", required=True, help="output CSV")
+    p.add_argument("--atomic", required=True, help="output NPZ of per-atom values")
+    p.add_argument("--batch-frames", type=int, default=128)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("relax", help="relax FCC/BCC/HCP with an NNP ensemble and compare with EAM")
+    p.add_argument("--members", nargs="+", required=True)
+    p.add_argument("--reference", required=True, help="results/{element}/eam/crystals.csv")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--markdown", required=True)
+    p.add_argument("--strains", type=float, nargs="+", default=[0.0, -0.03, 0.03])
+    p.add_argument("--fmax", type=float, default=1e-3, help="force tolerance, eV/Å")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=run_relax)

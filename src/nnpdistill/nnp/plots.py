@@ -1,0 +1,66 @@
+"""Plots of a pool prediction: parity (paper Figure 3) and atomic uncertainty vs true per-atom error."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from ..io_utils import atomic_path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def parity_plot(scores: pd.DataFrame, path: str | os.PathLike, *, n_points: int = 1000, seed: int = 0,
+                title: str = "") -> None:
+    """True vs predicted energy per atom of ``n_points`` random frames (as the paper's Figure 3)."""
+    plt = _plt()
+    ok = scores[np.isfinite(scores["energy_true_eV_per_atom"])]
+    rng = np.random.default_rng(seed)
+    sub = ok.iloc[np.sort(rng.choice(len(ok), size=min(n_points, len(ok)), replace=False))] if len(ok) else ok
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    x, y = sub["energy_true_eV_per_atom"], sub["energy_pred_eV_per_atom"]
+    ax.scatter(x, y, s=6, alpha=0.6, c=sub["uq_mean_eV"], cmap="viridis")
+    if len(sub):
+        lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        err = 1000 * (ok["energy_pred_eV_per_atom"] - ok["energy_true_eV_per_atom"])
+        ax.text(0.04, 0.94, f"MAE {np.abs(err).mean():.2f} meV/atom\nRMSE {np.sqrt((err**2).mean()):.2f} "
+                f"meV/atom\n{len(ok)} frames", transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_xlabel("true energy (eV/atom)")
+    ax.set_ylabel("predicted energy (eV/atom)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=150, format=str(path).rsplit(".", 1)[-1])
+    plt.close(fig)
+
+
+def uncertainty_plot(uq_eV: np.ndarray, pred_eV: np.ndarray, true_eV: np.ndarray, path: str | os.PathLike,
+                     *, rho: float | None = None, max_points: int = 20000, seed: int = 0) -> None:
+    """Atomic uncertainty vs true |per-atom error| (log-log scatter of a random subsample)."""
+    plt = _plt()
+    err = np.abs(np.asarray(pred_eV) - np.asarray(true_eV))
+    ok = np.flatnonzero(np.isfinite(err) & (err > 0) & (np.asarray(uq_eV) > 0))
+    if len(ok) > max_points:
+        ok = np.sort(np.random.default_rng(seed).choice(ok, max_points, replace=False))
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.scatter(1000 * np.asarray(uq_eV)[ok], 1000 * err[ok], s=3, alpha=0.3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("atomic uncertainty (meV)")
+    ax.set_ylabel("|per-atom error| vs EAM (meV)")
+    if rho is not None:
+        ax.set_title(f"Spearman ρ = {rho:.3f}", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=150, format=str(path).rsplit(".", 1)[-1])
+    plt.close(fig)

@@ -1,0 +1,156 @@
+"""Pool prediction with an ensemble: energies, per-atom energies, atomic uncertainty, frame scores.
+
+Atomic uncertainty of atom i: the standard deviation across members (ddof=1) of its predicted
+per-atom energy, in eV. Frame scores: its maximum (``uq_max_eV``) and mean (``uq_mean_eV``) over
+the frame's atoms.
+
+Output (read by the selection step):
+
+- ``scores.csv``: one row per frame, columns ``frame_index, n_atoms, energy_true_eV_per_atom,
+  energy_pred_eV_per_atom, abs_error_meV_per_atom, energy_std_eV_per_atom, uq_max_eV, uq_mean_eV``
+  then every per-frame meta of the store (``order_parameter``, ``temperature_K``, ``method``...).
+  True energies are NaN for unlabelled frames.
+- ``atomic.npz``: ``frame_index (F,)``, ``atom_offset (F+1,)`` and flat per-atom arrays
+  ``uq_eV``, ``energy_pred_eV``, ``energy_true_eV`` (NaN without per-atom labels), in CSV row order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..io_utils import atomic_path
+from .batch import compute_aevs, neighbor_pairs
+from .builder import NNPModel, combine_members
+from .data import check_groups, load_groups
+
+log = logging.getLogger("nnpdistill.nnp.predict")
+
+SCORE_COLUMNS = (
+    "frame_index",
+    "n_atoms",
+    "energy_true_eV_per_atom",
+    "energy_pred_eV_per_atom",
+    "abs_error_meV_per_atom",
+    "energy_std_eV_per_atom",
+    "uq_max_eV",
+    "uq_mean_eV",
+)
+
+
+def load_ensemble(paths: list[str | os.PathLike]) -> NNPModel:
+    """Load member model files and join them into one ensemble."""
+    return combine_members([NNPModel.load(p) for p in paths])
+
+
+@dataclass
+class PoolPrediction:
+    scores: pd.DataFrame
+    atom_offset: np.ndarray
+    uq_eV: np.ndarray
+    energy_pred_eV: np.ndarray
+    energy_true_eV: np.ndarray
+    seconds: float
+
+    @property
+    def atoms_per_second(self) -> float:
+        return float(self.atom_offset[-1] / max(self.seconds, 1e-12))
+
+
+def predict_pool(
+    model: NNPModel, source, *, batch_frames: int = 128, progress: bool = True
+) -> PoolPrediction:
+    """Predict every frame of ``source`` (frame store path, Frames-like or list) with ``model``."""
+    t0 = time.perf_counter()
+    groups = load_groups(source)
+    check_groups(groups, model.atomic_number, model.settings.element, need_energy=False)
+    dtype = model.self_energy_hartree().dtype
+    n_total = sum(g.n_frames for g in groups)
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_total, unit="frame", disable=not progress, desc="predict", mininterval=2.0)
+    except ImportError:  # pragma: no cover
+        bar = None
+    tables, uq_parts, pred_parts, true_parts = [], [], [], []
+    model.eval()
+    with torch.no_grad():
+        for g in groups:
+            member = np.empty((model.n_members, g.n_frames, g.n_atoms))
+            for s in range(0, g.n_frames, batch_frames):
+                e = min(s + batch_frames, g.n_frames)
+                pairs = neighbor_pairs(g.positions[s:e], g.cell[s:e], model.cutoff_A)
+                aevs = compute_aevs(model, torch.tensor(g.positions[s:e], dtype=dtype),
+                                    torch.tensor(g.cell[s:e], dtype=dtype), pairs)
+                member[:, s:e] = model.atomic_energies_from_aevs(aevs).reshape(
+                    model.n_members, e - s, g.n_atoms).double().numpy()
+                if bar is not None:
+                    bar.update(e - s)
+            mean = member.mean(0)
+            uq = member.std(0, ddof=1) if model.n_members > 1 else np.zeros_like(mean)
+            pred = mean.sum(1) / g.n_atoms
+            true = g.energy / g.n_atoms if g.energy is not None else np.full(g.n_frames, np.nan)
+            table = pd.DataFrame({
+                "frame_index": g.index,
+                "n_atoms": g.n_atoms,
+                "energy_true_eV_per_atom": true,
+                "energy_pred_eV_per_atom": pred,
+                "abs_error_meV_per_atom": 1000.0 * np.abs(pred - true),
+                "energy_std_eV_per_atom": (member.sum(2).std(0, ddof=1) / g.n_atoms
+                                           if model.n_members > 1 else np.zeros(g.n_frames)),
+                "uq_max_eV": uq.max(1),
+                "uq_mean_eV": uq.mean(1),
+            })
+            for key, value in g.meta.items():
+                table[key] = value
+            tables.append(table)
+            uq_parts.append(uq)
+            pred_parts.append(mean)
+            true_parts.append(g.energies if g.energies is not None else np.full_like(mean, np.nan))
+    if bar is not None:
+        bar.close()
+    scores = pd.concat(tables, ignore_index=True)
+    order = np.argsort(scores["frame_index"].to_numpy(), kind="stable")
+    scores = scores.iloc[order].reset_index(drop=True)
+    flat_rows = [row for part in uq_parts for row in part]
+    flat_pred = [row for part in pred_parts for row in part]
+    flat_true = [row for part in true_parts for row in part]
+    counts = np.array([len(flat_rows[i]) for i in order], dtype=np.int64)
+    offset = np.concatenate([[0], np.cumsum(counts)])
+    seconds = time.perf_counter() - t0
+    result = PoolPrediction(
+        scores=scores,
+        atom_offset=offset,
+        uq_eV=np.concatenate([flat_rows[i] for i in order]),
+        energy_pred_eV=np.concatenate([flat_pred[i] for i in order]),
+        energy_true_eV=np.concatenate([flat_true[i] for i in order]),
+        seconds=seconds,
+    )
+    log.info("predicted %d frames (%d atoms) in %.1f s: %.0f atoms/s", len(scores), offset[-1], seconds,
+             result.atoms_per_second)
+    return result
+
+
+def write_prediction(pred: PoolPrediction, csv_path: str | os.PathLike, npz_path: str | os.PathLike) -> None:
+    """Write ``scores.csv`` and ``atomic.npz`` (atomically)."""
+    with atomic_path(csv_path) as tmp:
+        pred.scores.to_csv(tmp, index=False, float_format="%.10g")
+    with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, frame_index=pred.scores["frame_index"].to_numpy(), atom_offset=pred.atom_offset,
+                 uq_eV=pred.uq_eV, energy_pred_eV=pred.energy_pred_eV, energy_true_eV=pred.energy_true_eV)
+
+
+def read_prediction(csv_path: str | os.PathLike, npz_path: str | os.PathLike | None = None) -> PoolPrediction:
+    scores = pd.read_csv(csv_path)
+    if npz_path is None:
+        n = len(scores)
+        return PoolPrediction(scores, np.zeros(n + 1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), 0.0)
+    with np.load(npz_path) as z:
+        return PoolPrediction(scores, z["atom_offset"], z["uq_eV"], z["energy_pred_eV"],
+                              z["energy_true_eV"], 0.0)

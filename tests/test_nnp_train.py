@@ -1,0 +1,117 @@
+"""Training a small ensemble on labelled Ni frames: accuracy on held-out frames, member diversity,
+uncertainty larger away from the training data, determinism, pool prediction and metrics.
+
+Labels come from the package's EAM engine (Zhang 2016 Ni), per-atom energies included.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from ase.build import bulk
+
+from nnpdistill.nnp.builder import NNPSettings
+from nnpdistill.nnp.metrics import energy_metrics, uncertainty_error_correlation
+from nnpdistill.nnp.predict import load_ensemble, predict_pool, read_prediction, write_prediction
+from nnpdistill.nnp.train import TrainSettings, split_indices, train_member
+from nnpdistill.potentials import EAMCalculator
+
+SETTINGS = NNPSettings(element="Ni", hidden_layers=(32, 24))
+TRAIN = TrainSettings(train_fraction=0.5, max_epochs=150, batch_frames=8, lr=3e-3, early_stop_patience=30,
+                      progress_every=0)
+
+
+def make_frames(n, seed, structure="fcc", amp=(0.03, 0.10), strain=(-0.03, 0.03)):
+    rng = np.random.default_rng(seed)
+    if structure == "fcc":
+        base = bulk("Ni", "fcc", a=3.52, cubic=True).repeat((2, 2, 2))
+    else:  # bcc at the same volume per atom: unlike the training data
+        base = bulk("Ni", "bcc", a=(2 * 3.52**3 / 4) ** (1 / 3), cubic=True).repeat((2, 2, 2))
+    calc = EAMCalculator("Ni")
+    out = {k: [] for k in ("numbers", "positions", "cell", "energy", "forces", "energies")}
+    for _ in range(n):
+        at = base.copy()
+        at.set_cell(at.cell[:] * (1 + rng.uniform(*strain)), scale_atoms=True)
+        at.positions += rng.normal(0, rng.uniform(*amp), at.positions.shape)
+        at.calc = calc
+        out["numbers"].append(at.numbers)
+        out["positions"].append(at.positions)
+        out["cell"].append(at.cell[:])
+        out["energy"].append(at.get_potential_energy())
+        out["forces"].append(at.get_forces())
+        out["energies"].append(at.get_potential_energies())
+    d = {k: np.array(v) for k, v in out.items()}
+    d["meta"] = {"order_parameter": rng.uniform(0, 1, n)}
+    return d
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    torch.set_num_threads(1)
+    data = make_frames(100, 0)
+    out = tmp_path_factory.mktemp("ens")
+    results = [train_member(data, SETTINGS, TRAIN, seed=s, out_dir=out / f"m{s}") for s in range(3)]
+    return data, out, results
+
+
+def test_split_is_seeded():
+    a, b = split_indices(50, 0.2, 3)
+    assert len(a) == 10 and len(b) == 40 and not set(a) & set(b)
+    np.testing.assert_array_equal(a, split_indices(50, 0.2, 3)[0])
+    assert not np.array_equal(a, split_indices(50, 0.2, 4)[0])
+
+
+def test_ensemble_accuracy_diversity_and_uncertainty(trained, tmp_path):
+    data, out, results = trained
+    model = load_ensemble([out / f"m{s}" / "model.pt" for s in range(3)])
+    held_out = make_frames(40, 1)
+    pred = predict_pool(model, held_out, progress=False)
+    mae = pred.scores["abs_error_meV_per_atom"].mean()
+    spread = 1000 * np.std(held_out["energy"] / 32)
+    assert mae < 5.0, f"held-out MAE {mae:.2f} meV/atom (label spread {spread:.1f})"
+    # members differ: different weights and splits give different per-atom energies
+    assert pred.uq_eV.mean() > 1e-5
+    assert len({tuple(r.train_index) for r in results}) == 3
+    # unlike frames (BCC) are more uncertain than frames like the training data
+    unlike = predict_pool(model, make_frames(20, 2, structure="bcc"), progress=False)
+    assert unlike.scores["uq_mean_eV"].mean() > 2 * pred.scores["uq_mean_eV"].mean()
+    # learning curve and files
+    curve = pd.read_csv(out / "m0" / "learning_curve.csv")
+    assert {"epoch", "valid_rmse_meV_per_atom", "lr"} <= set(curve.columns)
+    assert curve["valid_rmse_meV_per_atom"].min() < curve["valid_rmse_meV_per_atom"].iloc[0]
+    # writing and reading scores; metrics
+    write_prediction(pred, tmp_path / "s.csv", tmp_path / "a.npz")
+    back = read_prediction(tmp_path / "s.csv", tmp_path / "a.npz")
+    assert list(back.scores.columns[:8]) == ["frame_index", "n_atoms", "energy_true_eV_per_atom",
+                                             "energy_pred_eV_per_atom", "abs_error_meV_per_atom",
+                                             "energy_std_eV_per_atom", "uq_max_eV", "uq_mean_eV"]
+    assert "order_parameter" in back.scores
+    np.testing.assert_allclose(back.uq_eV, pred.uq_eV)
+    m = energy_metrics(back.scores, order_bins=4)
+    assert m.loc[0, "mae_meV_per_atom"] == pytest.approx(mae, rel=1e-6)
+    assert (m["subset"] == "order_parameter_bin").sum() == 4
+    corr = uncertainty_error_correlation(pred.uq_eV, pred.energy_pred_eV, pred.energy_true_eV)
+    assert np.isfinite(corr["spearman_rho"])
+
+
+def test_training_is_deterministic_and_cache_matches_uncached():
+    data = make_frames(16, 5)
+    ts = TrainSettings(train_fraction=0.5, max_epochs=3, batch_frames=4, progress_every=0)
+    a = train_member(data, SETTINGS, ts, seed=3)
+    b = train_member(data, SETTINGS, ts, seed=3)
+    c = train_member(data, SETTINGS, TrainSettings(**{**ts.__dict__, "cache_aevs": False}), seed=3)
+    for x, y, z in zip(a.model.state_dict().values(), b.model.state_dict().values(),
+                       c.model.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
+        torch.testing.assert_close(x, z, rtol=1e-4, atol=1e-5)
+    curve_a = [h["valid_rmse_meV_per_atom"] for h in a.history]
+    assert curve_a == [h["valid_rmse_meV_per_atom"] for h in b.history]
+
+
+def test_force_training_runs_and_reduces_force_error():
+    data = make_frames(12, 6)
+    ts = TrainSettings(train_fraction=0.5, max_epochs=8, batch_frames=3, force_weight=0.1, progress_every=0,
+                       early_stop_patience=100)
+    r = train_member(data, SETTINGS, ts, seed=1)
+    f = [h["valid_force_rmse_eV_per_A"] for h in r.history]
+    assert np.all(np.isfinite(f)) and min(f) < f[0]
