@@ -748,6 +748,16 @@ class FrameWriter:
         self._buffer.clear()
         self._buffer_bytes = 0
 
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        """Add or replace user attributes (e.g. a result only known at the end of a run)."""
+        self._check_open()
+        encoded, json_names = _encode_attrs(attrs)
+        previous = set(json.loads(self._file.attrs.get("json_attrs", "[]")))
+        for key, value in encoded.items():
+            self._file.attrs[key] = value
+        names = (previous - set(encoded)) | set(json_names)
+        self._file.attrs["json_attrs"] = json.dumps(sorted(names))
+
     def flush(self) -> None:
         """Write buffered frames and flush the HDF5 file to disk."""
         self._check_open()

@@ -1,0 +1,53 @@
+"""Crystalline order parameter of an FCC supercell and its analytic gradient.
+
+O = 1/(N_g N) Σ_g |Σ_i exp(i g·r_i)|² over the four {111} reciprocal vectors of an L×L×L conventional
+FCC supercell, g = 2π h⁻¹ (L·m) with m ∈ {(1,1,1), (1,1,−1), (1,−1,1), (−1,1,1)} and h the cell
+(rows = cell vectors), so g follows the cell. Perfect FCC → O = N; random positions → O ≈ 1.
+O depends on positions only through fractional coordinates: it is invariant under affine scaling of
+positions with the cell and under lattice translations, so it adds no virial. It detects only crystals
+aligned with the box.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError
+
+FCC111 = torch.tensor([[1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=torch.float64)
+
+
+def fcc_cells_per_side(n_atoms: int) -> int:
+    """L such that n_atoms = 4 L³, or a ConfigError (the order parameter needs a cubic FCC supercell)."""
+    L = round((n_atoms / 4) ** (1 / 3))
+    if L < 1 or 4 * L**3 != n_atoms:
+        raise ConfigError(f"the FCC order parameter needs N = 4 L^3 atoms (32, 108, 256, ...), "
+                          f"got N = {n_atoms}")
+    return L
+
+
+def g_vectors(cells: torch.Tensor, n_cells: int) -> torch.Tensor:
+    """(B, 4, 3) {111} reciprocal vectors (Å⁻¹) of an L×L×L FCC supercell with cells (B,3,3)."""
+    m = FCC111.to(cells.dtype) * n_cells
+    hinv = torch.linalg.inv(cells)  # (B,3,3)
+    return 2.0 * math.pi * torch.einsum("bij,kj->bki", hinv, m)
+
+
+def order_parameter(positions: torch.Tensor, cells: torch.Tensor, n_cells: int | None = None,
+                    gradient: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """O (B,) and ∂O/∂r (B,N,3) in Å⁻¹ (None if ``gradient`` is False) for positions (B,N,3)."""
+    N = positions.shape[1]
+    L = fcc_cells_per_side(N) if n_cells is None else int(n_cells)
+    g = g_vectors(cells, L)  # (B,K,3)
+    theta = torch.einsum("bnj,bkj->bkn", positions, g)
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    C, S = cos.sum(-1), sin.sum(-1)  # (B,K)
+    K = g.shape[1]
+    O = (C.square() + S.square()).sum(-1) / (K * N)
+    if not gradient:
+        return O, None
+    coef = cos * S[..., None] - sin * C[..., None]  # (B,K,N)
+    grad = 2.0 * torch.einsum("bkn,bkj->bnj", coef, g) / (K * N)
+    return O, grad

@@ -1,0 +1,342 @@
+"""Run driver: batched NPT or MOMT production with frames, checkpoints and bitwise-exact resume.
+
+``run_sampling`` writes ``out_path`` (a frame store) through ``out_path.partial`` and keeps a checkpoint
+``out_path + ".ckpt"`` (torch.save; written atomically) every ``checkpoint_every`` frame rounds. A killed
+run started again with the same settings resumes from the checkpoint: the partial file is cut back to
+the checkpointed frame count and the walkers continue from their saved positions, momenta, cells, RNG
+state, bias, histogram, ln f and step. Each chunk between checkpoints starts with a fresh force
+evaluator (fresh neighbour list) in both uninterrupted and resumed runs, so the frames are bitwise equal.
+
+Frames: every ``frame_stride`` steps each of the B walkers contributes one frame (walker-minor order);
+``n_frames`` in total (the last round is cut short if B does not divide it). Labels are the unbiased
+potential's energy, per-atom energies, forces and stress; metadata: temperature_K (kinetic),
+enthalpy_eV (U + P0 V), volume_A3, order_parameter, t_eff_K, bias_eV, walker, step, method.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..units import BAR_EV_PER_A3
+from .integrators import MDState, plain_forces
+from .momt import Bias2D, MOMTForce, WangLandau, check_temperatures
+from .order import fcc_cells_per_side, order_parameter
+from .setup import MDParams
+
+log = logging.getLogger("nnpdistill.md")
+METHODS = ("momt", "npt_fcc", "npt_liq")
+
+
+@dataclass
+class MOMTParams:
+    """MOMT settings: effective-temperature clip [t_min_K, t_max_K] around T0 = the run's temperature;
+    grid nodes n_h × n_o; O range [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
+    Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial``."""
+
+    t_min_K: float = 1000.0
+    t_max_K: float = 3200.0
+    n_h: int = 60
+    n_o: int = 80
+    o_margin: float = 5.0
+    h_range_eV: tuple[float, float] | None = None
+    update_stride: int = 20
+    ln_f_initial: float = 1.0
+    flatness: float = 0.8
+    ln_f_min: float = 1.0e-6
+    estimate_steps: int = 2000
+
+
+@dataclass
+class RunSettings:
+    """One sampling run. ``method`` in {momt, npt_fcc, npt_liq}; ``temperature_K`` is T0 for MOMT."""
+
+    method: str
+    n_frames: int
+    n_walkers: int
+    frame_stride: int
+    temperature_K: float = 2000.0
+    seed: int = 0
+    equilibration_steps: int = 1000
+    checkpoint_every: int = 20
+    melt_K: float | None = None
+    melt_steps: int = 5000
+    quench_steps: int = 5000
+    md: MDParams = field(default_factory=MDParams)
+    momt: MOMTParams = field(default_factory=MOMTParams)
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"sample method must be one of {METHODS}, got {self.method!r}")
+        for name in ("n_frames", "n_walkers", "frame_stride", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"sample.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.temperature_K > 0:
+            raise ConfigError(f"sample.temperature_K must be positive, got {self.temperature_K}")
+        if self.method == "momt":
+            m = self.momt
+            check_temperatures(self.temperature_K, m.t_min_K, m.t_max_K)
+            if m.update_stride < 1:
+                raise ConfigError(f"momt.update_stride must be >= 1, got {m.update_stride}")
+            if m.n_h < 4 or m.n_o < 4:
+                raise ConfigError(f"momt grid is empty or too small: n_h={m.n_h}, n_o={m.n_o} "
+                                  "(need >= 4 each)")
+            if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
+                raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
+
+    def fingerprint(self) -> dict:
+        d = asdict(self)
+        d["momt"]["h_range_eV"] = None if self.momt.h_range_eV is None else list(self.momt.h_range_eV)
+        return d
+
+
+@dataclass
+class Potential:
+    """What the driver needs to know about the potential: ``factory()`` → a fresh evaluator
+    ``(positions (B,N,3), cells (B,3,3)) -> result`` (energy, energies, forces, stress); element data."""
+
+    factory: Callable[[], Callable]
+    element: str
+    atomic_number: int
+    mass_amu: float
+    lattice_A: float
+    name: str = ""
+    sha256: str = ""
+
+
+def checkpoint_path(out_path: str | os.PathLike) -> Path:
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".ckpt")
+
+
+def _save_checkpoint(path: Path, payload: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Generator,
+             bias: Bias2D | None = None):
+    """Starting walkers (and bias for MOMT unless given). Deterministic given the generator."""
+    from .setup import estimate_phase_lines, fcc_state, initial_bias, melt_and_quench, run_plain
+
+    T = settings.temperature_K
+    B = settings.n_walkers
+    md = settings.md
+    if settings.method == "momt" and bias is None:
+        m = settings.momt
+        lines = estimate_phase_lines(pot.factory(), n_atoms, pot.lattice_A, pot.mass_amu, md, T, m.t_min_K,
+                                     m.t_max_K, gen, n_steps=m.estimate_steps)
+        bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV)
+        log.info("MOMT grid: H in [%.3f, %.3f] eV, O in [%.1f, %.1f]", bias.h_lo, bias.h_hi, bias.o_lo,
+                 bias.o_hi)
+    state = fcc_state(B, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)
+    ev = pot.factory()
+    if settings.method == "npt_liq":
+        melt = settings.melt_K if settings.melt_K is not None else 2.0 * T
+        melt_and_quench(state, ev, md, gen, T, melt, settings.melt_steps, settings.quench_steps)
+    if settings.equilibration_steps > 0:
+        run_plain(state, ev, md.integrator(T, gen), settings.equilibration_steps)
+    state.step = 0
+    return state, bias
+
+
+def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, keep: int):
+    from ..frames import Frames
+
+    B, N = state.n_walkers, state.n_atoms
+    walker = np.arange(B, dtype=np.int64)
+    meta = {
+        "temperature_K": state.temperature_K().numpy(),
+        "enthalpy_eV": H.numpy(),
+        "volume_A3": state.volumes().numpy(),
+        "order_parameter": O.numpy(),
+        "t_eff_K": t_eff.numpy(),
+        "bias_eV": bias_val.numpy(),
+        "walker": walker,
+        "step": np.full(B, state.step, dtype=np.int64),
+        "method": np.array([method] * B),
+    }
+    fr = Frames(numbers=np.full((B, N), z, dtype=np.int64), positions=state.positions.numpy().copy(),
+                cell=state.cells.numpy().copy(), energy=res.energy.detach().numpy().copy(),
+                forces=res.forces.detach().numpy().copy(), energies=res.energies.detach().numpy().copy(),
+                stress=res.stress.detach().numpy().copy(), meta=meta)
+    return fr if keep >= B else fr.select(slice(0, keep))
+
+
+def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSettings, n_atoms: int,
+                 extra_attrs: dict | None = None, hook: Callable[[int], None] | None = None,
+                 progress: bool = False, bias: Bias2D | None = None) -> Path:
+    """Run (or resume) one sampling job and write the frame store ``out_path``. ``hook(round)`` is called
+    after every frame round (tests use it to simulate a kill). ``bias``: a starting MOMT bias instead of
+    the EAM-derived default. Returns the path."""
+    from ..frames import FrameWriter
+
+    settings.validate()
+    fcc_cells_per_side(n_atoms)
+    out_path = Path(out_path)
+    ckpt = checkpoint_path(out_path)
+    B, stride = settings.n_walkers, settings.frame_stride
+    n_rounds = math.ceil(settings.n_frames / B)
+    p0 = settings.md.pressure_bar * BAR_EV_PER_A3
+    T = settings.temperature_K
+    momt = settings.method == "momt"
+    fingerprint = {**settings.fingerprint(), "n_atoms": n_atoms, "potential_sha256": pot.sha256}
+
+    gen = torch.Generator().manual_seed(int(settings.seed))
+    payload = None
+    if ckpt.exists():
+        payload = torch.load(ckpt, weights_only=False)
+        if payload.get("fingerprint") != fingerprint:
+            log.warning("%s belongs to other settings: starting afresh", ckpt)
+            payload = None
+    if payload is not None:
+        state = MDState.from_dict(payload["state"])
+        bias = Bias2D.from_state_dict(payload["bias"]) if payload["bias"] is not None else None
+        gen.set_state(payload["rng"])
+        done_rounds, frames_done = int(payload["round"]), int(payload["frames"])
+        log.info("resuming %s at round %d/%d (%d frames)", out_path, done_rounds, n_rounds, frames_done)
+    else:
+        state, bias = _initial(settings, pot, n_atoms, gen, None if bias is None else
+                               Bias2D.from_state_dict(bias.state_dict()))
+        done_rounds, frames_done = 0, 0
+    wl = None
+    if momt:
+        m = settings.momt
+        wl = WangLandau(bias, T, m.ln_f_initial, m.flatness, m.ln_f_min)
+        if payload is not None:
+            wl.load_state_dict(payload["wl"])
+
+    def save():
+        _save_checkpoint(ckpt, {
+            "fingerprint": fingerprint, "state": state.to_dict(), "rng": gen.get_state(),
+            "bias": None if bias is None else bias.state_dict(),
+            "wl": None if wl is None else wl.state_dict(),
+            "round": done_rounds, "frames": frames_done})
+
+    if payload is None:
+        save()
+    attrs = {"element": pot.element, "potential": pot.name, "potential_sha256": pot.sha256,
+             "method": settings.method, "n_atoms": n_atoms, "settings": settings.fingerprint(),
+             **(extra_attrs or {})}
+    integ = settings.md.integrator(T, gen)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_rounds, initial=done_rounds, desc=f"{settings.method} N={n_atoms}", unit="round")
+    with FrameWriter(out_path, attrs, resume=payload is not None, keep_partial_on_error=True) as writer:
+        if writer.n_frames < frames_done:
+            raise ConfigError(f"{writer.partial} holds {writer.n_frames} frames, the checkpoint expects "
+                              f"{frames_done}: delete {ckpt} to start again")
+        writer.truncate(frames_done)
+        while done_rounds < n_rounds:
+            ev = pot.factory()
+            if momt:
+                force_fn = MOMTForce(ev, bias, p0, T, settings.momt.t_min_K, settings.momt.t_max_K)
+            else:
+                force_fn = plain_forces(ev)
+            f, s, aux = force_fn(state.positions, state.cells)
+            for _ in range(min(settings.checkpoint_every, n_rounds - done_rounds)):
+                for _ in range(stride):
+                    f, s, aux = integ.step(state, force_fn, f, s)
+                    if momt and state.step % settings.momt.update_stride == 0:
+                        wl.update(aux.enthalpy, aux.order)
+                if momt:
+                    res, H, O = aux.result, aux.enthalpy, aux.order
+                    t_eff = T / aux.s
+                    bias_val = bias(H, O)[0]
+                else:
+                    res = aux
+                    H = res.energy + p0 * state.volumes()
+                    O = order_parameter(state.positions, state.cells, gradient=False)[0]
+                    t_eff = torch.full((B,), float(T), dtype=torch.float64)
+                    bias_val = torch.zeros(B, dtype=torch.float64)
+                keep = min(B, settings.n_frames - frames_done)
+                writer.append(_frames(state, res, H.detach(), O.detach(), t_eff.detach(), bias_val.detach(),
+                                      settings.method, pot.atomic_number, keep))
+                frames_done += keep
+                done_rounds += 1
+                if bar is not None:
+                    bar.update(1)
+                if hook is not None:
+                    hook(done_rounds)
+            writer.flush()
+            save()
+        if momt:
+            writer.set_attrs({"momt_bias_json": _bias_json(bias, wl)})
+    if bar is not None:
+        bar.close()
+    ckpt.unlink(missing_ok=True)
+    return out_path
+
+
+def _bias_json(bias: Bias2D, wl: WangLandau) -> str:
+    import json
+
+    return json.dumps({"h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi],
+                       "n_h": bias.n_h, "n_o": bias.n_o, "coef": bias.coef.tolist(),
+                       "visits": wl.visits.tolist(), "ln_f": wl.ln_f, "n_updates": wl.n_updates,
+                       "kT0_eV": wl.kT0})
+
+
+def read_bias(attrs: dict) -> tuple[Bias2D, dict]:
+    """The final MOMT bias (and the raw JSON dict with visits, ln f) stored in a frame store's attrs."""
+    import json
+
+    raw = attrs.get("momt_bias_json")
+    if raw is None:
+        raise ConfigError("the frame store has no MOMT bias (attrs['momt_bias_json']): is it a MOMT run?")
+    d = json.loads(raw) if isinstance(raw, str) else raw
+    bias = Bias2D(tuple(d["h_range_eV"]), tuple(d["o_range"]), d["n_h"], d["n_o"], torch.tensor(d["coef"]))
+    return bias, d
+
+
+def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0,
+                       lattice_A: float | None = None) -> Potential:
+    """A :class:`Potential` for ``symbol`` from the EAM engine (``path`` None → the shipped default).
+    Raises the engine's ElementNotFoundError for a file without the element."""
+    from ..potentials import load_eam
+
+    eam = load_eam(symbol, path=path)
+    a = lattice_A if lattice_A is not None else getattr(eam, "reference_lattice_A", None)
+    if a is None or not a > 0:
+        raise ConfigError(f"no FCC lattice constant for {symbol}: the potential file gives none; "
+                          "set sample.lattice_A")
+    return Potential(lambda: eam.evaluator(skin_A=skin_A), eam.element, int(eam.atomic_number),
+                     float(eam.mass_amu), float(a), str(eam.path), str(eam.sha256))
+
+
+def settings_from_config(cfg: dict, method: str, seed: int) -> RunSettings:
+    """RunSettings from an element's ``sample`` config mapping (keys as in the schema; missing → defaults)."""
+    cfg = dict(cfg or {})
+    md_keys = {f for f in MDParams.__dataclass_fields__}
+    momt_keys = {f for f in MOMTParams.__dataclass_fields__}
+    run_keys = {f for f in RunSettings.__dataclass_fields__} - {"md", "momt", "method", "seed"}
+    md = MDParams(**{k: cfg[k] for k in md_keys if k in cfg and cfg[k] is not None})
+    mcfg = dict(cfg.get("momt") or {})
+    if mcfg.get("h_range_eV") is not None:
+        mcfg["h_range_eV"] = tuple(mcfg["h_range_eV"])
+    momt = MOMTParams(**{k: mcfg[k] for k in momt_keys if k in mcfg})
+    kw = {k: cfg[k] for k in run_keys if k in cfg}
+    s = RunSettings(method=method, seed=int(seed), md=md, momt=momt, **kw)
+    s.validate()
+    return s
+
+
+def sample(symbol: str, method: str, n_atoms: int, out_path: str | os.PathLike, cfg: dict | None = None,
+           seed: int = 0, potential: str | None = None, progress: bool = True) -> Path:
+    """One sampling job from an element's ``sample`` config: load the EAM, build settings, run/resume."""
+    cfg = dict(cfg or {})
+    settings = settings_from_config(cfg, method, seed)
+    pot = potential_from_eam(symbol, potential, float(cfg.get("skin_A", 1.0)), cfg.get("lattice_A"))
+    return run_sampling(out_path, pot, settings, int(n_atoms), progress=progress,
+                        extra_attrs={"size": int(n_atoms), "seed": int(seed)})

@@ -1,0 +1,169 @@
+"""Order parameter, B-spline bias and biased forces/stress against finite differences; bad input."""
+
+import math
+
+import pytest
+import torch
+
+from nnpdistill.errors import ConfigError
+from nnpdistill.md.models import EinsteinCrystal, fcc_sites_frac
+from nnpdistill.md.momt import Bias2D, MOMTForce, WangLandau, check_temperatures
+from nnpdistill.md.order import order_parameter
+from nnpdistill.units import BAR_EV_PER_A3
+
+torch.set_num_threads(1)
+
+
+def _fcc(L=2, a=3.52, B=3, noise=0.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cell = torch.eye(3, dtype=torch.float64) * a * L
+    pos = (fcc_sites_frac(L) @ cell).expand(B, -1, -1).clone()
+    pos = pos + noise * torch.randn(pos.shape, generator=g, dtype=torch.float64)
+    return pos, cell.expand(B, 3, 3).clone()
+
+
+def test_order_parameter_limits():
+    for L in (2, 3):
+        pos, cell = _fcc(L)
+        O, _ = order_parameter(pos, cell)
+        assert torch.allclose(O, torch.full_like(O, 4.0 * L**3), atol=1e-9)
+    g = torch.Generator().manual_seed(1)
+    B, N = 400, 32
+    cell = torch.eye(3, dtype=torch.float64).expand(B, 3, 3) * 7.0
+    pos = torch.rand((B, N, 3), generator=g, dtype=torch.float64) * 7.0
+    O, _ = order_parameter(pos, cell)
+    assert abs(float(O.mean()) - 1.0) < 0.1  # random positions: O ≈ 1 (exactly 1 in expectation)
+    # lattice translations of single atoms (unwrapped coordinates) leave O unchanged
+    pos2 = pos.clone()
+    pos2[:, 0, 0] += 7.0
+    assert torch.allclose(order_parameter(pos2, cell)[0], O, atol=1e-10)
+
+
+def test_order_gradient_finite_difference():
+    pos, cell = _fcc(2, noise=0.3, seed=2)
+    cell = cell + 0.05 * torch.tensor([[0, 1, 0], [0, 0, 0.5], [0.2, 0, 0]], dtype=torch.float64)
+    O, grad = order_parameter(pos, cell)
+    h = 1e-5
+    for b, n, k in [(0, 0, 0), (1, 5, 2), (2, 31, 1), (0, 17, 1)]:
+        p, m = pos.clone(), pos.clone()
+        p[b, n, k] += h
+        m[b, n, k] -= h
+        fd = (order_parameter(p, cell)[0][b] - order_parameter(m, cell)[0][b]) / (2 * h)
+        assert abs(float(fd - grad[b, n, k])) < 1e-6 * max(1.0, abs(float(fd)))
+    assert float(grad.abs().max()) > 0.1  # non-trivial gradient was tested
+
+
+def test_order_affine_invariance():
+    pos, cell = _fcc(3, noise=0.2, seed=3)
+    eps = torch.tensor([[0.03, 0.01, 0.0], [0.01, -0.02, 0.005], [0.0, 0.005, 0.04]], dtype=torch.float64)
+    F = torch.eye(3, dtype=torch.float64) + eps
+    O1, _ = order_parameter(pos, cell)
+    O2, _ = order_parameter(pos @ F, cell @ F)
+    assert torch.allclose(O1, O2, atol=1e-10)
+    O3, _ = order_parameter(pos @ F, cell)  # positions alone deformed: O changes
+    assert float((O3 - O1).abs().max()) > 1e-3
+
+
+def _random_bias(seed=4):
+    g = torch.Generator().manual_seed(seed)
+    bias = Bias2D((-170.0, -140.0), (-5.0, 37.0), 12, 10)
+    bias.coef = 2.0 * torch.randn(bias.coef.shape, generator=g, dtype=torch.float64)
+    return bias
+
+
+def test_bias_derivatives_and_continuity():
+    bias = _random_bias()
+    g = torch.Generator().manual_seed(5)
+    H = -170 + 30 * torch.rand(50, generator=g, dtype=torch.float64)
+    O = -5 + 42 * torch.rand(50, generator=g, dtype=torch.float64)
+    v, dh, do = bias(H, O)
+    e = 1e-6
+    fd_h = (bias(H + e, O)[0] - bias(H - e, O)[0]) / (2 * e)
+    fd_o = (bias(H, O + e)[0] - bias(H, O - e)[0]) / (2 * e)
+    assert torch.allclose(fd_h, dh, atol=1e-6) and torch.allclose(fd_o, do, atol=1e-6)
+    # C1 across a node: derivative from both sides agrees
+    node = torch.tensor([bias.h_lo + 5 * bias.dh], dtype=torch.float64)
+    o = torch.tensor([3.3], dtype=torch.float64)
+    d_left = bias(node - 1e-9, o)[1]
+    d_right = bias(node + 1e-9, o)[1]
+    assert abs(float(d_left - d_right)) < 1e-6
+    # the WL increment spreads exactly amount (weights sum to 1) and raises the bias where it lands
+    before = bias(H[:1], O[:1])[0]
+    total = float(bias.coef.sum())
+    bias.add(H[:1], O[:1], 0.5)
+    assert abs(float(bias.coef.sum()) - total - 0.5) < 1e-10
+    assert float(bias(H[:1], O[:1])[0] - before) > 0
+
+
+def _energy_eff(model, bias, p0, pos, cell):
+    res = model(pos, cell)
+    V = torch.linalg.det(cell).abs()
+    O, _ = order_parameter(pos, cell, gradient=False)
+    return res.energy + bias(res.energy + p0 * V, O)[0]
+
+
+def test_biased_forces_and_stress_finite_difference():
+    pos, cell = _fcc(2, noise=0.15, seed=6, B=2)
+    sites = fcc_sites_frac(2)
+    v0 = float(torch.linalg.det(cell[0]))
+    model = EinsteinCrystal(sites, k_eV_per_A2=3.0, bulk_modulus_eV_per_A3=0.5, v0_A3=v0 * 1.02)
+    p0 = 5.0e4 * BAR_EV_PER_A3
+    e0 = model(pos, cell).energy + p0 * torch.linalg.det(cell)
+    bias = Bias2D((float(e0.min()) - 3.0, float(e0.max()) + 3.0), (-5.0, 37.0), 10, 12)
+    bias.coef = 0.3 * torch.randn(bias.coef.shape, generator=torch.Generator().manual_seed(7),
+                                  dtype=torch.float64)
+    fn = MOMTForce(model, bias, p0, t_ref_K=2000.0, t_min_K=1.0, t_max_K=1e9)
+    forces, stress, aux = fn(pos, cell)
+    assert float((aux.s - 1).abs().max()) > 0.05 and float(aux.order.min()) > 5  # bias is active
+    h = 1e-5
+    for b, n, k in [(0, 0, 0), (1, 7, 2), (0, 31, 1)]:
+        p, m = pos.clone(), pos.clone()
+        p[b, n, k] += h
+        m[b, n, k] -= h
+        fd = -(_energy_eff(model, bias, p0, p, cell) - _energy_eff(model, bias, p0, m, cell))[b] / (2 * h)
+        assert abs(float(fd - forces[b, n, k])) < 1e-6, (float(fd), float(forces[b, n, k]))
+    # stress: (1/V) dE_eff/dε + P0 (s-1)... i.e. σ_eff = (1/V) ∂(U + ΔH)/∂ε with H = U + P0 V
+    V = torch.linalg.det(cell)
+    for i, j in [(0, 0), (1, 1), (0, 1), (2, 0)]:
+        eps = torch.zeros(3, 3, dtype=torch.float64)
+        eps[i, j] = eps[j, i] = 0.5 * h if i != j else h
+        Fp, Fm = torch.eye(3, dtype=torch.float64) + eps, torch.eye(3, dtype=torch.float64) - eps
+        dE = (_energy_eff(model, bias, p0, pos @ Fp, cell @ Fp)
+              - _energy_eff(model, bias, p0, pos @ Fm, cell @ Fm))
+        fd = dE / (2 * h) / V
+        assert torch.allclose(fd, stress[:, i, j], atol=1e-8), (fd, stress[:, i, j])
+
+
+def test_temperature_clip():
+    pos, cell = _fcc(2, noise=0.1, B=2)
+    model = EinsteinCrystal(fcc_sites_frac(2), k_eV_per_A2=3.0)
+    e = model(pos, cell).energy
+    bias = Bias2D((float(e.min()) - 1, float(e.max()) + 1), (-5.0, 37.0), 6, 6)
+    bias.coef[:] = 50.0 * torch.arange(8, dtype=torch.float64)[:, None]  # steep: s ≫ 1
+    fn = MOMTForce(model, bias, 0.0, t_ref_K=2000.0, t_min_K=1000.0, t_max_K=3000.0)
+    _, _, aux = fn(pos, cell)
+    assert torch.allclose(aux.s, torch.full_like(aux.s, 2.0))  # T_eff clipped at t_min_K
+
+
+def test_bad_input_errors():
+    with pytest.raises(ConfigError, match="t_min_K < t_max_K"):
+        check_temperatures(2000.0, 3000.0, 1000.0)
+    with pytest.raises(ConfigError, match="reference temperature"):
+        check_temperatures(5000.0, 1000.0, 3000.0)
+    with pytest.raises(ConfigError, match="h_min < h_max"):
+        Bias2D((-100.0, -100.0), (-5, 37), 10, 10)
+    with pytest.raises(ConfigError, match="at least 4 nodes"):
+        Bias2D((-100.0, -90.0), (-5, 37), 0, 10)
+    with pytest.raises(ConfigError, match="N = 4 L"):
+        order_parameter(torch.zeros(1, 30, 3, dtype=torch.float64),
+                        torch.eye(3, dtype=torch.float64)[None] * 7)
+    with pytest.raises(ConfigError, match="ln_f_initial"):
+        WangLandau(_random_bias(), 2000.0, ln_f_initial=0.0)
+
+
+def test_wang_landau_halves_when_flat():
+    bias = Bias2D((0.0, 3.0), (0.0, 3.0), 4, 4)
+    wl = WangLandau(bias, 1000.0, ln_f_initial=1.0, min_updates_per_stage=1)
+    H = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)
+    wl.update(H, torch.zeros(4, dtype=torch.float64))  # 4 nodes visited once each: flat
+    assert math.isclose(wl.ln_f, 0.5) and float(wl.hist.sum()) == 0.0 and float(wl.visits.sum()) == 4.0
