@@ -13,6 +13,10 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/eam.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/nnp.smk"
+include: "workflow/rules/distill.smk"
+include: "workflow/rules/translate.smk"
 
 
 rule all:

@@ -18,9 +18,24 @@ from nnpdistill.errors import NNPDistillError
 
 # nearest-neighbour distance (Å), energy (eV/atom), computed with LAMMPS (see PROVENANCE.md)
 REFERENCE = {
-    "Ni": {"fcc": (2.486, -4.876), "bcc": (2.409, -4.833), "hcp": (2.479, -4.863), "hcp_ideal": (2.440, -4.847)},
-    "Al": {"fcc": (2.860, -3.411), "bcc": (2.805, -3.309), "hcp": (2.845, -3.383), "hcp_ideal": (2.816, -3.380)},
-    "Nb": {"fcc": (3.051, -7.159), "bcc": (2.860, -7.347), "hcp": (2.982, -7.204), "hcp_ideal": (2.936, -7.157)},
+    "Ni": {
+        "fcc": (2.486, -4.876),
+        "bcc": (2.409, -4.833),
+        "hcp": (2.479, -4.863),
+        "hcp_ideal": (2.440, -4.847),
+    },
+    "Al": {
+        "fcc": (2.860, -3.411),
+        "bcc": (2.805, -3.309),
+        "hcp": (2.845, -3.383),
+        "hcp_ideal": (2.816, -3.380),
+    },
+    "Nb": {
+        "fcc": (3.051, -7.159),
+        "bcc": (2.860, -7.347),
+        "hcp": (2.982, -7.204),
+        "hcp_ideal": (2.936, -7.157),
+    },
 }
 REFERENCE_C_OVER_A = {"Ni": 1.644, "Al": 1.668, "Nb": 1.558}
 
@@ -45,7 +60,9 @@ def test_crystals_match_reference(table):
         assert row["n_atoms"] == N_ATOMS[row["structure"]]
     hcp = df.set_index("structure").loc["hcp"]
     assert abs(hcp["c_over_a"] - REFERENCE_C_OVER_A[element]) < 0.002
-    assert abs(df.set_index("structure").loc["hcp_ideal", "c_over_a"] - math.sqrt(3)) < 1e-6  # CSV keeps 6 decimals
+    assert (
+        abs(df.set_index("structure").loc["hcp_ideal", "c_over_a"] - math.sqrt(3)) < 1e-6
+    )  # CSV keeps 6 decimals
 
 
 def test_rank_orders_energies(table):

@@ -17,6 +17,7 @@ JSON manifest (source pool, strategy, iteration, indices, seeds, potential check
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,3 +136,188 @@ def write_subset(pool_path: str | os.PathLike, indices: np.ndarray, out_path: st
     attrs["source_pool_sha256"] = sha256_file(pool_path)
     attrs["source_indices"] = indices.tolist()
     write_frames(out_path, parts, attrs)
+
+
+def subsample_pool(pool_path: str | os.PathLike, out_path: str | os.PathLike, count: int | None,
+                   seed: int) -> np.ndarray:
+    """Write ``count`` seeded random frames of a pool (``None``: all of them) as a training set."""
+    with FrameStore(pool_path) as store:
+        n_pool = len(store)
+    if count is None:
+        indices = np.arange(n_pool, dtype=np.int64)
+    else:
+        if count > n_pool:
+            raise NNPDistillError(f"cannot draw {count} frames from {pool_path}: it holds {n_pool}")
+        indices = sel.initial_random(n_pool, count, seed)
+    write_subset(pool_path, indices, out_path, extra_attrs={"subset_seed": int(seed)})
+    return indices
+
+
+# ----------------------------------------------------------------------------------------------
+# one iteration of the loop, from the previous iteration's pool predictions
+# ----------------------------------------------------------------------------------------------
+
+SCORE_COLUMN = {"max": "uq_max_eV", "mean": "uq_mean_eV"}
+
+
+def _aligned(scores: pd.DataFrame, column: str, n_pool: int) -> np.ndarray:
+    if column not in scores:
+        raise NNPDistillError(f"pool predictions have no column {column!r}")
+    idx = scores["frame_index"].to_numpy(dtype=np.int64)
+    if idx.size != n_pool or np.unique(idx).size != n_pool or idx.min() != 0 or idx.max() != n_pool - 1:
+        raise NNPDistillError(f"pool predictions do not cover the {n_pool} frames of the pool exactly once")
+    out = np.empty(n_pool)
+    out[idx] = scores[column].to_numpy(dtype=float)
+    return out
+
+
+def converged(scores: pd.DataFrame, cfg: dict) -> tuple[bool, str]:
+    """Whether the previous ensemble already meets the configured MAE or uncertainty target."""
+    mae = float(scores["abs_error_meV_per_atom"].mean())
+    uq = float(scores[SCORE_COLUMN[cfg.get("score", "max")]].mean())
+    target_mae, target_uq = cfg.get("target_mae_meV_per_atom"), cfg.get("target_uq_eV")
+    if target_mae is not None and mae <= target_mae:
+        return True, f"pool MAE {mae:.3f} meV/atom <= target {target_mae}"
+    if target_uq is not None and uq <= target_uq:
+        return True, f"mean frame uncertainty {uq:.4g} eV <= target {target_uq}"
+    return False, f"pool MAE {mae:.3f} meV/atom, mean frame uncertainty {uq:.4g} eV"
+
+
+def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame, iteration: int,
+                     cfg: dict, seed: int, n_pool: int) -> tuple[pd.DataFrame, str]:
+    """The selection of ``iteration`` from the previous selection and the previous ensemble's scores
+    over the whole pool of ``n_pool`` frames.
+
+    ``cfg`` is the element's ``distill`` settings. Returns the selection and a one-line reason.
+    """
+    done, reason = converged(scores, cfg)
+    energy = _aligned(scores, "energy_true_eV_per_atom", n_pool)
+    order = _aligned(scores, "order_parameter", n_pool) if "order_parameter" in scores else np.zeros(n_pool)
+    kwargs: dict = {"n_pool": n_pool, "seed": seed, "converged": done}
+    if strategy == "uncertainty":
+        kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg.get("score", "max")], n_pool)
+        if cfg.get("guard_max_per_cell"):
+            kwargs["cells"] = sel.grid_cells(energy, order, *cfg["guard_bins"])
+            kwargs["max_per_cell"] = int(cfg["guard_max_per_cell"])
+    elif strategy == "grid":
+        kwargs["cells"] = sel.grid_cells(energy, order, *cfg["grid_bins"])
+    elif strategy == "fps":
+        volume = _aligned(scores, "volume_A3", n_pool) if "volume_A3" in scores else np.zeros(n_pool)
+        feats = np.stack([energy, order, volume], axis=1)
+        std = feats.std(axis=0)
+        kwargs["features"] = (feats - feats.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)
+    return out, ("converged: " if done else "") + reason
+
+
+# ----------------------------------------------------------------------------------------------
+# learning curves (paper Figure 2) and the distilled dataset as a product
+# ----------------------------------------------------------------------------------------------
+
+CURVE_COLUMNS = ("strategy", "iteration", "n_frames", "fraction_of_pool", "pool", "mae_meV_per_atom",
+                 "rmse_meV_per_atom", "uq_mean_eV", "spearman_uq_vs_atomic_error")
+
+
+def learning_curve(entries: dict[str, str], n_pool: int) -> pd.DataFrame:
+    """Collect per-iteration metrics. ``entries``: ``"{strategy}/{iteration}/selection"`` → selection
+    CSV and ``"{strategy}/{iteration}/{pool}"`` → that pool's ``metrics.csv``."""
+    sizes = {}
+    rows = []
+    for key, path in entries.items():
+        strategy, iteration, what = key.split("/")
+        if what == "selection":
+            sizes[(strategy, int(iteration))] = len(read_selection(path))
+    for key, path in entries.items():
+        strategy, iteration, what = key.split("/")
+        if what == "selection":
+            continue
+        m = pd.read_csv(path)
+        whole = m.loc[m["subset"] == "all"].iloc[0]
+        n = sizes[(strategy, int(iteration))]
+        rows.append({
+            "strategy": strategy, "iteration": int(iteration), "n_frames": n, "fraction_of_pool": n / n_pool,
+            "pool": what, "mae_meV_per_atom": float(whole["mae_meV_per_atom"]),
+            "rmse_meV_per_atom": float(whole["rmse_meV_per_atom"]), "uq_mean_eV": float(whole["uq_mean_eV"]),
+            "spearman_uq_vs_atomic_error": float(m["spearman_uq_vs_atomic_error"].iloc[0])
+            if "spearman_uq_vs_atomic_error" in m else np.nan,
+        })
+    df = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    return df.sort_values(["pool", "strategy", "iteration"], ignore_index=True)
+
+
+def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: str) -> None:
+    """One panel per evaluation pool: MAE (meV/atom) against the fraction of the pool, per strategy;
+    plus the uncertainty-vs-error rank correlation of each iteration (paper Figure 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pools = list(dict.fromkeys(curve["pool"]))
+    fig, axes = plt.subplots(1, len(pools) + 1, figsize=(4.2 * (len(pools) + 1), 3.6), squeeze=False)
+    styles = {"uncertainty": ("C3", "o"), "random": ("C0", "s"), "grid": ("C2", "^"), "fps": ("C4", "D")}
+    for ax, pool in zip(axes[0], pools, strict=False):
+        for strategy, sub in curve[curve["pool"] == pool].groupby("strategy", sort=True):
+            color, marker = styles.get(strategy, ("k", "x"))
+            ax.plot(100 * sub["fraction_of_pool"], sub["mae_meV_per_atom"], marker=marker, color=color,
+                    label=strategy)
+        ax.set_xlabel("frames used (% of the selection pool)")
+        ax.set_ylabel("MAE (meV/atom)")
+        ax.set_title(f"{element}: error on {pool}")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    ax = axes[0][-1]
+    first = curve[curve["pool"] == pools[0]]
+    for strategy, sub in first.groupby("strategy", sort=True):
+        color, marker = styles.get(strategy, ("k", "x"))
+        ax.plot(sub["iteration"], sub["spearman_uq_vs_atomic_error"], marker=marker, color=color,
+                label=strategy)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("Spearman ρ (uncertainty vs |atomic error|)")
+    ax.set_title(f"uncertainty quality on {pools[0]}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
+def export_distilled(selection_csv: str | os.PathLike, pool_path: str | os.PathLike,
+                     h5_out: str | os.PathLike, extxyz_out: str | os.PathLike,
+                     manifest_out: str | os.PathLike, *, strategy: str, iteration: int, seeds: dict) -> dict:
+    """Write the final selection as a frame store, an extxyz file and a JSON manifest."""
+    from .frames import export_extxyz
+
+    selection = read_selection(selection_csv)
+    indices = np.sort(selection["frame_index"].to_numpy(dtype=np.int64))
+    write_subset(pool_path, indices, h5_out, extra_attrs={"strategy": strategy, "iteration": int(iteration)})
+    export_extxyz(h5_out, extxyz_out)
+    with FrameStore(pool_path) as store:
+        n_pool, attrs = len(store), store.attrs
+    manifest = {
+        "source_pool": str(pool_path),
+        "source_pool_sha256": sha256_file(pool_path),
+        "n_pool_frames": n_pool,
+        "element": attrs.get("element"),
+        "potential": attrs.get("potential"),
+        "potential_sha256": attrs.get("potential_sha256"),
+        "strategy": strategy,
+        "iteration": int(iteration),
+        "n_frames": int(indices.size),
+        "fraction_of_pool": indices.size / n_pool,
+        "indices": indices.tolist(),
+        "iteration_added": selection.sort_values("frame_index")["iteration_added"].astype(int).tolist(),
+        "seeds": seeds,
+        "distilled_sha256": sha256_file(h5_out),
+    }
+    with atomic_path(manifest_out) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
+def same_selection(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two selection files hold the same set of frames."""
+    frames_a = set(read_selection(a)["frame_index"].tolist())
+    return frames_a == set(read_selection(b)["frame_index"].tolist())

@@ -51,3 +51,11 @@ def set_torch_threads(n_threads: int = 1) -> None:
     torch.set_num_threads(int(n_threads))
     with contextlib.suppress(RuntimeError):  # may only be set once per process
         torch.set_num_interop_threads(int(n_threads))
+
+
+def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy a file so that ``dst`` appears complete or not at all."""
+    import shutil
+
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)

@@ -67,3 +67,47 @@ def translate_frames(frames: Frames, factor: float, atomic_number: int) -> Frame
         cell=frames.cell * factor,
         meta=meta,
     )
+
+
+def label_frames(frames: Frames, evaluator, batch_frames: int = 64) -> Frames:
+    """Energy, forces, per-atom energies and stress of every frame from an EAM evaluator (batched)."""
+    import dataclasses
+
+    import torch
+
+    energy, forces, energies, stress = [], [], [], []
+    for start in range(0, frames.n_frames, batch_frames):
+        part = slice(start, start + batch_frames)
+        res = evaluator(torch.as_tensor(frames.positions[part]), torch.as_tensor(frames.cell[part]))
+        evaluator.reset()  # replicas of the next batch are unrelated: no stale neighbour list
+        energy.append(res.energy.detach().numpy())
+        forces.append(res.forces.detach().numpy())
+        energies.append(res.energies.detach().numpy())
+        stress.append(res.stress.detach().numpy())
+    return dataclasses.replace(frames, energy=np.concatenate(energy), forces=np.concatenate(forces),
+                               energies=np.concatenate(energies), stress=np.concatenate(stress))
+
+
+def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str, target_symbol: str,
+                      out_h5: str, *, potential: str | None = None, rule: str = "auto") -> dict:
+    """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
+
+    Returns what was done (factor, rule, counts); the same goes into the output file's attributes.
+    """
+    from .frames import FrameStore, write_frames
+    from .io_utils import sha256_file
+    from .potentials import load_eam
+
+    factor, used = scale_factor(pd.read_csv(source_crystals), pd.read_csv(target_crystals), rule)
+    eam = load_eam(target_symbol, path=potential)
+    evaluator = eam.evaluator()
+    with FrameStore(source_h5) as store:
+        source_element = store.element
+        parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
+                 for f in store.groups(labels=False)]
+    info = {"source_element": source_element, "source_file": str(source_h5),
+            "source_sha256": sha256_file(source_h5), "scale_factor": factor, "scale_rule": used,
+            "n_frames": int(sum(p.n_frames for p in parts))}
+    write_frames(out_h5, parts, {"element": target_symbol, "potential": str(eam.path),
+                                 "potential_sha256": eam.sha256, "method": "translated", **info})
+    return info

@@ -51,8 +51,28 @@ def res(path):
     return f"{RESULTS}/{path}"
 
 
+def table1_targets(element):
+    """The paper's Table 1: ensembles trained on N frames of NPT-from-FCC, NPT-from-liquid and MOMT."""
+    nnp = ELEMENTS[element]["nnp"]
+    sample = ELEMENTS[element]["sample"]
+    if not nnp["table1_frames"] or nnp["table1_size"] not in sample["sizes"]:
+        return []
+    out = []
+    for method in sample["methods"]:
+        trainset = f"{element}/subset/{method}_{nnp['table1_size']}_n{nnp['table1_frames']}"
+        out.append(res(f"{trainset}/crystals_nnp.md"))
+        if "momt" in sample["methods"]:  # every dataset judged on the MOMT pool (paper Fig. S2)
+            out.append(res(f"{trainset}/pred_momt_{nnp['table1_size']}/metrics.csv"))
+    return out
+
+
 def all_targets():
     targets = []
-    for element in ELEMENTS:
+    for element, cfg in ELEMENTS.items():
         targets.append(res(f"{element}/eam/crystals.csv"))
+        targets += sample_targets(element)
+        targets += table1_targets(element)
+        if cfg["distill"]["enabled"]:
+            targets += distill_targets(element)
+        targets += translate_targets(element)
     return targets

@@ -1,84 +1,139 @@
 # NNP stage: train ensemble members, score a pool, relax crystals with the NNP.
-# Reads element config keys (defaults in parentheses; the lead adds them to element.schema.yaml):
-#   nnp.n_members (5), nnp.settings ({}: NNPSettings fields), nnp.train ({}: TrainSettings fields),
-#   nnp.pool ("momt_32": results/{element}/sample/{pool}.h5 scored every iteration),
-#   nnp.predict_batch_frames (128), nnp.relax_strains ([0.0, -0.03, 0.03]), nnp.relax_fmax_eV_per_A (1e-3)
-# Training frames of an iteration: results/{element}/distill/{strategy}/iter_{iteration}/train.h5
-# (written by the distill stage).
+# A training set is a folder results/{element}/{trainset}/ holding train.h5, e.g.
+#   distill/{strategy}/iter_{iteration}   one iteration of the distillation loop
+#   subset/{pool}_n{count} | subset/{pool}_all   seeded random frames of a sampled pool (Table 1)
+#   translated/from_{source}              frames translated from another element (its train.h5 is
+#                                         results/{element}/translated/from_{source}.h5)
+# Its ensemble goes to members/{member}/model.pt, pool predictions to pred_{pool}/, the NNP crystal
+# table to crystals_nnp.csv/.md.
 
-ITER = "{element}/distill/{strategy}/iter_{iteration}"
+TRAINSET = "{element}/{trainset}"
+
+
+wildcard_constraints:
+    trainset=r"distill/[a-z]+/iter_\d+|subset/[a-z_]+_\d+_(all|n\d+)|translated/from_[A-Z][a-z]?",
+    pool=r"(momt|npt_fcc|npt_liq)_\d+",
+    member=r"\d+",
 
 
 def nnp_cfg(wc):
-    return element_cfg(wc).get("nnp", {})
+    return element_cfg(wc)["nnp"]
+
+
+def training_frames(wc):
+    if wc.trainset.startswith("translated/"):
+        return res(f"{wc.element}/{wc.trainset}.h5")
+    return res(f"{wc.element}/{wc.trainset}/train.h5")
+
+
+def previous_trainset(wc):
+    """For iteration i > 0 of the distillation loop, the folder of iteration i - 1 (else "")."""
+    head, _, tail = wc.trainset.rpartition("/iter_")
+    if not wc.trainset.startswith("distill/") or int(tail) == 0:
+        return ""
+    return res(f"{wc.element}/{head}/iter_{int(tail) - 1}")
 
 
 def member_models(wc):
-    n = int(nnp_cfg(wc).get("n_members", 5))
-    return [res(f"{wc.element}/distill/{wc.strategy}/iter_{wc.iteration}/members/{m}/model.pt") for m in range(n)]
+    return [res(f"{wc.element}/{wc.trainset}/members/{m}/model.pt") for m in range(nnp_cfg(wc)["n_members"])]
 
 
 rule train_member:
-    """Train ensemble member {member} (its own seed and train/validation split) on the iteration's frames."""
+    """Train ensemble member {member} (its own seed and train/validation split) on a training set."""
     input:
-        frames=res(ITER + "/train.h5"),
+        frames=training_frames,
     output:
-        model=res(ITER + "/members/{member}/model.pt"),
-        curve=res(ITER + "/members/{member}/learning_curve.csv"),
+        model=res(TRAINSET + "/members/{member}/model.pt"),
+        curve=res(TRAINSET + "/members/{member}/learning_curve.csv"),
     log:
-        res(ITER + "/logs/train_member_{member}.log"),
+        res(TRAINSET + "/logs/train_member_{member}.log"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
-        nnp_settings=lambda wc: nnp_cfg(wc).get("settings", {}),
-        train_settings=lambda wc: nnp_cfg(wc).get("train", {}),
-        seed=lambda wc: seed_for("train_member", wc.element, wc.strategy, wc.iteration, wc.member),
+        nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
+        train_settings=lambda wc: nnp_cfg(wc)["train"],
+        seed=lambda wc: seed_for("train_member", wc.element, wc.trainset, wc.member),
+        # an iteration whose selection equals the previous one (early stop) copies its member
+        previous=previous_trainset,
     threads: 1
     resources:
-        runtime=60,
-        mem_mb=2000,
+        runtime=120,
+        mem_mb=3000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/train_member.py"
 
 
 rule predict_pool:
-    """Energies, per-atom energies and atomic uncertainty of every pool frame with the iteration's ensemble."""
+    """Energies, per-atom energies and atomic uncertainty of every frame of a sampled pool."""
     input:
         members=member_models,
-        pool=lambda wc: res(f"{wc.element}/sample/{nnp_cfg(wc).get('pool', 'momt_32')}.h5"),
+        pool=res("{element}/sample/{pool}.h5"),
     output:
-        scores=res(ITER + "/scores.csv"),
-        atomic=res(ITER + "/atomic.npz"),
-        metrics=res(ITER + "/metrics.csv"),
-        parity=res(ITER + "/parity.png"),
-        uq=res(ITER + "/uq_vs_error.png"),
+        scores=res(TRAINSET + "/pred_{pool}/scores.csv"),
+        atomic=res(TRAINSET + "/pred_{pool}/atomic.npz"),
+        metrics=res(TRAINSET + "/pred_{pool}/metrics.csv"),
+        parity=report(
+            res(TRAINSET + "/pred_{pool}/parity.png"),
+            caption="../report/parity.rst",
+            category="NNP parity",
+            labels={"element": "{element}", "training set": "{trainset}", "pool": "{pool}"},
+        ),
+        uq=res(TRAINSET + "/pred_{pool}/uq_vs_error.png"),
     log:
-        res(ITER + "/logs/predict_pool.log"),
+        res(TRAINSET + "/logs/predict_{pool}.log"),
     params:
-        batch_frames=lambda wc: int(nnp_cfg(wc).get("predict_batch_frames", 128)),
+        batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
     threads: 1
     resources:
-        runtime=60,
-        mem_mb=4000,
+        runtime=120,
+        mem_mb=6000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/predict_pool.py"
 
 
 rule relax_crystals:
-    """Relax FCC/BCC/HCP with the iteration's NNP; compare with the EAM table (paper Tables 1-3)."""
+    """Relax FCC/BCC/HCP with a training set's NNP; compare with the EAM table (paper Tables 1-3)."""
     input:
         members=member_models,
         reference=res("{element}/eam/crystals.csv"),
     output:
-        csv=res(ITER + "/crystals_nnp.csv"),
-        markdown=res(ITER + "/crystals_nnp.md"),
+        csv=res(TRAINSET + "/crystals_nnp.csv"),
+        markdown=res(TRAINSET + "/crystals_nnp.md"),
     log:
-        res(ITER + "/logs/relax_crystals.log"),
+        res(TRAINSET + "/logs/relax_crystals.log"),
     params:
-        strains=lambda wc: list(nnp_cfg(wc).get("relax_strains", [0.0, -0.03, 0.03])),
-        fmax_eV_per_A=lambda wc: float(nnp_cfg(wc).get("relax_fmax_eV_per_A", 1e-3)),
+        strains=lambda wc: nnp_cfg(wc)["relax_strains"],
+        fmax_eV_per_A=lambda wc: nnp_cfg(wc)["relax_fmax_eV_per_A"],
     threads: 1
     resources:
-        runtime=30,
+        runtime=60,
         mem_mb=2000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/relax_crystals.py"
+
+
+rule subsample_pool:
+    """A seeded random subset of a sampled pool as a training set (the paper's Table 1 uses 2,000)."""
+    input:
+        pool=res("{element}/sample/{pool}.h5"),
+    output:
+        h5=res("{element}/subset/{pool}_{nframes}/train.h5"),
+    log:
+        res("{element}/subset/{pool}_{nframes}/logs/subsample_pool.log"),
+    wildcard_constraints:
+        nframes=r"all|n\d+",
+    params:
+        seed=lambda wc: seed_for("subsample_pool", wc.element, wc.pool, wc.nframes),
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=4000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/subsample_pool.py"

@@ -37,7 +37,7 @@ def read_reference(path: str | os.PathLike) -> pd.DataFrame:
     return ref
 
 
-def fcc_lattice_from_reference(ref: pd.DataFrame) -> float:
+def fcc_lattice_from_table(ref: pd.DataFrame) -> float:
     nn = float(ref.loc[ref["structure"] == "fcc", "nn_distance_A"].iloc[0])
     return math.sqrt(2.0) * nn
 
@@ -52,7 +52,7 @@ def relax_with_nnp(
     fmax_eV_per_A: float = 1e-3,
 ) -> pd.DataFrame:
     """One row per (start strain, structure): NNP results, EAM reference, errors, rank check."""
-    a_fcc = fcc_lattice_from_reference(reference)
+    a_fcc = fcc_lattice_from_table(reference)
     ref = reference.set_index("structure")
     tables = []
     for strain in strains:

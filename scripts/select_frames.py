@@ -1,0 +1,19 @@
+"""Snakemake adapter for rule select_frames (iteration i > 0 of the distillation loop)."""
+
+import pandas as pd
+
+from nnpdistill.distill import read_selection, select_iteration, write_selection
+from nnpdistill.frames import FrameStore
+from nnpdistill.runtime import setup_job
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+log = setup_job(sm.log[0], sm.threads)
+previous = read_selection(sm.input.previous)
+scores = pd.read_csv(sm.input.scores)
+with FrameStore(sm.input.pool) as store:
+    n_pool = len(store)
+selection, reason = select_iteration(sm.wildcards.strategy, previous, scores, int(sm.wildcards.iteration),
+                                     dict(sm.params.cfg), int(sm.params.seed), n_pool)
+write_selection(selection, sm.output.csv)
+log.info("%s iteration %s: %d -> %d frames (%s)", sm.wildcards.strategy, sm.wildcards.iteration,
+         len(previous), len(selection), reason)

@@ -1,0 +1,23 @@
+"""Snakemake adapter for rule translate_dataset."""
+
+from nnpdistill.runtime import setup_job
+from nnpdistill.translate import translate_dataset
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+log = setup_job(sm.log[0], sm.threads)
+info = translate_dataset(
+    sm.input.frames,
+    sm.input.source_crystals,
+    sm.input.target_crystals,
+    sm.params.symbol,
+    sm.output.h5,
+    potential=sm.params.potential,
+    rule=sm.params.rule,
+)
+log.info(
+    "translated %d frames from %s: scale factor %.5f (%s)",
+    info["n_frames"],
+    info["source_element"],
+    info["scale_factor"],
+    info["scale_rule"],
+)

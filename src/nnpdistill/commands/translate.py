@@ -1,0 +1,46 @@
+"""``nnpdistill translate``: scale frames to another element, relabel, label with its EAM."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..runtime import setup_job
+    from ..translate import translate_dataset
+
+    setup_job(None, args.threads)
+    info = translate_dataset(
+        args.frames,
+        args.source_crystals,
+        args.target_crystals,
+        args.element,
+        args.out,
+        potential=args.potential,
+        rule=args.rule,
+    )
+    print(
+        f"{info['n_frames']} frames {info['source_element']} -> {args.element}: "
+        f"scale factor {info['scale_factor']:.5f} ({info['scale_rule']}) -> {args.out}"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "translate", help="translate frames to another element and label them with its EAM"
+    )
+    p.add_argument("frames", help="source frame store (.h5)")
+    p.add_argument("--element", required=True, help="target element symbol, e.g. Al")
+    p.add_argument("--source-crystals", required=True, help="crystals.csv of the source element")
+    p.add_argument("--target-crystals", required=True, help="crystals.csv of the target element")
+    p.add_argument("--out", required=True, help="output frame store (.h5)")
+    p.add_argument("--potential", default=None, help="target EAM file (default: the shipped one)")
+    p.add_argument(
+        "--rule",
+        default="auto",
+        choices=["auto", "fcc_lattice", "ground_state_volume"],
+        help="scale rule (default auto: FCC lattice ratio if both are FCC, else atomic volume)",
+    )
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_run)

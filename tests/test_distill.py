@@ -1,0 +1,146 @@
+"""The distillation steps: iterations add exactly their budget, never repeat, stop when converged,
+and the exported dataset carries an auditable manifest."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnpdistill.distill import (
+    export_distilled,
+    initial_selection,
+    learning_curve,
+    read_selection,
+    same_selection,
+    select_iteration,
+    subsample_pool,
+    write_selection,
+)
+from nnpdistill.errors import NNPDistillError
+from nnpdistill.frames import Frames, FrameStore, write_frames
+
+CFG = {
+    "n_per_iteration": 10,
+    "score": "max",
+    "grid_bins": [3, 3],
+    "guard_bins": [4, 4],
+    "guard_max_per_cell": None,
+    "target_mae_meV_per_atom": None,
+    "target_uq_eV": None,
+}
+
+
+def _scores(n=100, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "frame_index": np.arange(n),
+            "energy_true_eV_per_atom": rng.normal(-4.5, 0.2, n),
+            "abs_error_meV_per_atom": rng.random(n) * 5,
+            "uq_max_eV": rng.random(n),
+            "uq_mean_eV": rng.random(n),
+            "order_parameter": rng.random(n) * 32,
+            "volume_A3": rng.normal(350, 5, n),
+        }
+    )
+
+
+@pytest.mark.parametrize("strategy", ["uncertainty", "random", "grid", "fps"])
+def test_iterations_spend_budget_without_repeats_and_are_seeded(strategy):
+    scores = _scores()
+    runs = []
+    for _ in range(2):
+        sel = initial_selection(100, 10, seed=5)
+        for it in (1, 2, 3):
+            sel, _ = select_iteration(strategy, sel, scores, it, CFG, seed=it, n_pool=100)
+        runs.append(sel)
+    assert len(runs[0]) == 40 and runs[0]["frame_index"].is_unique
+    assert runs[0]["iteration_added"].value_counts().sort_index().tolist() == [10, 10, 10, 10]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+
+
+def test_uncertainty_takes_the_most_uncertain():
+    scores = _scores()
+    sel = initial_selection(100, 10, seed=5)
+    new, _ = select_iteration("uncertainty", sel, scores, 1, CFG, seed=0, n_pool=100)
+    added = new.loc[new["iteration_added"] == 1, "frame_index"]
+    rest = scores.drop(index=sel["frame_index"]).drop(index=added)
+    assert scores.loc[added, "uq_max_eV"].min() >= rest["uq_max_eV"].max()
+
+
+def test_converged_iteration_adds_nothing():
+    scores = _scores()
+    sel = initial_selection(100, 10, seed=5)
+    cfg = dict(CFG, target_mae_meV_per_atom=100.0)
+    new, reason = select_iteration("uncertainty", sel, scores, 1, cfg, seed=0, n_pool=100)
+    assert len(new) == 10 and reason.startswith("converged")
+
+
+def test_scores_must_cover_the_pool():
+    scores = _scores().iloc[:-1]
+    with pytest.raises(NNPDistillError, match="exactly once"):
+        select_iteration("uncertainty", initial_selection(100, 10, 0), scores, 1, CFG, seed=0, n_pool=100)
+
+
+def _pool(path, n=30):
+    rng = np.random.default_rng(1)
+    frames = Frames(
+        numbers=np.full((n, 4), 28),
+        positions=rng.random((n, 4, 3)) * 3.5,
+        cell=np.tile(np.eye(3) * 3.5, (n, 1, 1)),
+        energy=rng.normal(size=n),
+        forces=rng.normal(size=(n, 4, 3)),
+        energies=rng.normal(size=(n, 4)),
+        stress=rng.normal(size=(n, 3, 3)),
+        meta={"order_parameter": rng.random(n)},
+    )
+    write_frames(path, frames, {"element": "Ni", "potential": "x", "potential_sha256": "abc"})
+
+
+def test_export_and_subsample(tmp_path):
+    _pool(tmp_path / "pool.h5")
+    sel = initial_selection(30, 6, seed=2)
+    write_selection(sel, tmp_path / "sel.csv")
+    assert same_selection(tmp_path / "sel.csv", tmp_path / "sel.csv")
+    manifest = export_distilled(
+        tmp_path / "sel.csv",
+        tmp_path / "pool.h5",
+        tmp_path / "d.h5",
+        tmp_path / "d.extxyz",
+        tmp_path / "m.json",
+        strategy="random",
+        iteration=0,
+        seeds={"campaign_seed": 1},
+    )
+    assert json.loads((tmp_path / "m.json").read_text()) == manifest
+    assert manifest["indices"] == sorted(sel["frame_index"].tolist()) and manifest["n_pool_frames"] == 30
+    with FrameStore(tmp_path / "d.h5") as d, FrameStore(tmp_path / "pool.h5") as p:
+        np.testing.assert_array_equal(d.read().positions, p.read(manifest["indices"]).positions)
+        np.testing.assert_array_equal(d.read().energy, p.read(manifest["indices"]).energy)
+    idx = subsample_pool(tmp_path / "pool.h5", tmp_path / "sub.h5", 7, seed=3)
+    assert np.array_equal(idx, subsample_pool(tmp_path / "pool.h5", tmp_path / "sub2.h5", 7, seed=3))
+    assert (tmp_path / "sub.h5").read_bytes() == (tmp_path / "sub2.h5").read_bytes()
+    with pytest.raises(NNPDistillError, match="cannot draw"):
+        subsample_pool(tmp_path / "pool.h5", tmp_path / "sub3.h5", 31, seed=3)
+
+
+def test_learning_curve_collects_metrics(tmp_path):
+    entries = {}
+    for it in (0, 1):
+        write_selection(initial_selection(100, 10 + 10 * it, seed=it), tmp_path / f"s{it}.csv")
+        pd.DataFrame(
+            {
+                "subset": ["all"],
+                "mae_meV_per_atom": [5.0 - it],
+                "rmse_meV_per_atom": [6.0],
+                "uq_mean_eV": [0.01],
+                "spearman_uq_vs_atomic_error": [0.4],
+            }
+        ).to_csv(tmp_path / f"m{it}.csv")
+        entries[f"uncertainty/{it}/selection"] = tmp_path / f"s{it}.csv"
+        entries[f"uncertainty/{it}/momt_32"] = tmp_path / f"m{it}.csv"
+    curve = learning_curve(entries, n_pool=100)
+    assert curve["fraction_of_pool"].tolist() == [0.1, 0.2]
+    assert curve["mae_meV_per_atom"].tolist() == [5.0, 4.0]
+    assert read_selection(tmp_path / "s1.csv")["frame_index"].is_unique

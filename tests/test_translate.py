@@ -1,0 +1,80 @@
+"""Translation: scaling keeps fractional coordinates, labels equal a direct EAM evaluation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.build import bulk
+
+from nnpdistill.errors import NNPDistillError
+from nnpdistill.frames import Frames, FrameStore, write_frames
+from nnpdistill.potentials import EAMCalculator
+from nnpdistill.translate import scale_factor, translate_dataset, translate_frames
+
+
+def _table(rows):
+    return pd.DataFrame(rows, columns=["structure", "energy_eV_per_atom", "volume_A3_per_atom"])
+
+
+NI = _table([("fcc", -4.876, 10.8686), ("bcc", -4.833, 10.7591)])
+AL = _table([("fcc", -3.411, 16.5494), ("bcc", -3.309, 16.9811)])
+NB = _table([("fcc", -7.159, 20.0855), ("bcc", -7.347, 18.0073)])
+
+
+def test_scale_rules():
+    f, rule = scale_factor(NI, AL)
+    assert rule == "fcc_lattice"
+    assert f == pytest.approx((16.5494 / 10.8686) ** (1 / 3))
+    assert f == pytest.approx(4.045 / 3.516, rel=2e-3)  # the paper's 4.05/3.52 ratio for these EAMs
+    f, rule = scale_factor(NI, NB)  # Nb is BCC: atomic-volume ratio of the ground states
+    assert rule == "ground_state_volume"
+    assert f == pytest.approx((18.0073 / 10.8686) ** (1 / 3))
+    assert scale_factor(NI, NB, "fcc_lattice")[0] == pytest.approx((20.0855 / 10.8686) ** (1 / 3))
+    with pytest.raises(NNPDistillError, match="unknown scale rule"):
+        scale_factor(NI, AL, "bogus")
+
+
+def _ni_frames(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    atoms = bulk("Ni", "fcc", a=3.52, cubic=True).repeat(2)
+    pos = atoms.positions[None] + rng.normal(0, 0.1, (n, len(atoms), 3))
+    cell = np.array([atoms.cell[:] @ (np.eye(3) + rng.normal(0, 0.02, (3, 3))) for _ in range(n)])
+    return Frames(
+        numbers=np.full((n, len(atoms)), 28),
+        positions=pos,
+        cell=cell,
+        meta={"order_parameter": rng.random(n) * 32},
+    )
+
+
+def test_scaling_preserves_fractional_coordinates():
+    frames = _ni_frames()
+    out = translate_frames(frames, 1.15, 13)
+    frac_in = np.linalg.solve(frames.cell.transpose(0, 2, 1), frames.positions.transpose(0, 2, 1))
+    frac_out = np.linalg.solve(out.cell.transpose(0, 2, 1), out.positions.transpose(0, 2, 1))
+    np.testing.assert_allclose(frac_out, frac_in, atol=1e-12)
+    assert (out.numbers == 13).all() and out.energy is None
+    np.testing.assert_allclose(out.meta["volume_A3"], frames.volume_A3 * 1.15**3)
+    np.testing.assert_array_equal(out.meta["order_parameter"], frames.meta["order_parameter"])
+
+
+def test_translated_labels_equal_direct_eam(tmp_path):
+    src = tmp_path / "ni.h5"
+    write_frames(src, _ni_frames(5), {"element": "Ni"})
+    NI.to_csv(tmp_path / "ni.csv", index=False)
+    AL.to_csv(tmp_path / "al.csv", index=False)
+    info = translate_dataset(
+        str(src), tmp_path / "ni.csv", tmp_path / "al.csv", "Al", str(tmp_path / "al.h5")
+    )
+    assert info["scale_rule"] == "fcc_lattice" and info["n_frames"] == 5
+    with FrameStore(tmp_path / "al.h5") as store:
+        assert store.element == "Al"
+        assert store.attrs["scale_factor"] == pytest.approx(info["scale_factor"])
+        images = store.to_atoms()
+        frames = store.read()
+    calc = EAMCalculator("Al")
+    for i, atoms in enumerate(images):
+        atoms.calc = calc
+        assert atoms.get_potential_energy() == pytest.approx(frames.energy[i], abs=1e-9)
+        np.testing.assert_allclose(atoms.get_forces(), frames.forces[i], atol=1e-9)
+        np.testing.assert_allclose(atoms.get_stress(voigt=False), frames.stress[i], atol=1e-10)
+        np.testing.assert_allclose(calc.get_property("energies", atoms), frames.energies[i], atol=1e-9)

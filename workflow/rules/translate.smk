@@ -1,0 +1,50 @@
+# Cross-element translation: the distilled frames of the source element, scaled to the target's
+# size, relabelled and labelled with the target's EAM, train the target's NNP, which is judged on
+# the target's own MOMT pool (never used for training). The control trains on as many frames drawn
+# at random from that pool.
+
+
+wildcard_constraints:
+    source=r"[A-Z][a-z]?",
+
+
+def translate_cfg(wc):
+    return element_cfg(wc)["translate"]
+
+
+rule translate_dataset:
+    """Scale the source's distilled frames (cell and positions) to the target, relabel, label with EAM."""
+    input:
+        frames=lambda wc: res(f"{wc.source}/distill/{translate_cfg(wc)['strategy']}/distilled.h5"),
+        source_crystals=res("{source}/eam/crystals.csv"),
+        target_crystals=res("{element}/eam/crystals.csv"),
+    output:
+        h5=res("{element}/translated/from_{source}.h5"),
+    log:
+        res("{element}/logs/translate_dataset_from_{source}.log"),
+    params:
+        symbol=lambda wc: element_cfg(wc)["symbol"],
+        potential=lambda wc: element_cfg(wc)["potential"],
+        rule=lambda wc: translate_cfg(wc)["scale_rule"],
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/translate_dataset.py"
+
+
+def translate_targets(element):
+    """Translated training set, its ensemble on the target's pool and crystals, and the control."""
+    cfg = ELEMENTS[element]["translate"]
+    if element == SOURCE_ELEMENT or not cfg["enabled"]:
+        return []
+    source_cfg = ELEMENTS[SOURCE_ELEMENT]["distill"]
+    n_frames = source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
+    out = []
+    for trainset in (f"translated/from_{SOURCE_ELEMENT}", f"subset/{cfg['eval_pool']}_n{n_frames}"):
+        out.append(res(f"{element}/{trainset}/pred_{cfg['eval_pool']}/metrics.csv"))
+        out.append(res(f"{element}/{trainset}/crystals_nnp.md"))
+    return out
