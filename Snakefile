@@ -17,9 +17,14 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/nnp.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/translate.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         all_targets(),
+        res("summary.md"),
     default_target: True
