@@ -5,7 +5,11 @@ Figures (1 thread, float32, default NNPSettings):
    energy + forces (ours: batched pairs, one graph per batch), each beside the per-frame baseline;
 2. pool scoring throughput (atoms/s) on 108-atom frames with a 5-member ensemble (energies +
    per-atom spread), beside per-frame ``model((species, coords), cell, pbc, atomic=True,
-   ensemble_values=True)``.
+   ensemble_values=True)``;
+3. pool scoring from the AEV cache (``predict_pool(..., aevs=)``: networks only) beside the uncached
+   scoring of figure 2 (best of ``--repeats`` each, interleaved), and the one-off cost of the cache
+   (``compute_pool_aevs``: AEVs computed in float64, stored float32; and computed in float32), with the
+   largest per-atom and per-frame energy difference of float32 storage vs float64 AEVs.
 
 Usage: python benchmarks/bench_nnp.py [--frames 200] [--pool-frames 100]
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
@@ -22,6 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
+from nnpdistill.nnp.aev_cache import compute_pool_aevs  # noqa: E402
 from nnpdistill.nnp.builder import NNPSettings, build_model  # noqa: E402
 from nnpdistill.nnp.predict import predict_pool  # noqa: E402
 from nnpdistill.nnp.train import TrainSettings, train_member  # noqa: E402
@@ -102,13 +108,73 @@ def pool_throughput(data: dict) -> tuple[float, float]:
     return ours, n_atoms / (time.perf_counter() - t0)
 
 
+def cached_throughput(data: dict, repeats: int) -> dict:
+    """Figures 3: uncached vs cached scoring (atoms/s, best of ``repeats``), cache cost, float32 error."""
+    settings = NNPSettings(element="Ni", self_energy_eV=-4.4)
+    model = build_model(settings, 5, seed=0)
+    with torch.no_grad():  # a non-trivial per-member standardisation, as after training
+        gen = torch.Generator().manual_seed(1)
+        model.aev_mean.copy_(0.1 * torch.rand(model.aev_mean.shape, generator=gen))
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        c64 = compute_pool_aevs(data, settings, f"{tmp}/aev.h5")
+        c32 = compute_pool_aevs(data, settings, f"{tmp}/aev32.h5", compute_dtype=torch.float32)
+        out["cache_f64_atoms_per_s"] = c64.atoms_per_second
+        out["cache_f32_atoms_per_s"] = c32.atoms_per_second
+        out["cache_MB"] = os.path.getsize(f"{tmp}/aev.h5") / 1e6
+        uncached, cached = 0.0, 0.0
+        for _ in range(repeats):
+            ref = predict_pool(model, data, batch_frames=128, progress=False)
+            got = predict_pool(model, data, progress=False, aevs=f"{tmp}/aev.h5")
+            uncached = max(uncached, ref.atoms_per_second)
+            cached = max(cached, got.atoms_per_second)
+        out["uncached_atoms_per_s"], out["cached_atoms_per_s"] = uncached, cached
+        out["cached_vs_uncached_f32_max_meV_per_atom"] = 1000 * float(np.abs(
+            got.scores["energy_pred_eV_per_atom"] - ref.scores["energy_pred_eV_per_atom"]).max())
+        # float32 storage vs float64 AEVs: the same networks in float64 on both sides
+        m64 = build_model(settings, 5, seed=0, dtype=torch.float64)
+        m64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+        ref64 = predict_pool(m64, data, batch_frames=128, progress=False)
+        got64 = predict_pool(m64, data, progress=False, aevs=f"{tmp}/aev.h5")
+        out["f32_store_max_atom_meV"] = 1000 * float(
+            np.abs(got64.energy_pred_eV - ref64.energy_pred_eV).max())
+        out["f32_store_max_frame_meV_per_atom"] = 1000 * float(np.abs(
+            got64.scores["energy_pred_eV_per_atom"] - ref64.scores["energy_pred_eV_per_atom"]).max())
+        out["f32_store_max_uq_meV"] = 1000 * float(np.abs(got64.uq_eV - ref64.uq_eV).max())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200, help="32-atom frames for the training figures")
     ap.add_argument("--pool-frames", type=int, default=100, help="108-atom frames for the pool figure")
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--cache-frames", type=int, default=400, help="108-atom frames for the AEV-cache figures")
+    ap.add_argument("--repeats", type=int, default=3, help="best-of repeats of the cached/uncached scoring")
+    ap.add_argument("--only-cache", action="store_true", help="only the AEV-cache figures (3)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if not args.only_cache:
+        training_and_pool_figures(args)
+    c = cached_throughput(frames(args.cache_frames, (3, 3, 3), seed=2), args.repeats)
+    print(f"\nAEV cache: {args.cache_frames} frames x 108 atoms, 5 members, 1 thread, best of {args.repeats}")
+    rows = [
+        ("pool scoring, uncached (atoms/s)", c["uncached_atoms_per_s"], ".0f"),
+        ("pool scoring, from AEV cache (atoms/s)", c["cached_atoms_per_s"], ".0f"),
+        ("  speed-up (x)", c["cached_atoms_per_s"] / c["uncached_atoms_per_s"], ".1f"),
+        ("one-off cache, AEVs in float64 (atoms/s)", c["cache_f64_atoms_per_s"], ".0f"),
+        ("one-off cache, AEVs in float32 (atoms/s)", c["cache_f32_atoms_per_s"], ".0f"),
+        ("cache size (MB)", c["cache_MB"], ".1f"),
+        ("cached vs uncached, float32 model (meV/atom)", c["cached_vs_uncached_f32_max_meV_per_atom"], ".2e"),
+        ("f32 storage vs f64 AEVs: frame (meV/atom)", c["f32_store_max_frame_meV_per_atom"], ".2e"),
+        ("f32 storage vs f64 AEVs: atom energy (meV)", c["f32_store_max_atom_meV"], ".2e"),
+        ("f32 storage vs f64 AEVs: atomic uq (meV)", c["f32_store_max_uq_meV"], ".2e"),
+    ]
+    for name, value, fmt in rows:
+        print(f"{name:<48}{value:>12{fmt}}")
+
+
+def training_and_pool_figures(args) -> None:
     data = frames(args.frames, (2, 2, 2))
     print(f"{'figure':<48}{'ours':>12}{'torchani/frame':>16}{'speed-up':>10}")
     o, b = ours_epoch(data, 0.0, args.epochs), baseline_epoch(data, forces=False)

@@ -1,4 +1,9 @@
-"""Snakemake adapter for rule predict_pool: scores, metrics, parity and uncertainty plots."""
+"""Snakemake adapter for rule predict_pool: scores, metrics, parity and uncertainty plots.
+
+The pool's AEVs come from the cache of rule compute_pool_aevs (input ``aevs``); a cache made with other
+AEV settings or for another pool file is not used: the AEVs are then computed on the fly (a logged
+warning; the results are the same, only slower).
+"""
 
 from nnpdistill.io_utils import atomic_path
 from nnpdistill.nnp.metrics import energy_metrics, uncertainty_error_correlation
@@ -9,7 +14,9 @@ from nnpdistill.runtime import setup_job
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_job(sm.log[0], sm.threads)
 model = load_ensemble(list(sm.input.members))
-pred = predict_pool(model, sm.input.pool, batch_frames=int(sm.params.batch_frames), progress=False)
+aevs = sm.input.get("aevs")
+pred = predict_pool(model, sm.input.pool, batch_frames=int(sm.params.batch_frames), progress=False,
+                    aevs=aevs or None, on_mismatch="recompute")
 write_prediction(pred, sm.output.scores, sm.output.atomic)
 metrics = energy_metrics(pred.scores)
 corr = uncertainty_error_correlation(pred.uq_eV, pred.energy_pred_eV, pred.energy_true_eV)

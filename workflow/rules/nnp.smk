@@ -64,11 +64,37 @@ rule train_member:
         "../../scripts/train_member.py"
 
 
+rule compute_pool_aevs:
+    """The AEVs of every atom of a sampled pool, computed once: they do not depend on the networks, so
+    every ensemble that scores the pool (each distillation iteration) only evaluates its networks."""
+    input:
+        pool=res("{element}/sample/{pool}.h5"),
+    output:
+        aevs=res("{element}/sample/aev/{pool}.h5"),
+    log:
+        res("{element}/sample/aev/logs/compute_pool_aevs_{pool}.log"),
+    params:
+        symbol=lambda wc: element_cfg(wc)["symbol"],
+        # the whole settings dict: a changed AEV setting re-runs this rule (params trigger); the file
+        # stores the AEV settings hash and predict_pool checks it against the models
+        nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
+        batch_frames=64,
+    threads: 1
+    resources:
+        runtime=60,
+        mem_mb=3000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/compute_pool_aevs.py"
+
+
 rule predict_pool:
     """Energies, per-atom energies and atomic uncertainty of every frame of a sampled pool."""
     input:
         members=member_models,
         pool=res("{element}/sample/{pool}.h5"),
+        aevs=res("{element}/sample/aev/{pool}.h5"),
     output:
         scores=res(TRAINSET + "/pred_{pool}/scores.csv"),
         atomic=res(TRAINSET + "/pred_{pool}/atomic.npz"),
