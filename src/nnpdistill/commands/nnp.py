@@ -34,7 +34,9 @@ def run_predict(args) -> int:
 
     setup_job(None, threads=args.threads)
     model = load_ensemble(args.members)
-    pred = predict_pool(model, args.pool, batch_frames=args.batch_frames, progress=not args.quiet)
+    pred = predict_pool(
+        model, args.pool, batch_frames=args.batch_frames, progress=not args.quiet, aevs=args.aevs
+    )
     write_prediction(pred, args.scores, args.atomic)
     print(f"{len(pred.scores)} frames scored at {pred.atoms_per_second:.0f} atoms/s -> {args.scores}")
     return 0
@@ -75,6 +77,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch-frames", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--aevs", default=None,
+                   help="the pool's AEV cache (results/{element}/sample/aev/{pool}.h5): much faster scoring")
     p.set_defaults(func=run_predict)
 
     p = subparsers.add_parser("relax", help="relax FCC/BCC/HCP with an NNP ensemble and compare with EAM")

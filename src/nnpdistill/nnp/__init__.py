@@ -11,6 +11,7 @@ import os
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 
+from .aev_cache import AEVCache, aev_settings_hash, compute_pool_aevs  # noqa: E402
 from .batch import BatchResult, evaluate, neighbor_pairs  # noqa: E402
 from .builder import NNPModel, NNPSettings, build_model, combine_members, fit_self_energy  # noqa: E402
 from .calculator import NNPCalculator  # noqa: E402
@@ -18,7 +19,23 @@ from .predict import load_ensemble, predict_pool, read_prediction, write_predict
 from .train import TrainSettings, split_indices, train_member  # noqa: E402
 
 __all__ = [
-    "BatchResult", "NNPCalculator", "NNPModel", "NNPSettings", "TrainSettings", "build_model",
-    "combine_members", "evaluate", "fit_self_energy", "load_ensemble", "neighbor_pairs", "predict_pool",
-    "read_prediction", "split_indices", "train_member", "write_prediction",
+    "AEVCache",
+    "BatchResult",
+    "NNPCalculator",
+    "aev_settings_hash",
+    "compute_pool_aevs",
+    "NNPModel",
+    "NNPSettings",
+    "TrainSettings",
+    "build_model",
+    "combine_members",
+    "evaluate",
+    "fit_self_energy",
+    "load_ensemble",
+    "neighbor_pairs",
+    "predict_pool",
+    "read_prediction",
+    "split_indices",
+    "train_member",
+    "write_prediction",
 ]
