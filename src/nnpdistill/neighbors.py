@@ -78,7 +78,7 @@ def build_pairs(positions: torch.Tensor, cells: torch.Tensor, cutoff: float,
     kmax = torch.floor(cutoff / spacing + 0.5).to(torch.int64)  # (R, 3)
     ti, tj = _triu_pairs(N, device)
     n_pairs = ti.shape[0]
-    same = ti == tj
+    diag = torch.nonzero(ti == tj).squeeze(1)
     cut2 = cutoff * cutoff
     out: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     r0 = 0
@@ -103,16 +103,26 @@ def build_pairs(positions: torch.Tensor, cells: torch.Tensor, cutoff: float,
         f = f - q
         D = f @ hh  # (nr, Np, 3) Cartesian minimum-image-ish separations
         V = shifts.to(torch.float64) @ hh  # (nr, K, 3)
-        a = (D * D).sum(2)  # (nr, Np)
-        v = (V * V).sum(2)  # (nr, K)
-        r2 = torch.baddbmm(v[:, None, :], D, V.transpose(1, 2), alpha=2.0)
-        r2 += a[:, :, None]
-        keep = r2 < cut2
-        keep &= ~(same[:, None] & ~lexpos[None, :])[None]
-        rep, pair, sh = torch.nonzero(keep, as_tuple=True)
+        nr, K = r1 - r0, shifts.shape[0]
+        # r2 = |D|^2 + 2 D.V + |V|^2 as one batched matmul of augmented (nr, Np, 5) x (nr, 5, K)
+        ones_p = torch.ones((nr, n_pairs, 1), dtype=torch.float64, device=device)
+        ones_k = torch.ones((nr, K, 1), dtype=torch.float64, device=device)
+        Da = torch.cat([D, (D * D).sum(2, keepdim=True), ones_p], 2)
+        Va = torch.cat([2.0 * V, ones_k, (V * V).sum(2, keepdim=True)], 2)
+        r2 = torch.bmm(Da, Va.transpose(1, 2))  # (nr, Np, K)
+        # an atom and its own images: only lexicographically positive shifts
+        r2[:, diag[:, None], torch.nonzero(~lexpos).squeeze(1)[None, :]] = float("inf")
+        flat = torch.nonzero((r2 < cut2).view(-1)).squeeze(1)
+        rep = torch.div(flat, n_pairs * K, rounding_mode="floor")
+        rem = flat - rep * (n_pairs * K)
+        pair = torch.div(rem, K, rounding_mode="floor")
+        sh = rem - pair * K
         pi, pj = ti[pair], tj[pair]
         rr = rep + r0
-        shift = shifts[sh] - q[rep, pair].to(torch.int64) + (nwrap[rr, pi] - nwrap[rr, pj]).to(torch.int64)
+        qk = q.reshape(-1, 3).index_select(0, rep * n_pairs + pair)
+        wi = nwrap.reshape(-1, 3).index_select(0, rr * N + pi)
+        wj = nwrap.reshape(-1, 3).index_select(0, rr * N + pj)
+        shift = shifts.index_select(0, sh) + (wi - wj - qk).to(torch.int64)
         counts = torch.bincount(rep, minlength=r1 - r0).tolist()
         parts = (torch.split(pi, counts), torch.split(pj, counts), torch.split(shift, counts))
         out.extend(zip(*parts, strict=True))
@@ -168,52 +178,152 @@ def pad_pairs(segments: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], n
     return PairList(I, J, S, torch.tensor(counts, device=device))
 
 
+def interleave_pairs(seg: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Reorder one replica's half list so that consecutive entries belong to different atoms ``i``.
+
+    Entries are sorted by (rank within the atom's own entries, ``i``): the first neighbour of every atom,
+    then the second, ... Scatter-adds (``index_add_``) over ``i`` then have no chains of dependent
+    additions to one address, which makes them ~2-3x faster on CPU than over an ``i``-sorted list.
+    """
+    i, j, s = seg
+    if i.numel() == 0:
+        return seg
+    if not bool((i[1:] >= i[:-1]).all()):
+        o = torch.argsort(i, stable=True)
+        i, j, s = i[o], j[o], s[o]
+    n_i = int(i[-1]) + 1
+    rank = torch.arange(i.shape[0], device=i.device) - torch.searchsorted(i, i)
+    key = rank * n_i + i  # unique: place entries by key (a counting sort) instead of sorting
+    slots = torch.full((int(key.max()) + 1,), -1, dtype=torch.int64, device=i.device)
+    slots[key] = torch.arange(i.shape[0], device=i.device)
+    o = slots[slots >= 0]
+    return i[o], j[o], s[o]
+
+
+def _write_rows(pairs: PairList, segments: list, rows: list[int], n_atoms: int) -> None:
+    """Overwrite rows ``rows`` of a padded list in place (the width must suffice)."""
+    for b in rows:
+        i, j, s = segments[b]
+        c = int(i.shape[0])
+        pairs.i[b, :c] = i + b * n_atoms
+        pairs.j[b, :c] = j + b * n_atoms
+        pairs.shifts[b, :c] = s.to(pairs.shifts.dtype)
+        pairs.i[b, c:] = b * n_atoms
+        pairs.j[b, c:] = b * n_atoms
+        pairs.shifts[b, c:] = 0.0
+        pairs.shifts[b, c:, 0] = PAD_SHIFT
+        pairs.counts[b] = c
+
+
 class VerletList:
     """Stateful half neighbour list with a skin for ``B`` replicas of ``N`` atoms.
 
     ``update(positions, cells)`` returns the current :class:`PairList`, rebuilding only the replicas whose
     safety bound (module docstring) is violated. Counters: ``n_builds`` (replica builds),
-    ``n_updates`` (calls).
+    ``n_updates`` (calls), ``n_filters`` (replica lists re-filtered from the full list, see below).
+
+    Two levels (``inner_skin_A < skin_A``): the full O(N^2) build uses ``cutoff + skin_A``; the returned
+    list holds only the entries within ``cutoff + inner_skin_A``, filtered from the full list (cheap, one
+    distance per entry). The working list is re-filtered when its own bound (with ``inner_skin_A``) fails;
+    the full list is rebuilt first when its bound no longer guarantees every pair within
+    ``cutoff + inner_skin_A``. Both are exact by the same argument as the single-level list. Entries are
+    stored interleaved over atoms (:func:`interleave_pairs`), not sorted by ``i``.
     """
 
     def __init__(self, cutoff_A: float, skin_A: float = 1.0, width_slack: float = 1.05,
-                 builder: str = "torch"):
+                 builder: str = "torch", inner_skin_A: float | None = None):
         if cutoff_A <= 0 or skin_A < 0:
             raise ValueError(f"cutoff_A={cutoff_A} must be > 0 and skin_A={skin_A} >= 0")
+        if inner_skin_A is not None and inner_skin_A < 0:
+            raise ValueError(f"inner_skin_A={inner_skin_A} must be >= 0")
         if builder not in ("torch", "vesin"):
             raise ValueError(f"builder must be 'torch' or 'vesin', got {builder!r}")
         self._build = build_pairs if builder == "torch" else build_pairs_vesin
         self.cutoff_A = float(cutoff_A)
         self.skin_A = float(skin_A)
+        self.inner_skin_A = self.skin_A if inner_skin_A is None else min(float(inner_skin_A), self.skin_A)
+        self._two_level = self.inner_skin_A < self.skin_A
         self.width_slack = float(width_slack)
         self.pairs: PairList | None = None
-        self._segments: list | None = None
-        self._x0: torch.Tensor | None = None
+        self.shifts_t: torch.Tensor | None = None  # (B, 3, P) copy of pairs.shifts, transposed
+        self._segments: list | None = None  # working list per replica (int64 i, j, shifts)
+        self._full: list | None = None  # full list per replica (two levels only)
+        self._full_pairs: PairList | None = None  # the same, padded, for filtering
+        self._full_shifts_t: torch.Tensor | None = None  # (B, 3, Pf) float64
+        self._x0: torch.Tensor | None = None  # reference of the working list
         self._h0: torch.Tensor | None = None
+        self._xf: torch.Tensor | None = None  # reference of the full list (two levels only)
+        self._hf: torch.Tensor | None = None
         self.n_builds = 0
+        self.n_filters = 0
         self.n_updates = 0
         self.version = 0  # incremented whenever the pair list changes
 
     def reset(self) -> None:
         self.pairs = None
-        self._segments = None
-        self._x0 = self._h0 = None
+        self.shifts_t = None
+        self._segments = self._full = self._full_pairs = self._full_shifts_t = None
+        self._x0 = self._h0 = self._xf = self._hf = None
 
-    def needs_rebuild(self, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        """``(B,)`` bool: replicas whose list may miss a pair within the cutoff."""
-        x = positions.detach().to(torch.float64)
-        h = cells.detach().to(torch.float64)
-        h0 = self._h0
-        assert h0 is not None and self._x0 is not None
+    @staticmethod
+    def _bound(x: torch.Tensor, h: torch.Tensor, x0: torch.Tensor, h0: torch.Tensor, radius: float
+               ) -> torch.Tensor:
+        """``(B,)`` lower bound on today's distance of any pair that was ``>= radius`` at ``(x0, h0)``."""
         # A = h0^-1 h ; y = x A^-1 - x0 = x h^-1 h0 - x0
         ainv = torch.linalg.solve(h, h0)  # h^-1 h0
-        y = torch.bmm(x, ainv) - self._x0
+        y = torch.bmm(x, ainv) - x0
         ymax = torch.linalg.norm(y, dim=2).amax(dim=1)
         A = torch.linalg.solve(h0, h)
         eye = torch.eye(3, dtype=torch.float64, device=x.device)
         sig = 1.0 - torch.linalg.norm((A - eye).reshape(-1, 9), dim=1)
-        bound = sig * (self.cutoff_A + self.skin_A - 2.0 * ymax)
-        return bound < self.cutoff_A
+        return sig * (radius - 2.0 * ymax)
+
+    def needs_rebuild(self, positions: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` bool: replicas whose working list may miss a pair within the cutoff."""
+        assert self._h0 is not None and self._x0 is not None
+        x = positions.detach().to(torch.float64)
+        h = cells.detach().to(torch.float64)
+        return self._bound(x, h, self._x0, self._h0, self.cutoff_A + self.inner_skin_A) < self.cutoff_A
+
+    def _filter(self, idx: list[int], x: torch.Tensor, h: torch.Tensor) -> list:
+        """Working-list segments of replicas ``idx``: full-list entries within ``cutoff + inner_skin_A``
+        at positions ``x (B,N,3)`` and cells ``h (B,3,3)`` (float64)."""
+        fp = self._full_pairs
+        B, N, _ = x.shape
+        sel = torch.tensor(idx, device=x.device)
+        k, Pf = len(idx), fp.i.shape[1]
+        d = torch.bmm(h[sel].transpose(1, 2), self._full_shifts_t[sel])  # (k, 3, Pf)
+        I = fp.i[sel].reshape(-1)
+        J = fp.j[sel].reshape(-1)
+        xs = x.reshape(B * N, 3).t()
+        r2 = torch.zeros((k, Pf), dtype=torch.float64, device=x.device)
+        for c in range(3):
+            xc = xs[c].contiguous()
+            dc = d[:, c, :]
+            dc.add_(xc.index_select(0, J).view(k, Pf)).sub_(xc.index_select(0, I).view(k, Pf))
+            r2.addcmul_(dc, dc)
+        keep = (r2 < (self.cutoff_A + self.inner_skin_A) ** 2).view(-1)  # padding entries are far away
+        counts = keep.view(k, Pf).sum(1).tolist()
+        flat = torch.nonzero(keep).squeeze(1)
+        ii = I.index_select(0, flat).remainder_(N)
+        jj = J.index_select(0, flat).remainder_(N)
+        st = self._full_shifts_t[sel]
+        ss = torch.stack([st[:, c, :].reshape(-1).index_select(0, flat) for c in range(3)], 1)
+        ss = ss.to(torch.int64)
+        self.n_filters += k
+        return list(zip(torch.split(ii, counts), torch.split(jj, counts), torch.split(ss, counts),
+                        strict=True))
+
+    def _set_full(self, idx: list[int], n_atoms: int) -> None:
+        """(Re)write the padded full list for replicas ``idx`` from ``self._full``."""
+        need = max(int(sg[0].shape[0]) for sg in self._full)
+        if self._full_pairs is None or need > self._full_pairs.i.shape[1]:
+            self._full_pairs = pad_pairs(self._full, n_atoms, torch.float64,
+                                         min_width=int(need * self.width_slack) + 8)
+        else:
+            _write_rows(self._full_pairs, self._full, idx, n_atoms)
+        self._full_shifts_t = self._full_pairs.shifts.transpose(1, 2).contiguous()
 
     def update(self, positions: torch.Tensor, cells: torch.Tensor) -> PairList:
         """Pair list valid for ``positions (B,N,3)``, ``cells (B,3,3)`` (Å)."""
@@ -225,44 +335,60 @@ class VerletList:
             and self._x0.device == positions.device and self.pairs.shifts.dtype == dtype
         )
         rc = self.cutoff_A + self.skin_A
+        x = positions.detach().to(torch.float64)
+        h = cells.detach().to(torch.float64)
         if not same_shape:
-            self._segments = self._build(positions, cells, rc)
+            full = [interleave_pairs(sg) for sg in self._build(x, h, rc)]
             self.n_builds += B
-            self._x0 = positions.detach().to(torch.float64).clone()
-            self._h0 = cells.detach().to(torch.float64).clone()
+            if self._two_level:
+                self._full = full
+                self._full_pairs = None
+                self._set_full(list(range(B)), N)
+                self._xf, self._hf = x.clone(), h.clone()
+                self._segments = self._filter(list(range(B)), x, h)
+            else:
+                self._segments = full
+            self._x0, self._h0 = x.clone(), h.clone()
             self.pairs = self._pad(N, dtype)
             self.version += 1
             return self.pairs
-        redo = self.needs_rebuild(positions, cells)
+        redo = self.needs_rebuild(x, h)
         idx = torch.nonzero(redo).squeeze(1)
         if idx.numel() == 0:
             return self.pairs
-        new = self._build(positions[idx], cells[idx], rc)
         idx_list = idx.tolist()
-        for k, b in enumerate(idx_list):
-            self._segments[b] = new[k]
-        self.n_builds += len(idx_list)
-        self._x0[idx] = positions.detach()[idx].to(torch.float64)
-        self._h0[idx] = cells.detach()[idx].to(torch.float64)
+        if self._two_level:
+            bf = self._bound(x[idx], h[idx], self._xf[idx], self._hf[idx], rc)
+            ridx = idx[bf < self.cutoff_A + self.inner_skin_A]
+            if ridx.numel():
+                new = self._build(x[ridx], h[ridx], rc)
+                for k, b in enumerate(ridx.tolist()):
+                    self._full[b] = interleave_pairs(new[k])
+                self.n_builds += int(ridx.numel())
+                self._xf[ridx] = x[ridx]
+                self._hf[ridx] = h[ridx]
+                self._set_full(ridx.tolist(), N)
+            for b, sg in zip(idx_list, self._filter(idx_list, x, h), strict=True):
+                self._segments[b] = sg
+        else:
+            new = self._build(x[idx], h[idx], rc)
+            for k, b in enumerate(idx_list):
+                self._segments[b] = interleave_pairs(new[k])
+            self.n_builds += len(idx_list)
+        self._x0[idx] = x[idx]
+        self._h0[idx] = h[idx]
         self.version += 1
         width = self.pairs.i.shape[1]
         need = max(int(s[0].shape[0]) for s in self._segments)
         if need > width:
             self.pairs = self._pad(N, dtype)
         else:
-            for b in idx_list:
-                i, j, s = self._segments[b]
-                c = int(i.shape[0])
-                self.pairs.i[b, :c] = i + b * N
-                self.pairs.j[b, :c] = j + b * N
-                self.pairs.shifts[b, :c] = s.to(dtype)
-                self.pairs.i[b, c:] = b * N
-                self.pairs.j[b, c:] = b * N
-                self.pairs.shifts[b, c:] = 0.0
-                self.pairs.shifts[b, c:, 0] = PAD_SHIFT
-                self.pairs.counts[b] = c
+            _write_rows(self.pairs, self._segments, idx_list, N)
+            self.shifts_t[idx] = self.pairs.shifts[idx].transpose(1, 2)
         return self.pairs
 
     def _pad(self, n_atoms: int, dtype: torch.dtype) -> PairList:
         need = max(int(s[0].shape[0]) for s in self._segments)
-        return pad_pairs(self._segments, n_atoms, dtype, min_width=int(need * self.width_slack) + 8)
+        pairs = pad_pairs(self._segments, n_atoms, dtype, min_width=int(need * self.width_slack) + 8)
+        self.shifts_t = pairs.shifts.transpose(1, 2).contiguous()
+        return pairs

@@ -23,9 +23,12 @@ import numpy as np
 import torch
 
 from ..errors import NNPDistillError
-from ..neighbors import PairList, VerletList
+from ..neighbors import VerletList
 from .eam_file import EAMFileData, atomic_number, read_eam_file
 from .spline import funcfl_regrid, spline_coefficients
+
+# Default skin (Å) of the working list filtered from the full Verlet list (see VerletList).
+INNER_SKIN_A = 0.3
 
 
 @dataclass
@@ -109,10 +112,33 @@ class EAM:
             self._tables[key] = t
         return self._tables[key]
 
-    def evaluator(self, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str = "torch"
-                  ) -> EAMEvaluator:
-        """A stateful evaluator owning a Verlet list (``skin_A`` Å) over all periodic images."""
-        return EAMEvaluator(self, skin_A=skin_A, chunk_pairs=chunk_pairs, builder=builder)
+    def _pair_tables(self, device: torch.device | str, dtype: torch.dtype) -> dict:
+        """Tables for the evaluator: as :meth:`tables`, but row ``nr`` of ``rho3..6``, ``z3..6`` is the
+        constant continuation of row ``nr - 1`` (its value and slope at ``p = 1``, in the order of
+        operations of the evaluator), so that clamping ``p`` at ``nr`` gives LAMMPS's index/fraction clamps.
+        """
+        key = ("pair", str(torch.device(device)), dtype)
+        if key not in self._tables:
+            t = dict(self.tables(device, dtype))
+            for pre, c in (("rho", self.rho_coeffs), ("z", self.z2r_coeffs)):
+                c3, c4, c5, c6 = (float(v) for v in c[self.nr - 2, 3:7])
+                end = {3: 0.0, 4: 0.0, 5: c5 + 2.0 * (c4 + 1.5 * c3), 6: ((c3 + c4) + c5) + c6}
+                for k in (3, 4, 5, 6):
+                    col = t[f"{pre}{k}"].clone()
+                    col[self.nr] = end[k]
+                    t[f"{pre}{k}"] = col
+            self._tables[key] = t
+        return self._tables[key]
+
+    def evaluator(self, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str = "torch",
+                  inner_skin_A: float | None = None) -> EAMEvaluator:
+        """A stateful evaluator owning a Verlet list (``skin_A`` Å) over all periodic images.
+
+        ``inner_skin_A``: skin of the working list filtered from the full list (see
+        :class:`~nnpdistill.neighbors.VerletList`); ``None`` picks ``min(skin_A, INNER_SKIN_A)``.
+        """
+        return EAMEvaluator(self, skin_A=skin_A, chunk_pairs=chunk_pairs, builder=builder,
+                            inner_skin_A=inner_skin_A)
 
     # numpy reference of the single functions (LAMMPS order of operations), for tests and tools
     def embedding(self, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,16 +177,22 @@ class EAMEvaluator:
     Call with ``positions (B, N, 3)`` and ``cells (B, 3, 3)`` (Å, rows = cell vectors, fully periodic);
     the dtype is the EAM's, the device the positions'. Replicas may have different cells. The list is
     rebuilt per replica only when the skin bound requires it, so consecutive MD steps reuse it.
+
+    Evaluation runs over chunks of whole replicas (about ``chunk_pairs`` list entries each): pair
+    separations, densities, embedding, pair forces and the virial of a chunk are computed while its
+    arrays are still in cache, with flat 1-D tensor operations (gathers of single-column spline tables,
+    ``index_add_`` accumulation), which are the fastest eager torch kernels on CPU.
     """
 
-    def __init__(self, eam: EAM, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str = "torch"):
+    def __init__(self, eam: EAM, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str = "torch",
+                 inner_skin_A: float | None = None):
         self.eam = eam
         self.dtype = eam.dtype
-        self.nlist = VerletList(eam.cutoff_A, skin_A, builder=builder)
+        if inner_skin_A is None:
+            inner_skin_A = min(skin_A, INNER_SKIN_A)
+        self.nlist = VerletList(eam.cutoff_A, skin_A, builder=builder, inner_skin_A=inner_skin_A)
         self.chunk_pairs = int(chunk_pairs)
-        self._shift_key = None
-        self._shift_cart = None
-        self._cells_cached = None
+        self._ws: dict = {}
 
     @property
     def n_builds(self) -> int:
@@ -170,19 +202,22 @@ class EAMEvaluator:
     def reset(self) -> None:
         """Forget the neighbour list (next call builds afresh)."""
         self.nlist.reset()
-        self._shift_key = None
 
-    def _shifts(self, pairs: PairList, cells: torch.Tensor) -> torch.Tensor:
-        """Cartesian image shifts ``(3, B, P)`` for the current list and cells (cached)."""
-        key = (self.nlist.version, id(pairs))
-        if (self._shift_key == key and self._cells_cached is not None
-                and self._cells_cached.shape == cells.shape and torch.equal(self._cells_cached, cells)):
-            return self._shift_cart
-        sc = torch.bmm(pairs.shifts, cells)  # (B, P, 3)
-        self._shift_cart = sc.permute(2, 0, 1).contiguous()
-        self._shift_key = key
-        self._cells_cached = cells.clone()
-        return self._shift_cart
+    def _workspace(self, n: int, dt: torch.dtype, dev: torch.device) -> dict:
+        """Reusable per-chunk buffers for ``n`` list entries (avoids re-allocating large tensors)."""
+        key = (n, dt, str(dev))
+        ws = self._ws.get(key)
+        if ws is None:
+            def f():
+                return torch.empty(n, dtype=dt, device=dev)
+            ws = {"FV": torch.empty((3, n), dtype=dt, device=dev),
+                  "D": torch.empty((3, n), dtype=dt, device=dev),
+                  "mask": torch.empty(n, dtype=torch.bool, device=dev),
+                  "m": torch.empty(n, dtype=torch.int32, device=dev)}
+            for name in ("t", "r2", "rinv", "p", "a3", "a4", "a5", "a6", "g", "G1", "phi", "fs"):
+                ws[name] = f()
+            self._ws = {key: ws}
+        return ws
 
     def __call__(self, positions: torch.Tensor, cells: torch.Tensor, per_atom: bool = True) -> EAMResult:
         """Evaluate ``B`` replicas. ``per_atom=False`` skips the per-atom energies (returns zeros)."""
@@ -201,102 +236,123 @@ class EAMEvaluator:
                 "a cell is singular (volume ~ 0); the EAM evaluator needs 3-D periodic cells"
             )
         e = self.eam
-        T = e.tables(dev, dt)
+        T = e._pair_tables(dev, dt)
         pairs = self.nlist.update(x, h)
+        shifts_t = self.nlist.shifts_t  # (B, 3, P) integer image shifts in dt
         P = pairs.i.shape[1]
-        shc = self._shifts(pairs, h)
-        xs = x.reshape(B * N, 3).t().contiguous()  # (3, B*N)
         BN = B * N
-        D = torch.empty((3, B, P), dtype=dt, device=dev)
-        G1 = torch.empty((B, P), dtype=dt, device=dev)
-        G2 = torch.empty((B, P), dtype=dt, device=dev)
-        PHI = torch.empty((B, P), dtype=dt, device=dev)
-        rho = torch.zeros(BN, dtype=dt, device=dev)
+        xs = x.reshape(BN, 3).t().contiguous()  # (3, B*N)
+        hT = h.transpose(1, 2).contiguous()
         rdr = 1.0 / e.dr
         cutsq = e.cutoff_A * e.cutoff_A
-        nrm1 = e.nr - 1
-        step = max(1, self.chunk_pairs // max(P, 1))
-        chunks = [(b0, min(B, b0 + step)) for b0 in range(0, B, step)]
-        # ---- pass 1: pair terms (density, its derivative, phi, phi') ----
-        for b0, b1 in chunks:
+        one = torch.ones((), dtype=dt, device=dev)
+        rho = torch.zeros(BN, dtype=dt, device=dev)
+        emb = torch.empty(BN, dtype=dt, device=dev)
+        fps = torch.empty(BN, dtype=dt, device=dev)
+        F = torch.zeros((3, BN), dtype=dt, device=dev)
+        ea = torch.zeros(BN, dtype=dt, device=dev) if per_atom else None
+        s = torch.empty((B, 3, 3), dtype=dt, device=dev)
+        ephi = torch.empty(B, dtype=dt, device=dev)
+        # float32 arrays are half the bytes and its ops cheaper: larger chunks amortise per-op overhead
+        per_chunk = self.chunk_pairs * (4 if dt == torch.float32 else 1)
+        step = max(1, min(B, per_chunk // max(P, 1)))
+        ws = self._workspace(step * P, dt, dev)
+        t3, t4, t5, t6 = T["rho3"], T["rho4"], T["rho5"], T["rho6"]
+        z3, z4, z5, z6 = T["z3"], T["z4"], T["z5"], T["z6"]
+        Ftab = T["F"]
+        inv_drho = 1.0 / e.drho
+        for b0 in range(0, B, step):
+            b1 = min(B, b0 + step)
+            nb = b1 - b0
+            C = nb * P
             I = pairs.i[b0:b1].reshape(-1)
             J = pairs.j[b0:b1].reshape(-1)
-            dx = torch.index_select(xs[0], 0, J, out=D[0, b0:b1].view(-1))
-            dy = torch.index_select(xs[1], 0, J, out=D[1, b0:b1].view(-1))
-            dz = torch.index_select(xs[2], 0, J, out=D[2, b0:b1].view(-1))
-            dx.sub_(xs[0].index_select(0, I)).add_(shc[0, b0:b1].reshape(-1))
-            dy.sub_(xs[1].index_select(0, I)).add_(shc[1, b0:b1].reshape(-1))
-            dz.sub_(xs[2].index_select(0, I)).add_(shc[2, b0:b1].reshape(-1))
-            r2 = dx * dx
-            r2.addcmul_(dy, dy).addcmul_(dz, dz)
-            rinv = torch.rsqrt(r2)
-            p = r2 * rinv
-            p.mul_(rdr).add_(1.0)
-            m = p.to(torch.int64)
-            m.clamp_(max=nrm1)
-            p.sub_(m)
-            p.clamp_(max=1.0)
-            m.masked_fill_(r2 >= cutsq, 0)  # row 0 is all zeros: no contribution
-            a3 = T["rho3"].index_select(0, m)
-            a4 = T["rho4"].index_select(0, m)
-            a5 = T["rho5"].index_select(0, m)
-            v = torch.addcmul(a4, a3, p)
-            v = torch.addcmul(a5, v, p)
-            rho_v = torch.addcmul(T["rho6"].index_select(0, m), v, p)
-            rho.scatter_add_(0, I, rho_v)
-            rho.scatter_add_(0, J, rho_v)
-            # rho'(r) * dr, divided by r: G1
-            g1 = torch.addcmul(a4, a3, p, value=1.5)
-            g1 = torch.addcmul(a5, g1, p, value=2.0)
-            torch.mul(g1, rinv, out=G1[b0:b1].view(-1))
-            c3 = T["z3"].index_select(0, m)
-            c4 = T["z4"].index_select(0, m)
-            c5 = T["z5"].index_select(0, m)
-            w = torch.addcmul(c4, c3, p)
-            w = torch.addcmul(c5, w, p)
-            z2 = torch.addcmul(T["z6"].index_select(0, m), w, p)
-            phi = torch.mul(z2, rinv, out=PHI[b0:b1].view(-1))
-            z2p = torch.addcmul(c4, c3, p, value=1.5)
-            z2p = torch.addcmul(c5, z2p, p, value=2.0)
-            # phi'/r = (z2' - phi) / r^2 ; z2' = z2p * rdr
-            z2p.mul_(rdr).sub_(phi).mul_(rinv).mul_(rinv)
-            G2[b0:b1].view(-1).copy_(z2p)
-        # ---- embedding ----
-        pr = rho * (1.0 / e.drho) + 1.0
-        mr = pr.to(torch.int64).clamp_(1, e.nrho - 1)
-        pr = (pr - mr).clamp_(max=1.0)
-        cf = T["F"].index_select(0, mr)
-        fp = (cf[:, 0] * pr + cf[:, 1]) * pr + cf[:, 2]
-        emb = ((cf[:, 3] * pr + cf[:, 4]) * pr + cf[:, 5]) * pr + cf[:, 6]
-        emb = emb + fp * (rho - e.rhomax).clamp(min=0.0)
-        fps = fp * rdr
-        # ---- pass 2: forces ----
-        Fp = torch.zeros((3, BN), dtype=dt, device=dev)
-        Fm = torch.zeros((3, BN), dtype=dt, device=dev)
-        FV = torch.empty((3, B, P), dtype=dt, device=dev)
-        for b0, b1 in chunks:
-            I = pairs.i[b0:b1].reshape(-1)
-            J = pairs.j[b0:b1].reshape(-1)
-            fsum = fps.index_select(0, I)
-            fsum.add_(fps.index_select(0, J))
-            fpair = torch.addcmul(G2[b0:b1].reshape(-1), fsum, G1[b0:b1].reshape(-1))
+            w = {k: v[:C] if v.dim() == 1 else v.view(-1)[: 3 * C] for k, v in ws.items()}
+            tmp = w["t"]
+            # ---- separations d = x_j - x_i + S h, layout (nb, 3, P) ----
+            D = torch.bmm(hT[b0:b1], shifts_t[b0:b1], out=w["D"].view(nb, 3, P))
             for c in range(3):
-                fc = torch.mul(fpair, D[c, b0:b1].reshape(-1), out=FV[c, b0:b1].view(-1))
-                Fp[c].scatter_add_(0, I, fc)
-                Fm[c].scatter_add_(0, J, fc)
-        forces = (Fp - Fm).t().reshape(B, N, 3)
+                dc = D[:, c, :]
+                dc.add_(torch.index_select(xs[c], 0, J, out=tmp).view(nb, P))
+                dc.sub_(torch.index_select(xs[c], 0, I, out=tmp).view(nb, P))
+            dx, dy, dz = (D[:, c, :] for c in range(3))
+            r2 = w["r2"].view(nb, P)
+            torch.mul(dx, dx, out=r2)
+            r2.addcmul_(dy, dy).addcmul_(dz, dz)
+            r2 = r2.view(-1)
+            rinv = torch.rsqrt(r2, out=w["rinv"])
+            # ---- LAMMPS's table index: p = r/dr + 1, m = min(int(p), nr-1), p = min(p - m, 1) ----
+            # (row nr of the tables holds the value/slope at the end of row nr-1, so clamping p at nr
+            # reproduces both clamps; pairs beyond the cutoff use the all-zero row 0)
+            p = torch.addcmul(one, r2, rinv, value=rdr, out=w["p"])
+            p.clamp_(max=float(e.nr))
+            m = w["m"]
+            m.copy_(p)
+            p.sub_(m)
+            m.mul_(torch.lt(r2, cutsq, out=w["mask"]))
+            a3 = torch.index_select(t3, 0, m, out=w["a3"])
+            a4 = torch.index_select(t4, 0, m, out=w["a4"])
+            a5 = torch.index_select(t5, 0, m, out=w["a5"])
+            a6 = torch.index_select(t6, 0, m, out=w["a6"])
+            # rho'(r) dr / r -> G1
+            g = torch.addcmul(a4, a3, p, value=1.5, out=w["g"])
+            torch.addcmul(a5, g, p, value=2.0, out=g)
+            v = torch.addcmul(a4, a3, p, out=a3)
+            torch.addcmul(a5, v, p, out=v)
+            rho_v = torch.addcmul(a6, v, p, out=v)
+            rho.index_add_(0, I, rho_v)
+            rho.index_add_(0, J, rho_v)
+            c3 = torch.index_select(z3, 0, m, out=w["a3"])
+            c4 = torch.index_select(z4, 0, m, out=w["a4"])
+            c5 = torch.index_select(z5, 0, m, out=w["a5"])
+            c6 = torch.index_select(z6, 0, m, out=w["a6"])
+            gz = torch.addcmul(c4, c3, p, value=1.5, out=w["G1"])
+            torch.addcmul(c5, gz, p, value=2.0, out=gz)
+            vz = torch.addcmul(c4, c3, p, out=c3)
+            torch.addcmul(c5, vz, p, out=vz)
+            z2 = torch.addcmul(c6, vz, p, out=vz)
+            phi = torch.mul(z2, rinv, out=w["phi"])
+            # -phi'(r) = (phi - z2'(r)) / r with z2' = gz / dr  (kept in gz)
+            nphip = torch.sub(phi, gz, alpha=rdr, out=gz)
+            # ---- embedding of this chunk's atoms ----
+            a0, a1 = b0 * N, b1 * N
+            rr = rho[a0:a1]
+            pr = rr * inv_drho
+            pr.add_(1.0)
+            mr = pr.to(torch.int64).clamp_(1, e.nrho - 1)
+            pr.sub_(mr).clamp_(max=1.0)
+            cf = Ftab.index_select(0, mr)
+            fp = torch.addcmul(cf[:, 1], cf[:, 0], pr)
+            fp = torch.addcmul(cf[:, 2], fp, pr)
+            em = torch.addcmul(cf[:, 4], cf[:, 3], pr)
+            em = torch.addcmul(cf[:, 5], em, pr)
+            em = torch.addcmul(cf[:, 6], em, pr, out=emb[a0:a1])
+            em.addcmul_(fp, (rr - e.rhomax).clamp_(min=0.0))  # linear beyond rhomax (LAMMPS)
+            torch.mul(fp, rdr, out=fps[a0:a1])
+            # ---- pair forces f_ij = (F'_i + F'_j) rho'(r)/r + phi'(r)/r  (times d) ----
+            fs = torch.index_select(fps, 0, I, out=w["fs"])
+            fs.add_(torch.index_select(fps, 0, J, out=tmp))
+            # -f_pair = (-phi'(r) - (F'_i + F'_j) rho'(r)) / r: forces on i are f_pair * d, on j -f_pair * d
+            nf = nphip.mul_(rinv).addcmul_(fs, g, value=-1.0).mul_(rinv)
+            FV = w["FV"].view(3, nb, P)  # contiguous (3, C) block
+            nfv = nf.view(nb, P)
+            for c in range(3):
+                fc = torch.mul(nfv, D[:, c, :], out=FV[c]).view(-1)
+                F[c].index_add_(0, J, fc)
+                F[c].index_add_(0, I, fc, alpha=-1)
+            torch.bmm(D, FV.permute(1, 2, 0), out=s[b0:b1])  # -sum_pairs f_pair d (x) d
+            torch.sum(phi.view(nb, P), dim=1, out=ephi[b0:b1])
+            if ea is not None:
+                ea.index_add_(0, I, phi, alpha=0.5)
+                ea.index_add_(0, J, phi, alpha=0.5)
+        forces = F.t().reshape(B, N, 3)
         # stress = (1/V) sum_pairs f_pair d (x) d ; virial = -V stress
-        s = torch.bmm(D.permute(1, 0, 2), FV.permute(1, 2, 0))  # (B, 3, 3)
-        s = 0.5 * (s + s.transpose(1, 2))
+        s = -0.5 * (s + s.transpose(1, 2))
         virial = -s
         stress = s / vol.abs()[:, None, None]
-        energy = emb.reshape(B, N).sum(1) + PHI.sum(1)
-        if per_atom:
-            half = 0.5 * PHI.reshape(-1)
-            ea = emb.clone()
-            ea.scatter_add_(0, pairs.i.reshape(-1), half)
-            ea.scatter_add_(0, pairs.j.reshape(-1), half)
-            energies = ea.reshape(B, N)
+        energy = emb.reshape(B, N).sum(1) + ephi
+        if ea is not None:
+            energies = (ea + emb).reshape(B, N)
         else:
             energies = torch.zeros((B, N), dtype=dt, device=dev)
         return EAMResult(energy=energy, energies=energies, forces=forces, virial=virial, stress=stress,
