@@ -28,3 +28,8 @@ rule all:
         all_targets(),
         res("summary.md"),
     default_target: True
+
+
+# Resource requests below the configured minimums (e.g. from --set-resources) stop the run here,
+# before anything is submitted, with the rule named.
+check_resources()

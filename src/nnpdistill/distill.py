@@ -132,7 +132,7 @@ def write_subset(pool_path: str | os.PathLike, indices: np.ndarray, out_path: st
         attrs = store.user_attrs
         parts = list(store.iter_read(indices, batch_size=max(1, indices.size)))
     attrs.update(extra_attrs or {})
-    attrs["source_pool"] = str(pool_path)
+    attrs["source_pool"] = Path(pool_path).name  # a name, not a path: files must not depend on where results live
     attrs["source_pool_sha256"] = sha256_file(pool_path)
     attrs["source_indices"] = indices.tolist()
     write_frames(out_path, parts, attrs)
@@ -297,7 +297,7 @@ def export_distilled(selection_csv: str | os.PathLike, pool_path: str | os.PathL
     with FrameStore(pool_path) as store:
         n_pool, attrs = len(store), store.attrs
     manifest = {
-        "source_pool": str(pool_path),
+        "source_pool": Path(pool_path).name,
         "source_pool_sha256": sha256_file(pool_path),
         "n_pool_frames": n_pool,
         "element": attrs.get("element"),

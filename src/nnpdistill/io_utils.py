@@ -59,3 +59,22 @@ def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
 
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
+
+
+def save_npz(target, **arrays) -> None:
+    """Like ``numpy.savez`` but byte-reproducible: fixed member order and zip timestamps.
+
+    ``target`` is a path or a binary file object; ``numpy.load`` reads the result as usual.
+    """
+    import io
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(target, mode="w", compression=zipfile.ZIP_STORED) as zf:
+        for name in arrays:
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buffer.getvalue())

@@ -25,6 +25,8 @@ def setup_job(
 
     def _log_uncaught(exc_type, exc, tb):
         # the job's log file then says why it failed (Snakemake and SLURM show that file)
+        if issubclass(exc_type, KeyboardInterrupt):
+            return sys.__excepthook__(exc_type, exc, tb)
         logger.critical("job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
 
     sys.excepthook = _log_uncaught

@@ -14,6 +14,7 @@ unchanged; every label (energy, forces, per-atom energies, stress) comes from th
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -105,9 +106,9 @@ def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str
         source_element = store.element
         parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
                  for f in store.groups(labels=False)]
-    info = {"source_element": source_element, "source_file": str(source_h5),
+    info = {"source_element": source_element, "source_file": os.path.basename(source_h5),
             "source_sha256": sha256_file(source_h5), "scale_factor": factor, "scale_rule": used,
             "n_frames": int(sum(p.n_frames for p in parts))}
-    write_frames(out_h5, parts, {"element": target_symbol, "potential": str(eam.path),
+    write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

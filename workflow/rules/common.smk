@@ -36,6 +36,16 @@ wildcard_constraints:
     element="|".join(ELEMENTS),
 
 
+def check_resources():
+    """Refuse resource requests below config["resource_minimums"] (see nnpdistill.resources)."""
+    from nnpdistill.resources import check_workflow_resources
+
+    try:
+        check_workflow_resources(workflow.rules, config["resource_minimums"])
+    except ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
 def element_cfg(wildcards):
     """The validated settings of the rule's {element}."""
     return ELEMENTS[wildcards.element]
@@ -52,7 +62,10 @@ def res(path):
 
 
 def table1_targets(element):
-    """The paper's Table 1: ensembles trained on N frames of NPT-from-FCC, NPT-from-liquid and MOMT."""
+    """The paper's Table 1: ensembles trained on N frames of NPT-from-FCC, NPT-from-liquid and MOMT
+    (for the source element only)."""
+    if element != SOURCE_ELEMENT:
+        return []
     nnp = ELEMENTS[element]["nnp"]
     sample = ELEMENTS[element]["sample"]
     if not nnp["table1_frames"] or nnp["table1_size"] not in sample["sizes"]:

@@ -58,6 +58,7 @@ rule train_member:
     resources:
         runtime=120,
         mem_mb=3000,
+        gpu=config["train_gpus"],
     conda:
         "../../envs/nnpdistill.yaml"
     script:

@@ -29,7 +29,7 @@ rule sample_momt:
         **_sample_params("momt"),
     threads: 1
     resources:
-        runtime=lambda wc: 24 * 60,
+        runtime=24 * 60,
         mem_mb=2000,
     script:
         "../../scripts/sample.py"
@@ -45,7 +45,7 @@ rule sample_npt:
         **_sample_params("npt"),
     threads: 1
     resources:
-        runtime=lambda wc: 24 * 60,
+        runtime=24 * 60,
         mem_mb=2000,
     script:
         "../../scripts/sample.py"

@@ -312,7 +312,7 @@ def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0
         raise ConfigError(f"no FCC lattice constant for {symbol}: the potential file gives none; "
                           "set sample.lattice_A")
     return Potential(lambda: eam.evaluator(skin_A=skin_A), eam.element, int(eam.atomic_number),
-                     float(eam.mass_amu), float(a), str(eam.path), str(eam.sha256))
+                     float(eam.mass_amu), float(a), eam.path.name, str(eam.sha256))
 
 
 def settings_from_config(cfg: dict, method: str, seed: int) -> RunSettings:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, save_npz
 from .aev_cache import AEVCache, AEVCacheMismatchError, score_from_cache
 from .batch import compute_aevs, neighbor_pairs
 from .builder import NNPModel, combine_members
@@ -185,8 +185,8 @@ def write_prediction(pred: PoolPrediction, csv_path: str | os.PathLike, npz_path
     """Write ``scores.csv`` and ``atomic.npz`` (atomically)."""
     with atomic_path(csv_path) as tmp:
         pred.scores.to_csv(tmp, index=False, float_format="%.10g")
-    with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, frame_index=pred.scores["frame_index"].to_numpy(), atom_offset=pred.atom_offset,
+    with atomic_path(npz_path) as tmp:
+        save_npz(tmp, frame_index=pred.scores["frame_index"].to_numpy(), atom_offset=pred.atom_offset,
                  uq_eV=pred.uq_eV, energy_pred_eV=pred.energy_pred_eV, energy_true_eV=pred.energy_true_eV)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..errors import DatasetError, NNPDistillError
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, save_npz
 from ..units import HARTREE_EV
 from .batch import compute_aevs, neighbor_pairs
 from .builder import NNPModel, NNPSettings, build_model, fit_self_energy
@@ -319,8 +319,7 @@ def train_member(
         model.save(out_dir / "model.pt")
         write_learning_curve(history, out_dir / "learning_curve.csv")
         with atomic_path(out_dir / "split.npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, train_index=result.train_index, valid_index=result.valid_index)
+            save_npz(tmp, train_index=result.train_index, valid_index=result.valid_index)
     return result
 
 
@@ -356,9 +355,11 @@ def _force_valid_mse(model, net, flat: _Flat, positions: np.ndarray, batch: int)
 
 
 def write_learning_curve(history: list[dict], path: str | os.PathLike) -> None:
+    """The learning curve as CSV. Wall times stay in the log: the file must be byte-reproducible."""
     if not history:
         return
+    fields = [k for k in history[0] if k != "seconds"]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history)
