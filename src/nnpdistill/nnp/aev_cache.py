@@ -11,7 +11,7 @@ File layout (HDF5, written under a ``.partial`` name and renamed on success):
   :func:`aev_settings_hash`), ``settings_json`` (the resolved AEV settings), ``pool_path`` (as given),
   ``pool_sha256`` (of the pool file's bytes; "" for an in-memory source), ``frames_digest`` (sha256 of
   the atom counts, global indices, atomic numbers, positions and cells, float64/int64 bytes),
-  ``n_features``, ``compute_dtype``, ``store_dtype``, ``seconds``;
+  ``n_features``, ``compute_dtype``, ``store_dtype`` (no wall time: the file must be byte-reproducible);
 - one HDF5 group ``group_{k}`` per atom-count group of the pool (the order of
   :func:`nnpdistill.nnp.data.load_groups`): attribute ``n_atoms``, datasets ``index (F,)`` (global
   frame indices) and ``aevs (F, N, D)``, chunked by frames.
@@ -192,7 +192,6 @@ def compute_pool_aevs(
                     if bar is not None:
                         bar.update(b - a)
         seconds = time.perf_counter() - t0
-        fh.attrs["seconds"] = seconds
     if bar is not None:
         bar.close()
     n_atoms = sum(g.n_frames * g.n_atoms for g in groups)
