@@ -42,12 +42,20 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     fig, ax = plt.subplots(figsize=(7, 4))
     colors = {"npt_fcc": "tab:blue", "npt_liq": "tab:red", "momt": "tab:green"}
     labels = {"npt_fcc": "NPT from FCC", "npt_liq": "NPT from liquid", "momt": "MOMT"}
-    for method, (fr, _) in data.items():
-        ax.plot(np.arange(len(fr)), fr.energy / fr.n_atoms, ",", alpha=0.6, color=colors.get(method),
-                label=labels.get(method, method))
+    # conventional runs first, MOMT on top; one MOMT walker as a line shows its solid <-> liquid trips
+    order = sorted(data, key=lambda m: m == "momt")
+    for method in order:
+        fr, _ = data[method]
+        ax.plot(np.arange(len(fr)), fr.energy / fr.n_atoms, "o", ms=1.2, mew=0, alpha=0.5,
+                color=colors.get(method), label=labels.get(method, method))
+    if "momt" in data and "walker" in data["momt"][0].meta:
+        fr = data["momt"][0]
+        mine = np.flatnonzero(fr.meta["walker"] == fr.meta["walker"][0])
+        ax.plot(mine, fr.energy[mine] / fr.n_atoms, "-", lw=0.7, color="darkgreen",
+                label="MOMT, one walker")
     ax.set_xlabel("frame")
     ax.set_ylabel("EAM energy (eV/atom)")
-    ax.legend(markerscale=20)
+    ax.legend(markerscale=6, loc="best")
     ax.set_title("Sampled energies (cf. paper Fig. S1)")
     fig.tight_layout()
     _save(fig, energy_png)
