@@ -45,3 +45,16 @@ def test_rerun_has_nothing_to_do(smoke_run):
     proc = _snakemake(smoke_run, "-n", "--cores", "1")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_more_iterations_run_only_the_new_ones(smoke_run, tmp_path):
+    more = tmp_path / "more.yaml"
+    more.write_text("element_overrides:\n  distill:\n    n_iterations: 3\n")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(smoke_run), "-n",
+           "--cores", "1", "--configfile", str(REPO / "config" / "smoke.yaml"), str(more)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    planned = [line.split("output:", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
+    assert any("/iter_3/" in out for out in planned), "iteration 3 was not planned"
+    for old in ("/iter_0/", "/iter_1/", "/iter_2/"):
+        assert not any(old in out for out in planned), f"existing iteration {old} would run again"

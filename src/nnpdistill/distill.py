@@ -132,7 +132,8 @@ def write_subset(pool_path: str | os.PathLike, indices: np.ndarray, out_path: st
         attrs = store.user_attrs
         parts = list(store.iter_read(indices, batch_size=max(1, indices.size)))
     attrs.update(extra_attrs or {})
-    attrs["source_pool"] = Path(pool_path).name  # a name, not a path: files must not depend on where results live
+    # a name, not a path: the file must not depend on where results live
+    attrs["source_pool"] = Path(pool_path).name
     attrs["source_pool_sha256"] = sha256_file(pool_path)
     attrs["source_indices"] = indices.tolist()
     write_frames(out_path, parts, attrs)

@@ -20,6 +20,17 @@ def selection_pool(wc):
     return res(f"{wc.element}/sample/{distill_cfg(wc)['pool']}.h5")
 
 
+# the settings one selection step depends on: changing anything else (n_iterations, strategies,
+# eval_pools) must not re-run existing iterations
+SELECTION_KEYS = ("n_per_iteration", "score", "guard_max_per_cell", "guard_bins", "grid_bins",
+                  "target_mae_meV_per_atom", "target_uq_eV")
+
+
+def selection_settings(wc):
+    cfg = distill_cfg(wc)
+    return {key: cfg[key] for key in SELECTION_KEYS}
+
+
 def previous_iteration(wc, path):
     return res(f"{wc.element}/distill/{wc.strategy}/iter_{int(wc.iteration) - 1}/{path}")
 
@@ -58,7 +69,7 @@ rule select_frames:
     wildcard_constraints:
         iteration=r"[1-9]\d*",
     params:
-        cfg=lambda wc: distill_cfg(wc),
+        cfg=selection_settings,
         seed=lambda wc: seed_for("select_frames", wc.element, wc.strategy, wc.iteration),
     threads: 1
     resources:
