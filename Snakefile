@@ -12,6 +12,12 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    element="|".join(ELEMENTS),
+
+
 include: "workflow/rules/eam.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/nnp.smk"

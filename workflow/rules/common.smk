@@ -32,10 +32,6 @@ ELEMENTS = _load_elements()
 SOURCE_ELEMENT = config["elements"][0]
 
 
-wildcard_constraints:
-    element="|".join(ELEMENTS),
-
-
 def check_resources():
     """Refuse resource requests below config["resource_minimums"] (see nnpdistill.resources)."""
     from nnpdistill.resources import check_workflow_resources
@@ -89,3 +85,186 @@ def all_targets():
             targets += distill_targets(element)
         targets += translate_targets(element)
     return targets
+
+
+# ---- helpers of the stage files (kept here so that those files hold only rules) ----
+
+
+# used by sample.smk
+def _sample_params(method):
+    return dict(
+        symbol=lambda wc: element_cfg(wc)["symbol"],
+        potential=lambda wc: element_cfg(wc)["potential"],
+        method=method if method != "npt" else (lambda wc: wc.npt_method),
+        cfg=lambda wc: element_cfg(wc)["sample"],
+        seed=lambda wc: seed_for("sample", wc.element, method if method != "npt" else wc.npt_method, wc.size),
+    )
+
+
+
+# used by sample.smk
+def sample_targets(element):
+    """Every sampling output of ``element`` (frame stores, plots, reweighting)."""
+    cfg = ELEMENTS[element]["sample"]
+    out = []
+    for size in cfg["sizes"]:
+        for method in cfg["methods"]:
+            out.append(res(f"{element}/sample/{method}_{size}.h5"))
+        if {"momt", "npt_fcc", "npt_liq"} <= set(cfg["methods"]):
+            out.append(res(f"{element}/sample/plots/energy_{size}.png"))
+        if "momt" in cfg["methods"]:
+            out.append(res(f"{element}/sample/reweight_{size}.csv"))
+    return out
+
+
+
+# used by nnp.smk
+def nnp_cfg(wc):
+    return element_cfg(wc)["nnp"]
+
+
+
+# used by nnp.smk
+def training_frames(wc):
+    if wc.trainset.startswith("translated/"):
+        return res(f"{wc.element}/{wc.trainset}.h5")
+    return res(f"{wc.element}/{wc.trainset}/train.h5")
+
+
+
+# used by nnp.smk
+def previous_trainset(wc):
+    """For iteration i > 0 of the distillation loop, the folder of iteration i - 1 (else "")."""
+    head, _, tail = wc.trainset.rpartition("iter_")  # head: "distill/{strategy}/"
+    if not wc.trainset.startswith("distill/") or int(tail) == 0:
+        return ""
+    return res(f"{wc.element}/{head}iter_{int(tail) - 1}")
+
+
+
+# used by nnp.smk
+def member_models(wc):
+    return [res(f"{wc.element}/{wc.trainset}/members/{m}/model.pt") for m in range(nnp_cfg(wc)["n_members"])]
+
+
+
+# used by distill.smk
+def distill_cfg(wc):
+    return element_cfg(wc)["distill"]
+
+
+
+# used by distill.smk
+def selection_pool(wc):
+    return res(f"{wc.element}/sample/{distill_cfg(wc)['pool']}.h5")
+
+
+
+# used by distill.smk
+SELECTION_KEYS = ("n_per_iteration", "score", "guard_max_per_cell", "guard_bins", "grid_bins",
+                  "target_mae_meV_per_atom", "target_uq_eV")
+
+
+
+# used by distill.smk
+def selection_settings(wc):
+    cfg = distill_cfg(wc)
+    return {key: cfg[key] for key in SELECTION_KEYS}
+
+
+
+# used by distill.smk
+def previous_iteration(wc, path):
+    return res(f"{wc.element}/distill/{wc.strategy}/iter_{int(wc.iteration) - 1}/{path}")
+
+
+
+# used by distill.smk
+def final_iteration(element):
+    return ELEMENTS[element]["distill"]["n_iterations"]
+
+
+
+# used by distill.smk
+def curve_inputs(wc):
+    cfg = ELEMENTS[wc.element]["distill"]
+    out = {"pool": res(f"{wc.element}/sample/{cfg['pool']}.h5")}
+    for strategy in cfg["strategies"]:
+        for it in range(cfg["n_iterations"] + 1):
+            base = f"{wc.element}/distill/{strategy}/iter_{it}"
+            out[f"{strategy}/{it}/selection"] = res(f"{base}/selection.csv")
+            for pool in cfg["eval_pools"]:
+                out[f"{strategy}/{it}/{pool}"] = res(f"{base}/pred_{pool}/metrics.csv")
+    return out
+
+
+
+# used by distill.smk
+def distill_targets(element):
+    cfg = ELEMENTS[element]["distill"]
+    final = cfg["n_iterations"]
+    out = [res(f"{element}/distill/learning_curve.csv"), res(f"{element}/distill/figure2.png")]
+    for strategy in cfg["strategies"]:
+        out.append(res(f"{element}/distill/{strategy}/manifest.json"))
+    # Table 2: the final distilled ensemble and, for comparison, one trained on the whole pool
+    out.append(res(f"{element}/distill/uncertainty/iter_{final}/crystals_nnp.md"))
+    if cfg["whole_pool_control"]:
+        out.append(res(f"{element}/subset/{cfg['pool']}_all/crystals_nnp.md"))
+        for pool in cfg["eval_pools"]:
+            out.append(res(f"{element}/subset/{cfg['pool']}_all/pred_{pool}/metrics.csv"))
+    return out
+
+
+
+# used by translate.smk
+def translate_cfg(wc):
+    return element_cfg(wc)["translate"]
+
+
+
+# used by translate.smk
+def translate_targets(element):
+    """Translated training set, its ensemble on the target's pool and crystals, and the control."""
+    cfg = ELEMENTS[element]["translate"]
+    if element == SOURCE_ELEMENT or not cfg["enabled"]:
+        return []
+    source_cfg = ELEMENTS[SOURCE_ELEMENT]["distill"]
+    n_frames = source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
+    out = []
+    for trainset in (f"translated/from_{SOURCE_ELEMENT}", f"subset/{cfg['eval_pool']}_n{n_frames}"):
+        out.append(res(f"{element}/{trainset}/pred_{cfg['eval_pool']}/metrics.csv"))
+        out.append(res(f"{element}/{trainset}/crystals_nnp.md"))
+    return out
+
+
+
+# used by report.smk
+def summary_inputs(wildcards):
+    """Named inputs of write_summary: whatever the configured campaign produces."""
+    out = {}
+    for element, cfg in ELEMENTS.items():
+        out[f"eam/{element}"] = res(f"{element}/eam/crystals.csv")
+    source = SOURCE_ELEMENT
+    scfg, ncfg, dcfg = (ELEMENTS[source][k] for k in ("sample", "nnp", "distill"))
+    if ncfg["table1_frames"] and ncfg["table1_size"] in scfg["sizes"]:
+        for method in scfg["methods"]:
+            ts = f"{source}/subset/{method}_{ncfg['table1_size']}_n{ncfg['table1_frames']}"
+            out[f"table1/{method}"] = res(f"{ts}/crystals_nnp.csv")
+            if "momt" in scfg["methods"]:
+                out[f"table1_mae/{method}"] = res(f"{ts}/pred_momt_{ncfg['table1_size']}/metrics.csv")
+    if dcfg["enabled"]:
+        final = f"{source}/distill/uncertainty/iter_{dcfg['n_iterations']}"
+        if "uncertainty" in dcfg["strategies"]:
+            out["table2/distilled"] = res(f"{final}/crystals_nnp.csv")
+        if dcfg["whole_pool_control"]:
+            out["table2/whole"] = res(f"{source}/subset/{dcfg['pool']}_all/crystals_nnp.csv")
+        out["curve"] = res(f"{source}/distill/learning_curve.csv")
+        n_frames = dcfg["n_initial"] + dcfg["n_iterations"] * dcfg["n_per_iteration"]
+        for element, cfg in ELEMENTS.items():
+            if element == source or not cfg["translate"]["enabled"]:
+                continue
+            pool = cfg["translate"]["eval_pool"]
+            out[f"table3/{element}"] = res(f"{element}/translated/from_{source}/crystals_nnp.csv")
+            out[f"fig3/{element}/translated"] = res(f"{element}/translated/from_{source}/pred_{pool}/metrics.csv")
+            out[f"fig3/{element}/control"] = res(f"{element}/subset/{pool}_n{n_frames}/pred_{pool}/metrics.csv")
+    return out

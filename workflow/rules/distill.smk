@@ -4,37 +4,13 @@
 # (its predictions on the selection pool). Everything of an iteration lives under
 # results/{element}/distill/{strategy}/iter_{iteration}/.
 
-DISTILL = "{element}/distill/{strategy}/iter_{iteration}"
-
-
 wildcard_constraints:
     strategy="uncertainty|random|grid|fps",
     iteration=r"\d+",
 
 
-def distill_cfg(wc):
-    return element_cfg(wc)["distill"]
-
-
-def selection_pool(wc):
-    return res(f"{wc.element}/sample/{distill_cfg(wc)['pool']}.h5")
-
-
 # the settings one selection step depends on: changing anything else (n_iterations, strategies,
 # eval_pools) must not re-run existing iterations
-SELECTION_KEYS = ("n_per_iteration", "score", "guard_max_per_cell", "guard_bins", "grid_bins",
-                  "target_mae_meV_per_atom", "target_uq_eV")
-
-
-def selection_settings(wc):
-    cfg = distill_cfg(wc)
-    return {key: cfg[key] for key in SELECTION_KEYS}
-
-
-def previous_iteration(wc, path):
-    return res(f"{wc.element}/distill/{wc.strategy}/iter_{int(wc.iteration) - 1}/{path}")
-
-
 rule init_selection:
     """Iteration 0: a seeded random subset of the selection pool, the same for every strategy."""
     input:
@@ -63,9 +39,9 @@ rule select_frames:
         scores=lambda wc: previous_iteration(wc, f"pred_{distill_cfg(wc)['pool']}/scores.csv"),
         pool=selection_pool,
     output:
-        csv=res(DISTILL + "/selection.csv"),
+        csv=res("{element}/distill/{strategy}/iter_{iteration}/selection.csv"),
     log:
-        res(DISTILL + "/logs/select_frames.log"),
+        res("{element}/distill/{strategy}/iter_{iteration}/logs/select_frames.log"),
     wildcard_constraints:
         iteration=r"[1-9]\d*",
     params:
@@ -84,12 +60,12 @@ rule select_frames:
 rule write_training_set:
     """The frames of an iteration's selection as a frame store (the members' training data)."""
     input:
-        selection=res(DISTILL + "/selection.csv"),
+        selection=res("{element}/distill/{strategy}/iter_{iteration}/selection.csv"),
         pool=selection_pool,
     output:
-        h5=res(DISTILL + "/train.h5"),
+        h5=res("{element}/distill/{strategy}/iter_{iteration}/train.h5"),
     log:
-        res(DISTILL + "/logs/write_training_set.log"),
+        res("{element}/distill/{strategy}/iter_{iteration}/logs/write_training_set.log"),
     threads: 1
     resources:
         runtime=10,
@@ -98,22 +74,6 @@ rule write_training_set:
         "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/write_training_set.py"
-
-
-def final_iteration(element):
-    return ELEMENTS[element]["distill"]["n_iterations"]
-
-
-def curve_inputs(wc):
-    cfg = ELEMENTS[wc.element]["distill"]
-    out = {"pool": res(f"{wc.element}/sample/{cfg['pool']}.h5")}
-    for strategy in cfg["strategies"]:
-        for it in range(cfg["n_iterations"] + 1):
-            base = f"{wc.element}/distill/{strategy}/iter_{it}"
-            out[f"{strategy}/{it}/selection"] = res(f"{base}/selection.csv")
-            for pool in cfg["eval_pools"]:
-                out[f"{strategy}/{it}/{pool}"] = res(f"{base}/pred_{pool}/metrics.csv")
-    return out
 
 
 rule summarize_distillation:
@@ -167,16 +127,3 @@ rule export_distilled:
         "../../scripts/export_distilled.py"
 
 
-def distill_targets(element):
-    cfg = ELEMENTS[element]["distill"]
-    final = cfg["n_iterations"]
-    out = [res(f"{element}/distill/learning_curve.csv"), res(f"{element}/distill/figure2.png")]
-    for strategy in cfg["strategies"]:
-        out.append(res(f"{element}/distill/{strategy}/manifest.json"))
-    # Table 2: the final distilled ensemble and, for comparison, one trained on the whole pool
-    out.append(res(f"{element}/distill/uncertainty/iter_{final}/crystals_nnp.md"))
-    if cfg["whole_pool_control"]:
-        out.append(res(f"{element}/subset/{cfg['pool']}_all/crystals_nnp.md"))
-        for pool in cfg["eval_pools"]:
-            out.append(res(f"{element}/subset/{cfg['pool']}_all/pred_{pool}/metrics.csv"))
-    return out

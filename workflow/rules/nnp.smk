@@ -7,35 +7,10 @@
 # Its ensemble goes to members/{member}/model.pt, pool predictions to pred_{pool}/, the NNP crystal
 # table to crystals_nnp.csv/.md.
 
-TRAINSET = "{element}/{trainset}"
-
-
 wildcard_constraints:
     trainset=r"distill/[a-z]+/iter_\d+|subset/[a-z_]+_\d+_(all|n\d+)|translated/from_[A-Z][a-z]?",
     pool=r"(momt|npt_fcc|npt_liq)_\d+",
     member=r"\d+",
-
-
-def nnp_cfg(wc):
-    return element_cfg(wc)["nnp"]
-
-
-def training_frames(wc):
-    if wc.trainset.startswith("translated/"):
-        return res(f"{wc.element}/{wc.trainset}.h5")
-    return res(f"{wc.element}/{wc.trainset}/train.h5")
-
-
-def previous_trainset(wc):
-    """For iteration i > 0 of the distillation loop, the folder of iteration i - 1 (else "")."""
-    head, _, tail = wc.trainset.rpartition("/iter_")
-    if not wc.trainset.startswith("distill/") or int(tail) == 0:
-        return ""
-    return res(f"{wc.element}/{head}/iter_{int(tail) - 1}")
-
-
-def member_models(wc):
-    return [res(f"{wc.element}/{wc.trainset}/members/{m}/model.pt") for m in range(nnp_cfg(wc)["n_members"])]
 
 
 rule train_member:
@@ -43,10 +18,10 @@ rule train_member:
     input:
         frames=training_frames,
     output:
-        model=res(TRAINSET + "/members/{member}/model.pt"),
-        curve=res(TRAINSET + "/members/{member}/learning_curve.csv"),
+        model=res("{element}/{trainset}/members/{member}/model.pt"),
+        curve=res("{element}/{trainset}/members/{member}/learning_curve.csv"),
     log:
-        res(TRAINSET + "/logs/train_member_{member}.log"),
+        res("{element}/{trainset}/logs/train_member_{member}.log"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
@@ -97,18 +72,18 @@ rule predict_pool:
         pool=res("{element}/sample/{pool}.h5"),
         aevs=res("{element}/sample/aev/{pool}.h5"),
     output:
-        scores=res(TRAINSET + "/pred_{pool}/scores.csv"),
-        atomic=res(TRAINSET + "/pred_{pool}/atomic.npz"),
-        metrics=res(TRAINSET + "/pred_{pool}/metrics.csv"),
+        scores=res("{element}/{trainset}/pred_{pool}/scores.csv"),
+        atomic=res("{element}/{trainset}/pred_{pool}/atomic.npz"),
+        metrics=res("{element}/{trainset}/pred_{pool}/metrics.csv"),
         parity=report(
-            res(TRAINSET + "/pred_{pool}/parity.png"),
+            res("{element}/{trainset}/pred_{pool}/parity.png"),
             caption="../report/parity.rst",
             category="NNP parity",
             labels={"element": "{element}", "training set": "{trainset}", "pool": "{pool}"},
         ),
-        uq=res(TRAINSET + "/pred_{pool}/uq_vs_error.png"),
+        uq=res("{element}/{trainset}/pred_{pool}/uq_vs_error.png"),
     log:
-        res(TRAINSET + "/logs/predict_{pool}.log"),
+        res("{element}/{trainset}/logs/predict_{pool}.log"),
     params:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
     threads: 1
@@ -127,10 +102,10 @@ rule relax_crystals:
         members=member_models,
         reference=res("{element}/eam/crystals.csv"),
     output:
-        csv=res(TRAINSET + "/crystals_nnp.csv"),
-        markdown=res(TRAINSET + "/crystals_nnp.md"),
+        csv=res("{element}/{trainset}/crystals_nnp.csv"),
+        markdown=res("{element}/{trainset}/crystals_nnp.md"),
     log:
-        res(TRAINSET + "/logs/relax_crystals.log"),
+        res("{element}/{trainset}/logs/relax_crystals.log"),
     params:
         strains=lambda wc: nnp_cfg(wc)["relax_strains"],
         fmax_eV_per_A=lambda wc: nnp_cfg(wc)["relax_fmax_eV_per_A"],

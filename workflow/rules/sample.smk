@@ -9,16 +9,6 @@ wildcard_constraints:
     npt_method="npt_fcc|npt_liq",
 
 
-def _sample_params(method):
-    return dict(
-        symbol=lambda wc: element_cfg(wc)["symbol"],
-        potential=lambda wc: element_cfg(wc)["potential"],
-        method=method if method != "npt" else (lambda wc: wc.npt_method),
-        cfg=lambda wc: element_cfg(wc)["sample"],
-        seed=lambda wc: seed_for("sample", wc.element, method if method != "npt" else wc.npt_method, wc.size),
-    )
-
-
 rule sample_momt:
     """MOMT (multiorder-multithermal) NPT at T0/P0 with a Wang-Landau bias on (H, O)."""
     output:
@@ -31,6 +21,8 @@ rule sample_momt:
     resources:
         runtime=24 * 60,
         mem_mb=2000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/sample.py"
 
@@ -47,6 +39,8 @@ rule sample_npt:
     resources:
         runtime=24 * 60,
         mem_mb=2000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/sample.py"
 
@@ -68,6 +62,8 @@ rule plot_sampling:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/plot_sampling.py"
 
@@ -88,19 +84,9 @@ rule reweight_momt:
     resources:
         runtime=10,
         mem_mb=2000,
+    conda:
+        "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/reweight_momt.py"
 
 
-def sample_targets(element):
-    """Every sampling output of ``element`` (frame stores, plots, reweighting)."""
-    cfg = ELEMENTS[element]["sample"]
-    out = []
-    for size in cfg["sizes"]:
-        for method in cfg["methods"]:
-            out.append(res(f"{element}/sample/{method}_{size}.h5"))
-        if {"momt", "npt_fcc", "npt_liq"} <= set(cfg["methods"]):
-            out.append(res(f"{element}/sample/plots/energy_{size}.png"))
-        if "momt" in cfg["methods"]:
-            out.append(res(f"{element}/sample/reweight_{size}.csv"))
-    return out

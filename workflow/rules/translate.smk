@@ -8,10 +8,6 @@ wildcard_constraints:
     source=r"[A-Z][a-z]?",
 
 
-def translate_cfg(wc):
-    return element_cfg(wc)["translate"]
-
-
 rule translate_dataset:
     """Scale the source's distilled frames (cell and positions) to the target, relabel, label with EAM."""
     input:
@@ -36,15 +32,3 @@ rule translate_dataset:
         "../../scripts/translate_dataset.py"
 
 
-def translate_targets(element):
-    """Translated training set, its ensemble on the target's pool and crystals, and the control."""
-    cfg = ELEMENTS[element]["translate"]
-    if element == SOURCE_ELEMENT or not cfg["enabled"]:
-        return []
-    source_cfg = ELEMENTS[SOURCE_ELEMENT]["distill"]
-    n_frames = source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
-    out = []
-    for trainset in (f"translated/from_{SOURCE_ELEMENT}", f"subset/{cfg['eval_pool']}_n{n_frames}"):
-        out.append(res(f"{element}/{trainset}/pred_{cfg['eval_pool']}/metrics.csv"))
-        out.append(res(f"{element}/{trainset}/crystals_nnp.md"))
-    return out
