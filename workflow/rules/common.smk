@@ -133,6 +133,15 @@ def training_frames(wc):
 
 
 # used by nnp.smk
+def member_seed(wc):
+    """Seed of one ensemble member. In the distillation loop it depends on the iteration and member
+    only, not the strategy: every strategy trains the same models on the same iteration-0 frames, so
+    the curves differ by their selections alone."""
+    if wc.trainset.startswith("distill/"):
+        return seed_for("train_member", wc.element, "distill", wc.trainset.rpartition("iter_")[2], wc.member)
+    return seed_for("train_member", wc.element, wc.trainset, wc.member)
+
+
 def previous_trainset(wc):
     """For iteration i > 0 of the distillation loop, the folder of iteration i - 1 (else "")."""
     head, _, tail = wc.trainset.rpartition("iter_")  # head: "distill/{strategy}/"

@@ -26,7 +26,7 @@ rule train_member:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
         train_settings=lambda wc: nnp_cfg(wc)["train"],
-        seed=lambda wc: seed_for("train_member", wc.element, wc.trainset, wc.member),
+        seed=lambda wc: member_seed(wc),
         # an iteration whose selection equals the previous one (early stop) copies its member
         previous=previous_trainset,
     threads: 1
