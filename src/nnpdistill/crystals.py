@@ -214,7 +214,7 @@ def write_eam_crystals(
     if a_fcc_A is None:
         a_fcc_A = fcc_lattice_from_reference(eam.reference_structure, eam.reference_lattice_A)
     table = crystal_table(
-        symbol, lambda: EAMCalculator(symbol, path=potential), a_fcc_A, fmax_eV_per_A=fmax_eV_per_A
+        symbol, lambda: EAMCalculator(eam), a_fcc_A, fmax_eV_per_A=fmax_eV_per_A
     )
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")

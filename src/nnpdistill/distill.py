@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +30,6 @@ from .frames import FrameStore, write_frames
 from .io_utils import atomic_path, sha256_file
 
 SELECTION_COLUMNS = ("frame_index", "iteration_added")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How many frames iteration 0 starts with and how many each later iteration adds."""
-
-    n_initial: int
-    n_per_iteration: int
-
-    def size_at(self, iteration: int) -> int:
-        return self.n_initial + iteration * self.n_per_iteration
 
 
 def read_selection(path: str | os.PathLike) -> pd.DataFrame:
@@ -65,22 +53,6 @@ def write_selection(df: pd.DataFrame, path: str | os.PathLike) -> None:
 def initial_selection(n_pool: int, n_initial: int, seed: int) -> pd.DataFrame:
     idx = sel.initial_random(n_pool, n_initial, seed)
     return pd.DataFrame({"frame_index": idx, "iteration_added": 0})
-
-
-def pool_cells(store: FrameStore, n_energy_bins: int, n_order_bins: int) -> np.ndarray:
-    """Grid cell of every pool frame on (energy per atom × order parameter / N)."""
-    energy = _energy_per_atom(store)
-    order = store.meta("order_parameter") if "order_parameter" in store.meta_names else np.zeros(len(store))
-    return sel.grid_cells(energy, order, n_energy_bins, n_order_bins)
-
-
-def _energy_per_atom(store: FrameStore) -> np.ndarray:
-    out = np.empty(len(store))
-    for frames in store.groups(labels=True, meta=False):
-        if frames.energy is None:
-            raise NNPDistillError(f"pool {store.path} has no energies: label it first")
-        out[frames.index] = frames.energy / frames.n_atoms
-    return out
 
 
 def next_selection(

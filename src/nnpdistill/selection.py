@@ -97,15 +97,12 @@ def select_grid(
             counts[c] += 1
     picks: list[int] = []
     while len(picks) < k and by_cell:
-        # cells ordered by how many frames they hold in the selection, ties by cell id (deterministic)
-        for c in sorted(by_cell, key=lambda c: (counts[c], c)):
-            if len(picks) >= k:
-                break
-            picks.append(by_cell[c].pop())
-            counts[c] += 1
-            if not by_cell[c]:
-                del by_cell[c]
-            break
+        # the cell holding the fewest selected frames, ties by cell id (deterministic)
+        c = min(by_cell, key=lambda c: (counts[c], c))
+        picks.append(by_cell[c].pop())
+        counts[c] += 1
+        if not by_cell[c]:
+            del by_cell[c]
     return np.sort(np.asarray(picks, dtype=np.int64))
 
 

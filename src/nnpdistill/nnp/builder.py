@@ -50,6 +50,14 @@ os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 FORMAT_VERSION = 1
 
 
+def settings_from_dict(cls, d: dict, what: str):
+    """``cls(**d)`` for a settings dataclass, naming any key it does not have."""
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise NNPDistillError(f"unknown {what}: {', '.join(sorted(unknown))}")
+    return cls(**d)
+
+
 @dataclass(frozen=True)
 class NNPSettings:
     """Architecture of a single-element ANI model. Lengths in Å, energies in eV."""
@@ -113,11 +121,7 @@ class NNPSettings:
 
     @classmethod
     def from_dict(cls, d: dict) -> NNPSettings:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise NNPDistillError(f"unknown NNP settings: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return settings_from_dict(cls, d, "NNP settings")
 
     def replace(self, **changes) -> NNPSettings:
         return dataclasses.replace(self, **changes)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import dataclasses
 import logging
 import math
 import os
@@ -31,7 +30,7 @@ from ..errors import DatasetError, NNPDistillError
 from ..io_utils import atomic_path, save_npz
 from ..units import HARTREE_EV
 from .batch import compute_aevs, neighbor_pairs
-from .builder import NNPModel, NNPSettings, build_model, fit_self_energy
+from .builder import NNPModel, NNPSettings, build_model, fit_self_energy, settings_from_dict
 from .data import Group, check_groups, load_groups
 
 log = logging.getLogger("nnpdistill.nnp.train")
@@ -68,11 +67,7 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainSettings:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise NNPDistillError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return settings_from_dict(cls, d, "training settings")
 
 
 @dataclass
