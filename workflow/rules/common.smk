@@ -96,7 +96,9 @@ def _sample_params(method):
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],
         method=method if method != "npt" else (lambda wc: wc.npt_method),
-        cfg=lambda wc: element_cfg(wc)["sample"],
+        # only the keys that shape a run: which sizes/methods are wanted, or how a finished run is
+        # reweighted, must not make Snakemake re-sample an existing pool (params trigger)
+        cfg=lambda wc: {k: v for k, v in element_cfg(wc)["sample"].items() if k not in ("sizes", "methods", "reweight")},
         seed=lambda wc: seed_for("sample", wc.element, method if method != "npt" else wc.npt_method, wc.size),
     )
 
@@ -122,6 +124,15 @@ def sample_targets(element):
 def nnp_cfg(wc):
     return element_cfg(wc)["nnp"]
 
+
+
+# used by nnp.smk
+def train_settings(wc):
+    """`nnp.train`, with `nnp.train_whole_pool` laid over it for a whole-pool training set."""
+    nnp = nnp_cfg(wc)
+    if wc.trainset.endswith("_all"):
+        return {**nnp["train"], **nnp["train_whole_pool"]}
+    return nnp["train"]
 
 
 # used by nnp.smk

@@ -25,7 +25,7 @@ rule train_member:
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
-        train_settings=lambda wc: nnp_cfg(wc)["train"],
+        train_settings=train_settings,
         seed=lambda wc: member_seed(wc),
         # an iteration whose selection equals the previous one (early stop) copies its member
         previous=previous_trainset,
