@@ -81,7 +81,12 @@ rule summarize_distillation:
     input:
         unpack(curve_inputs),
     output:
-        csv=res("{element}/distill/learning_curve.csv"),
+        csv=report(
+            res("{element}/distill/learning_curve.csv"),
+            caption="../report/learning_curve.rst",
+            category="Distillation",
+            labels={"element": "{element}", "figure": "learning-curve table"},
+        ),
         figure=report(
             res("{element}/distill/figure2.png"),
             caption="../report/figure2.rst",

@@ -2,7 +2,12 @@ rule compute_eam_crystals:
     """Relax FCC (32), BCC (54), HCP (48; c/a relaxed and fixed at sqrt(3)) with the element's EAM:
     the "Reference (EAM)" row of the paper's Tables 1-3."""
     output:
-        csv=res("{element}/eam/crystals.csv"),
+        csv=report(
+            res("{element}/eam/crystals.csv"),
+            caption="../report/eam_crystals.rst",
+            category="EAM reference",
+            labels={"element": "{element}"},
+        ),
     log:
         res("{element}/logs/compute_eam_crystals.log"),
     params:

@@ -74,14 +74,24 @@ rule predict_pool:
     output:
         scores=res("{element}/{trainset}/pred_{pool}/scores.csv"),
         atomic=res("{element}/{trainset}/pred_{pool}/atomic.npz"),
-        metrics=res("{element}/{trainset}/pred_{pool}/metrics.csv"),
+        metrics=report(
+            res("{element}/{trainset}/pred_{pool}/metrics.csv"),
+            caption="../report/metrics.rst",
+            category="NNP pool errors",
+            labels={"element": "{element}", "training set": "{trainset}", "pool": "{pool}"},
+        ),
         parity=report(
             res("{element}/{trainset}/pred_{pool}/parity.png"),
             caption="../report/parity.rst",
             category="NNP parity",
             labels={"element": "{element}", "training set": "{trainset}", "pool": "{pool}"},
         ),
-        uq=res("{element}/{trainset}/pred_{pool}/uq_vs_error.png"),
+        uq=report(
+            res("{element}/{trainset}/pred_{pool}/uq_vs_error.png"),
+            caption="../report/uq.rst",
+            category="Uncertainty quality",
+            labels={"element": "{element}", "training set": "{trainset}", "pool": "{pool}"},
+        ),
     log:
         res("{element}/{trainset}/logs/predict_{pool}.log"),
     params:
@@ -102,7 +112,12 @@ rule relax_crystals:
         members=member_models,
         reference=res("{element}/eam/crystals.csv"),
     output:
-        csv=res("{element}/{trainset}/crystals_nnp.csv"),
+        csv=report(
+            res("{element}/{trainset}/crystals_nnp.csv"),
+            caption="../report/crystals_nnp.rst",
+            category="Crystal relaxations (Tables 1-3)",
+            labels={"element": "{element}", "training set": "{trainset}"},
+        ),
         markdown=res("{element}/{trainset}/crystals_nnp.md"),
     log:
         res("{element}/{trainset}/logs/relax_crystals.log"),

@@ -52,10 +52,30 @@ rule plot_sampling:
         npt_liq=res("{element}/sample/npt_liq_{size}.h5"),
         momt=res("{element}/sample/momt_{size}.h5"),
     output:
-        energy=res("{element}/sample/plots/energy_{size}.png"),
-        visits=res("{element}/sample/plots/visits_{size}.png"),
-        bias=res("{element}/sample/plots/bias_{size}.png"),
-        teff=res("{element}/sample/plots/t_eff_{size}.png"),
+        energy=report(
+            res("{element}/sample/plots/energy_{size}.png"),
+            caption="../report/sampling.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "energy"},
+        ),
+        visits=report(
+            res("{element}/sample/plots/visits_{size}.png"),
+            caption="../report/sampling.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "visits"},
+        ),
+        bias=report(
+            res("{element}/sample/plots/bias_{size}.png"),
+            caption="../report/sampling.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "bias"},
+        ),
+        teff=report(
+            res("{element}/sample/plots/t_eff_{size}.png"),
+            caption="../report/sampling.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "t_eff"},
+        ),
     log:
         res("{element}/logs/plot_sampling_{size}.log"),
     threads: 1
@@ -75,7 +95,12 @@ rule reweight_momt:
     output:
         csv=res("{element}/sample/reweight_{size}.csv"),
         json=res("{element}/sample/melting_{size}.json"),
-        png=res("{element}/sample/plots/reweight_{size}.png"),
+        png=report(
+            res("{element}/sample/plots/reweight_{size}.png"),
+            caption="../report/reweight.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "reweighting"},
+        ),
     log:
         res("{element}/logs/reweight_momt_{size}.log"),
     params:

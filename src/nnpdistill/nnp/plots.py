@@ -19,20 +19,47 @@ def _plt():
     return plt
 
 
+def low_accuracy_bins(true_eV: np.ndarray, err_meV: np.ndarray, *, n_bins: int = 20, factor: float = 2.0,
+                      min_frames: int = 5) -> list[tuple[float, float, float]]:
+    """Energy intervals where the model is poor: bins of the true energy per atom (equal width over the
+    pool's range) whose MAE exceeds ``factor`` × the pool MAE, with at least ``min_frames`` frames.
+    Returns ``(lo_eV, hi_eV, bin_mae_meV)`` per such bin; the paper marks such a region in Figure 3."""
+    true_eV, err_meV = np.asarray(true_eV, float), np.abs(np.asarray(err_meV, float))
+    if len(true_eV) == 0:
+        return []
+    overall = float(err_meV.mean())
+    edges = np.linspace(true_eV.min(), true_eV.max(), n_bins + 1)
+    which = np.clip(np.searchsorted(edges, true_eV, side="right") - 1, 0, n_bins - 1)
+    out = []
+    for b in range(n_bins):
+        sel = which == b
+        if sel.sum() >= min_frames and err_meV[sel].mean() > factor * overall:
+            out.append((float(edges[b]), float(edges[b + 1]), float(err_meV[sel].mean())))
+    return out
+
+
 def parity_plot(scores: pd.DataFrame, path: str | os.PathLike, *, n_points: int = 1000, seed: int = 0,
                 title: str = "") -> None:
-    """True vs predicted energy per atom of ``n_points`` random frames (as the paper's Figure 3)."""
+    """True vs predicted energy per atom of ``n_points`` random frames (as the paper's Figure 3), coloured
+    by the frame's mean atomic uncertainty. Energy ranges where the whole-pool MAE of that range exceeds
+    twice the pool MAE are shaded as the low-accuracy region (see :func:`low_accuracy_bins`)."""
     plt = _plt()
     ok = scores[np.isfinite(scores["energy_true_eV_per_atom"])]
     rng = np.random.default_rng(seed)
     sub = ok.iloc[np.sort(rng.choice(len(ok), size=min(n_points, len(ok)), replace=False))] if len(ok) else ok
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig, ax = plt.subplots(figsize=(4.4, 4.0))
     x, y = sub["energy_true_eV_per_atom"], sub["energy_pred_eV_per_atom"]
-    ax.scatter(x, y, s=6, alpha=0.6, c=sub["uq_mean_eV"], cmap="viridis")
+    points = ax.scatter(x, y, s=6, alpha=0.6, c=1000 * sub["uq_mean_eV"], cmap="viridis")
+    fig.colorbar(points, ax=ax, label="mean atomic uncertainty (meV)", fraction=0.046, pad=0.03)
     if len(sub):
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         err = 1000 * (ok["energy_pred_eV_per_atom"] - ok["energy_true_eV_per_atom"])
+        poor = low_accuracy_bins(ok["energy_true_eV_per_atom"].to_numpy(), err.to_numpy())
+        for i, (a, b, _) in enumerate(poor):
+            ax.axvspan(a, b, color="C3", alpha=0.12, lw=0, label="MAE > 2× pool MAE" if i == 0 else None)
+        if poor:
+            ax.legend(loc="lower right", fontsize=7)
         ax.text(0.04, 0.94, f"MAE {np.abs(err).mean():.2f} meV/atom\nRMSE {np.sqrt((err**2).mean()):.2f} "
                 f"meV/atom\n{len(ok)} frames", transform=ax.transAxes, va="top", fontsize=8)
     ax.set_xlabel("true energy (eV/atom)")
