@@ -70,3 +70,15 @@ def test_shipped_configs_dry_run(tmp_path):
     proc = _dry_run(tmp_path, {})
     assert proc.returncode == 0, proc.stderr
     assert "compute_eam_crystals" in proc.stdout
+
+
+def test_overrides_for_applies_symbol_keys_to_their_element_only():
+    from nnpdistill.config import overrides_for
+
+    ov = {"sample": {"methods": ["momt"], "n_frames": 100}, "Cu": {"sample": {"n_frames": 4000}},
+          "Al": {"nnp": {"n_members": 3}}}
+    assert overrides_for(ov, "Cu") == {"sample": {"methods": ["momt"], "n_frames": 4000}}
+    assert overrides_for(ov, "Al") == {"sample": {"methods": ["momt"], "n_frames": 100}, "nnp": {"n_members": 3}}
+    assert overrides_for(ov, "Ni") == {"sample": {"methods": ["momt"], "n_frames": 100}}
+    with pytest.raises(ConfigError, match="element_overrides.Cu must be a mapping"):
+        overrides_for({"Cu": 3}, "Cu")

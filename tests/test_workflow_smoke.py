@@ -58,3 +58,18 @@ def test_more_iterations_run_only_the_new_ones(smoke_run, tmp_path):
     assert any("/iter_3/" in out for out in planned), "iteration 3 was not planned"
     for old in ("/iter_0/", "/iter_1/", "/iter_2/"):
         assert not any(old in out for out in planned), f"existing iteration {old} would run again"
+
+
+def test_report_holds_every_table_and_figure(smoke_run):
+    """`snakemake --report` gives one self-contained HTML file with each category of result, and every
+    file marked for the report exists (a missing one would abort the report)."""
+    html = smoke_run / "report.html"
+    proc = _snakemake(smoke_run, "--report", str(html), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = html.read_text()
+    for category in ("Summary", "EAM reference", "Sampling", "NNP parity", "NNP pool errors",
+                     "Uncertainty quality", "Crystal relaxations (Tables 1-3)", "Distillation"):
+        assert category in text, f"report lacks category {category!r}"
+    for name in ("figure2.png", "learning_curve.csv", "crystals_nnp.csv", "summary.md", "parity.png"):
+        assert name in text, f"report lacks {name}"
+    assert "low-accuracy region" in text  # the parity caption

@@ -23,6 +23,21 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+def overrides_for(overrides: Mapping[str, Any], symbol: str) -> dict[str, Any]:
+    """The ``element_overrides`` that apply to ``symbol``: every key that is not an element symbol
+    applies to all elements; a key that is a symbol (``Cu: {sample: {n_frames: 4000}}``) applies to
+    that element only, laid over the shared ones."""
+    shared = {k: v for k, v in overrides.items() if not _is_symbol(k)}
+    own = overrides.get(symbol) or {}
+    if not isinstance(own, Mapping):
+        raise ConfigError(f"element_overrides.{symbol} must be a mapping, got {own!r}")
+    return deep_merge(shared, own)
+
+
+def _is_symbol(key: str) -> bool:
+    return len(key) in (1, 2) and key[0].isupper() and key[1:].islower()
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping with a clear error for a missing or malformed file."""
     path = Path(path)

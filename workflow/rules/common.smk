@@ -4,7 +4,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from nnpdistill.config import deep_merge, element_config_path, load_yaml, stage_seed
+from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
@@ -18,7 +18,7 @@ def _load_elements():
     for symbol in config["elements"]:
         path = element_config_path(BASE_DIR / config["element_config_dir"], symbol)
         try:
-            data = deep_merge(load_yaml(path), config["element_overrides"])
+            data = deep_merge(load_yaml(path), overrides_for(config["element_overrides"], symbol))
         except ConfigError as exc:
             raise WorkflowError(f"element {symbol}: {exc}") from exc
         validate(data, "../schemas/element.schema.yaml", set_default=True)
