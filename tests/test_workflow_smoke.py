@@ -73,3 +73,21 @@ def test_report_holds_every_table_and_figure(smoke_run):
     for name in ("figure2.png", "learning_curve.csv", "crystals_nnp.csv", "summary.md", "parity.png"):
         assert name in text, f"report lacks {name}"
     assert "low-accuracy region" in text  # the parity caption
+
+
+def test_baseline_stride_trains_baselines_only_at_its_iterations(tmp_path):
+    """distill.baseline_stride: the baselines' selections still grow every iteration (select_frames
+    of iteration 1 is planned) but their ensembles are trained only at iterations 0, s, 2s; the
+    uncertainty loop trains every iteration (it needs each ensemble to select)."""
+    more = tmp_path / "stride.yaml"
+    more.write_text("element_overrides:\n  distill:\n    n_iterations: 2\n    baseline_stride: 2\n")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
+           "--cores", "1", "--configfile", str(REPO / "config" / "smoke.yaml"), str(more)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    planned = [line.split("output:", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
+    for strategy in ("random", "grid"):
+        assert any(f"/{strategy}/iter_1/selection.csv" in out for out in planned)
+        assert any(f"/{strategy}/iter_2/members/0/model.pt" in out for out in planned)
+        assert not any(f"/{strategy}/iter_1/members/" in out for out in planned), strategy
+    assert any("/uncertainty/iter_1/members/0/model.pt" in out for out in planned)

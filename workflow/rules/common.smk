@@ -206,11 +206,33 @@ def final_iteration(element):
 
 
 # used by distill.smk
+def selection_scores(wc):
+    """The scores select_frames reads. The uncertainty strategy (and any strategy under an early-stop
+    target) needs the previous iteration's ensemble; random, grid and FPS only need the pool's energies
+    and order parameters, which every scores file of the pool holds, so they read iteration 0's and
+    their chain of selections does not wait for (or force) the training of every iteration."""
+    cfg = distill_cfg(wc)
+    needs_model = wc.strategy == "uncertainty" or cfg["target_mae_meV_per_atom"] is not None \
+        or cfg["target_uq_eV"] is not None
+    it = int(wc.iteration) - 1 if needs_model else 0
+    return res(f"{wc.element}/distill/{wc.strategy}/iter_{it}/pred_{cfg['pool']}/scores.csv")
+
+
+# used by distill.smk
+def evaluated_iterations(cfg, strategy):
+    """Iterations whose ensemble is trained and scored for the learning curve: every one for the
+    uncertainty loop; every ``baseline_stride``-th one (0, s, 2s, ...) for a baseline."""
+    if strategy == "uncertainty":
+        return list(range(cfg["n_iterations"] + 1))
+    return list(range(0, cfg["n_iterations"] + 1, cfg["baseline_stride"]))
+
+
+# used by distill.smk
 def curve_inputs(wc):
     cfg = ELEMENTS[wc.element]["distill"]
     out = {"pool": res(f"{wc.element}/sample/{cfg['pool']}.h5")}
     for strategy in cfg["strategies"]:
-        for it in range(cfg["n_iterations"] + 1):
+        for it in evaluated_iterations(cfg, strategy):
             base = f"{wc.element}/distill/{strategy}/iter_{it}"
             out[f"{strategy}/{it}/selection"] = res(f"{base}/selection.csv")
             for pool in cfg["eval_pools"]:

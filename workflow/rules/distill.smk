@@ -36,7 +36,7 @@ rule select_frames:
     """Iteration i > 0: add frames chosen by {strategy} using the previous iteration's ensemble."""
     input:
         previous=lambda wc: previous_iteration(wc, "selection.csv"),
-        scores=lambda wc: previous_iteration(wc, f"pred_{distill_cfg(wc)['pool']}/scores.csv"),
+        scores=selection_scores,
         pool=selection_pool,
     output:
         csv=res("{element}/distill/{strategy}/iter_{iteration}/selection.csv"),
