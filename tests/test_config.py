@@ -78,7 +78,8 @@ def test_overrides_for_applies_symbol_keys_to_their_element_only():
     ov = {"sample": {"methods": ["momt"], "n_frames": 100}, "Cu": {"sample": {"n_frames": 4000}},
           "Al": {"nnp": {"n_members": 3}}}
     assert overrides_for(ov, "Cu") == {"sample": {"methods": ["momt"], "n_frames": 4000}}
-    assert overrides_for(ov, "Al") == {"sample": {"methods": ["momt"], "n_frames": 100}, "nnp": {"n_members": 3}}
+    assert overrides_for(ov, "Al") == {"sample": {"methods": ["momt"], "n_frames": 100},
+                                       "nnp": {"n_members": 3}}
     assert overrides_for(ov, "Ni") == {"sample": {"methods": ["momt"], "n_frames": 100}}
     with pytest.raises(ConfigError, match="element_overrides.Cu must be a mapping"):
         overrides_for({"Cu": 3}, "Cu")

@@ -54,7 +54,8 @@ def potential_path(element: str, path: str | os.PathLike | None = None) -> Path:
         PotentialFileError: ``path`` does not exist.
     """
     if path is not None:
-        p = lammps_potential(str(path)[len(LAMMPS_PREFIX):]) if str(path).startswith(LAMMPS_PREFIX) else Path(path)
+        text = str(path)
+        p = lammps_potential(text[len(LAMMPS_PREFIX):]) if text.startswith(LAMMPS_PREFIX) else Path(path)
         if not p.is_file():
             raise PotentialFileError(f"EAM file {p} does not exist")
         return p
