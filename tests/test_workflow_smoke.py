@@ -14,6 +14,16 @@ def _snakemake(workdir, *args, timeout=1200):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
+def _planned_outputs(workdir, tmp_path, extra_config: str) -> list[str]:
+    """Outputs a dry run plans in ``workdir`` with the smoke config plus ``extra_config`` (YAML text)."""
+    more = tmp_path / "extra.yaml"
+    more.write_text(extra_config)
+    proc = _snakemake(workdir, "-n", "--cores", "1", "--configfile", str(REPO / "config" / "smoke.yaml"),
+                      str(more), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [line.split("output:", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("smoke")
@@ -48,13 +58,7 @@ def test_rerun_has_nothing_to_do(smoke_run):
 
 
 def test_more_iterations_run_only_the_new_ones(smoke_run, tmp_path):
-    more = tmp_path / "more.yaml"
-    more.write_text("element_overrides:\n  distill:\n    n_iterations: 3\n")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(smoke_run), "-n",
-           "--cores", "1", "--configfile", str(REPO / "config" / "smoke.yaml"), str(more)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    planned = [line.split("output:", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
+    planned = _planned_outputs(smoke_run, tmp_path, "element_overrides:\n  distill:\n    n_iterations: 3\n")
     assert any("/iter_3/" in out for out in planned), "iteration 3 was not planned"
     for old in ("/iter_0/", "/iter_1/", "/iter_2/"):
         assert not any(old in out for out in planned), f"existing iteration {old} would run again"
@@ -79,13 +83,8 @@ def test_baseline_stride_trains_baselines_only_at_its_iterations(tmp_path):
     """distill.baseline_stride: the baselines' selections still grow every iteration (select_frames
     of iteration 1 is planned) but their ensembles are trained only at iterations 0, s, 2s; the
     uncertainty loop trains every iteration (it needs each ensemble to select)."""
-    more = tmp_path / "stride.yaml"
-    more.write_text("element_overrides:\n  distill:\n    n_iterations: 2\n    baseline_stride: 2\n")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
-           "--cores", "1", "--configfile", str(REPO / "config" / "smoke.yaml"), str(more)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    planned = [line.split("output:", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
+    planned = _planned_outputs(tmp_path, tmp_path,
+                               "element_overrides:\n  distill:\n    n_iterations: 2\n    baseline_stride: 2\n")
     for strategy in ("random", "grid"):
         assert any(f"/{strategy}/iter_1/selection.csv" in out for out in planned)
         assert any(f"/{strategy}/iter_2/members/0/model.pt" in out for out in planned)
