@@ -83,8 +83,8 @@ def test_baseline_stride_trains_baselines_only_at_its_iterations(tmp_path):
     """distill.baseline_stride: the baselines' selections still grow every iteration (select_frames
     of iteration 1 is planned) but their ensembles are trained only at iterations 0, s, 2s; the
     uncertainty loop trains every iteration (it needs each ensemble to select)."""
-    planned = _planned_outputs(tmp_path, tmp_path,
-                               "element_overrides:\n  distill:\n    n_iterations: 2\n    baseline_stride: 2\n")
+    stride = "element_overrides:\n  distill:\n    n_iterations: 2\n    baseline_stride: 2\n"
+    planned = _planned_outputs(tmp_path, tmp_path, stride)
     for strategy in ("random", "grid"):
         assert any(f"/{strategy}/iter_1/selection.csv" in out for out in planned)
         assert any(f"/{strategy}/iter_2/members/0/model.pt" in out for out in planned)
