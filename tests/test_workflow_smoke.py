@@ -90,3 +90,15 @@ def test_baseline_stride_trains_baselines_only_at_its_iterations(tmp_path):
         assert any(f"/{strategy}/iter_2/members/0/model.pt" in out for out in planned)
         assert not any(f"/{strategy}/iter_1/members/" in out for out in planned), strategy
     assert any("/uncertainty/iter_1/members/0/model.pt" in out for out in planned)
+
+
+def test_baseline_iterations_choose_the_compared_budgets(tmp_path):
+    """distill.baseline_iterations names the iterations whose baseline ensembles are trained; the
+    final iteration is always among them (the comparison at the full budget)."""
+    chosen = "element_overrides:\n  distill:\n    n_iterations: 3\n    baseline_iterations: [1]\n"
+    planned = _planned_outputs(tmp_path, tmp_path, chosen)
+    for strategy in ("random", "grid"):
+        assert any(f"/{strategy}/iter_1/members/0/model.pt" in out for out in planned), strategy
+        assert any(f"/{strategy}/iter_3/members/0/model.pt" in out for out in planned), strategy
+        assert not any(f"/{strategy}/iter_2/members/" in out for out in planned), strategy
+        assert any(f"/{strategy}/iter_2/selection.csv" in out for out in planned), strategy

@@ -221,10 +221,17 @@ def selection_scores(wc):
 # used by distill.smk
 def evaluated_iterations(cfg, strategy):
     """Iterations whose ensemble is trained and scored for the learning curve: every one for the
-    uncertainty loop; every ``baseline_stride``-th one (0, s, 2s, ...) for a baseline."""
+    uncertainty loop; for a baseline, those of ``baseline_iterations`` or else every
+    ``baseline_stride``-th one (0, s, 2s, ...), and always 0 and the final iteration."""
+    final = cfg["n_iterations"]
     if strategy == "uncertainty":
-        return list(range(cfg["n_iterations"] + 1))
-    return list(range(0, cfg["n_iterations"] + 1, cfg["baseline_stride"]))
+        return list(range(final + 1))
+    if cfg.get("baseline_iterations") is not None:
+        chosen = {it for it in cfg["baseline_iterations"] if it <= final}
+    else:
+        chosen = set(range(0, final + 1, cfg["baseline_stride"]))
+    # iteration 0 (shared with the loop) and the final budget are always compared
+    return sorted(chosen | {0, final})
 
 
 # used by distill.smk
