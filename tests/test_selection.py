@@ -55,6 +55,34 @@ def test_uncertainty_picks_top_scores_and_guard_spreads():
     assert select_uncertainty(scores, [5], 2, cells=cells, max_per_cell=1).tolist() == [1, 4]
 
 
+def test_power_acquisition_draws_in_proportion_to_score_power():
+    """One draw picks frame i with probability w_i / sum(w), w = score ** beta (checked within 4 sigma
+    over 4,000 seeds); large beta becomes top-k, beta 0 is uniform; seeded and never repeats."""
+    scores = np.array([0.1, 0.2, 0.3, 0.4])
+    for beta in (1.0, 2.0):
+        w = scores**beta / np.sum(scores**beta)
+        counts = np.zeros(4)
+        n = 4000
+        for seed in range(n):
+            counts[select_uncertainty(scores, [], 1, acquisition="power", power_beta=beta, seed=seed)] += 1
+        sigma = np.sqrt(n * w * (1 - w))
+        assert np.all(np.abs(counts - n * w) < 4 * sigma), (beta, counts, n * w)
+    assert select_uncertainty(scores, [], 2, acquisition="power", power_beta=200.0, seed=3).tolist() == [2, 3]
+    flat = np.zeros(4)
+    for seed in range(2000):
+        flat[select_uncertainty(scores, [], 1, acquisition="power", power_beta=0.0, seed=seed)] += 1
+    assert np.all(np.abs(flat - 500) < 4 * np.sqrt(2000 * 0.25 * 0.75))
+    rng = np.random.default_rng(0)
+    big = rng.random(500)
+    a = select_uncertainty(big, [0, 1, 2], 50, acquisition="power", seed=7)
+    assert np.array_equal(a, select_uncertainty(big, [0, 1, 2], 50, acquisition="power", seed=7))
+    assert a.size == 50 and np.unique(a).size == 50 and not set(a.tolist()) & {0, 1, 2}
+    with pytest.raises(NNPDistillError, match="seed"):
+        select_uncertainty(big, [], 5, acquisition="power")
+    with pytest.raises(NNPDistillError, match="acquisition"):
+        select_uncertainty(big, [], 5, acquisition="softmax", seed=1)
+
+
 def test_grid_is_equal_per_cell():
     cells = np.repeat(np.arange(5), [100, 50, 20, 10, 4])
     picks = select_grid(cells, [], 20, seed=0)

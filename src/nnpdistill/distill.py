@@ -66,6 +66,8 @@ def next_selection(
     scores: np.ndarray | None = None,
     cells: np.ndarray | None = None,
     max_per_cell: int | None = None,
+    acquisition: str = "top_k",
+    power_beta: float = 1.0,
     features: np.ndarray | None = None,
     converged: bool = False,
 ) -> pd.DataFrame:
@@ -84,7 +86,8 @@ def next_selection(
     elif strategy == "uncertainty":
         if scores is None:
             raise NNPDistillError("uncertainty selection needs frame scores of the previous ensemble")
-        new = sel.select_uncertainty(scores, chosen, k, cells=cells, max_per_cell=max_per_cell)
+        new = sel.select_uncertainty(scores, chosen, k, cells=cells, max_per_cell=max_per_cell,
+                                     acquisition=acquisition, power_beta=power_beta, seed=seed)
     else:
         if features is None:
             raise NNPDistillError("fps selection needs per-frame descriptors")
@@ -169,6 +172,8 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
     kwargs: dict = {"n_pool": n_pool, "seed": seed, "converged": done}
     if strategy == "uncertainty":
         kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg.get("score", "max")], n_pool)
+        kwargs["acquisition"] = cfg.get("acquisition", "top_k")
+        kwargs["power_beta"] = float(cfg.get("power_beta", 1.0))
         if cfg.get("guard_max_per_cell"):
             kwargs["cells"] = sel.grid_cells(energy, order, *cfg["guard_bins"])
             kwargs["max_per_cell"] = int(cfg["guard_max_per_cell"])

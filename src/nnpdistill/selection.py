@@ -106,6 +106,9 @@ def select_grid(
     return np.sort(np.asarray(picks, dtype=np.int64))
 
 
+ACQUISITIONS: tuple[str, ...] = ("top_k", "power")
+
+
 def select_uncertainty(
     scores: np.ndarray,
     selected: Sequence[int],
@@ -113,8 +116,17 @@ def select_uncertainty(
     *,
     cells: np.ndarray | None = None,
     max_per_cell: int | None = None,
+    acquisition: str = "top_k",
+    power_beta: float = 1.0,
+    seed: int | None = None,
 ) -> np.ndarray:
-    """The k highest-scoring unselected frames; ties broken by the lower index (deterministic).
+    """k unselected frames by their uncertainty scores.
+
+    ``acquisition="top_k"``: the k highest-scoring frames; ties broken by the lower index.
+    ``acquisition="power"``: k frames drawn without replacement with probability proportional to
+    ``score ** power_beta`` (stochastic batch acquisition, Kirsch et al., TMLR 2023): uncertain frames
+    are favoured, but the batch keeps the pool's spread instead of piling onto its single most
+    uncertain corner; seeded, so deterministic. ``power_beta`` → ∞ approaches top-k, 0 is random.
 
     With ``cells`` and ``max_per_cell``, at most ``max_per_cell`` picks come from one cell in this round
     (the guard against near-duplicates); if that leaves the budget unspent, the rest is filled by score.
@@ -123,8 +135,26 @@ def select_uncertainty(
     selected = _check(scores.size, selected, k)
     if not np.all(np.isfinite(scores)):
         raise NNPDistillError("frame scores contain NaN or inf")
+    if acquisition not in ACQUISITIONS:
+        raise NNPDistillError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
     available = _available(scores.size, selected)
-    order = available[np.lexsort((available, -scores[available]))]
+    if acquisition == "power":
+        if seed is None:
+            raise NNPDistillError("power acquisition needs a seed")
+        if not power_beta >= 0:
+            raise NNPDistillError(f"power_beta must be >= 0, got {power_beta}")
+        if np.any(scores[available] < 0):
+            raise NNPDistillError("power acquisition needs non-negative frame scores")
+        # draw the whole available pool in a seeded weighted order (Efraimidis-Spirakis keys
+        # u ** (1 / w)), so the guard below can walk it like the top-k order
+        weights = scores[available] ** power_beta
+        weights = weights / weights.max() if weights.max() > 0 else np.ones_like(weights)
+        u = np.random.default_rng(seed).random(available.size)
+        with np.errstate(divide="ignore"):
+            keys = np.where(weights > 0, np.log(u) / np.where(weights > 0, weights, 1.0), -np.inf)
+        order = available[np.lexsort((available, -keys))]
+    else:
+        order = available[np.lexsort((available, -scores[available]))]
     if cells is None or max_per_cell is None:
         return np.sort(order[:k])
     if max_per_cell < 1:

@@ -180,16 +180,25 @@ def selection_pool(wc):
 
 
 
-# used by distill.smk
-SELECTION_KEYS = ("n_per_iteration", "score", "guard_max_per_cell", "guard_bins", "grid_bins",
-                  "target_mae_meV_per_atom", "target_uq_eV")
+# used by distill.smk: the settings each strategy's selection step reads, so that tuning one
+# strategy (e.g. the uncertainty guard) does not re-run the baselines' selections
+SELECTION_KEYS = ("n_per_iteration", "target_mae_meV_per_atom", "target_uq_eV")
+STRATEGY_KEYS = {
+    "uncertainty": ("score", "acquisition", "power_beta", "guard_max_per_cell", "guard_bins"),
+    "grid": ("grid_bins",),
+    "random": (),
+    "fps": (),
+}
 
 
 
 # used by distill.smk
 def selection_settings(wc):
     cfg = distill_cfg(wc)
-    return {key: cfg[key] for key in SELECTION_KEYS}
+    keys = SELECTION_KEYS + STRATEGY_KEYS[wc.strategy]
+    if cfg["target_uq_eV"] is not None and "score" not in keys:
+        keys += ("score",)  # the early-stop uncertainty target reads the frame score
+    return {key: cfg[key] for key in keys}
 
 
 

@@ -24,6 +24,8 @@ def _select(args: argparse.Namespace) -> int:
             "grid_bins": args.grid_bins,
             "guard_bins": args.guard_bins,
             "guard_max_per_cell": args.guard_max_per_cell,
+            "acquisition": args.acquisition,
+            "power_beta": args.power_beta,
             "target_mae_meV_per_atom": args.target_mae,
             "target_uq_eV": args.target_uq,
         }
@@ -76,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--grid-bins", type=int, nargs=2, default=[10, 10], metavar=("E", "O"))
     p.add_argument("--guard-bins", type=int, nargs=2, default=[20, 20], metavar=("H", "O"))
     p.add_argument("--guard-max-per-cell", type=int, default=None)
+    p.add_argument("--acquisition", default="top_k", choices=["top_k", "power"],
+                   help="top_k: highest scores; power: drawn with probability ~ score**beta (seeded)")
+    p.add_argument("--power-beta", type=float, default=1.0, help="exponent of the power acquisition")
     p.add_argument("--target-mae", type=float, default=None, help="early stop: pool MAE, meV/atom")
     p.add_argument("--target-uq", type=float, default=None, help="early stop: mean frame score, eV")
     p.add_argument("--seed", type=int, default=0)
