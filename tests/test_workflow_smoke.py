@@ -64,6 +64,15 @@ def test_more_iterations_run_only_the_new_ones(smoke_run, tmp_path):
         assert not any(old in out for out in planned), f"existing iteration {old} would run again"
 
 
+def test_tuning_the_loop_does_not_rerun_the_baselines(smoke_run, tmp_path):
+    """A selection step depends only on its own strategy's settings: a new guard for the uncertainty
+    loop re-plans the loop's selections (and what follows from them), not random's or grid's."""
+    guard = "element_overrides:\n  distill:\n    guard_max_per_cell: 1\n"
+    planned = _planned_outputs(smoke_run, tmp_path, guard)
+    assert any("/uncertainty/iter_1/selection.csv" in out for out in planned), planned
+    assert not any("/random/" in out or "/grid/" in out for out in planned), planned
+
+
 def test_report_holds_every_table_and_figure(smoke_run):
     """`snakemake --report` gives one self-contained HTML file with each category of result, and every
     file marked for the report exists (a missing one would abort the report)."""
