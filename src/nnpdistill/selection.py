@@ -147,11 +147,14 @@ def select_uncertainty(
             raise NNPDistillError("power acquisition needs non-negative frame scores")
         # draw the whole available pool in a seeded weighted order (Efraimidis-Spirakis keys
         # u ** (1 / w)), so the guard below can walk it like the top-k order
+        # (scaled by the largest weight, which keeps the order and guards against underflow at large beta)
         weights = scores[available] ** power_beta
         weights = weights / weights.max() if weights.max() > 0 else np.ones_like(weights)
         u = np.random.default_rng(seed).random(available.size)
+        keys = np.full(available.size, -np.inf)
+        drawable = weights > 0
         with np.errstate(divide="ignore"):
-            keys = np.where(weights > 0, np.log(u) / np.where(weights > 0, weights, 1.0), -np.inf)
+            keys[drawable] = np.log(u[drawable]) / weights[drawable]
         order = available[np.lexsort((available, -keys))]
     else:
         order = available[np.lexsort((available, -scores[available]))]
