@@ -12,8 +12,17 @@ import h5py
 import numpy as np
 import pytest
 
+import nnpdistill.frames as frames_module
 from nnpdistill.errors import DatasetError, FrameStoreError
-from nnpdistill.frames import Frames, FrameStore, FrameWriter, concatenate, export_extxyz, write_frames
+from nnpdistill.frames import (
+    Frames,
+    FrameStore,
+    FrameWriter,
+    compact_store,
+    concatenate,
+    export_extxyz,
+    write_frames,
+)
 
 ATTRS = {"element": "Ni", "potential": "Ni_Nb_Zhang2016.eam.fs", "potential_sha256": "ab" * 32}
 
@@ -275,6 +284,36 @@ def test_truncate_and_resume_after_error(tmp_path):
         w.append(first)
         with pytest.raises(FrameStoreError, match="cannot truncate to 7 frames, it holds 6"):
             w.truncate(7)
+
+
+def test_resumed_store_has_the_bytes_of_an_uninterrupted_one(tmp_path, monkeypatch):
+    """A store written in one go and one killed and resumed half-way end as the same file (the same
+    checksum), so a sampling run that resumes from its checkpoint is reproducible bit for bit."""
+    parts = [make_frames(30, 32, 100 + i) for i in range(6)]
+    with FrameWriter(tmp_path / "a.h5", ATTRS, flush_bytes=0) as w:
+        for p in parts:
+            w.append(p)
+    with pytest.raises(RuntimeError, match="killed"):
+        with FrameWriter(tmp_path / "b.h5", ATTRS, flush_bytes=0, keep_partial_on_error=True) as w:
+            for p in parts[:4]:
+                w.append(p)
+            raise RuntimeError("killed")
+    with FrameWriter(tmp_path / "b.h5", ATTRS, flush_bytes=0, resume=True) as w:
+        w.truncate(60)  # the checkpoint was taken after two parts
+        for p in parts[2:]:
+            w.append(p)
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+    # a store of an older nnpdistill (written without the final compaction) holds the same frames in
+    # other bytes; compact_store gives it the canonical ones
+    with monkeypatch.context() as m:
+        m.setattr(frames_module, "_compact", lambda path: None)
+        with FrameWriter(tmp_path / "c.h5", ATTRS, flush_bytes=0) as w:
+            for p in parts:
+                w.append(p)
+                w.flush()
+    assert (tmp_path / "c.h5").read_bytes() != (tmp_path / "a.h5").read_bytes()
+    compact_store(tmp_path / "c.h5")
+    assert (tmp_path / "c.h5").read_bytes() == (tmp_path / "a.h5").read_bytes()
 
 
 def test_resume_after_kill(tmp_path):

@@ -73,6 +73,16 @@ def test_tuning_the_loop_does_not_rerun_the_baselines(smoke_run, tmp_path):
     assert not any("/random/" in out or "/grid/" in out for out in planned), planned
 
 
+def test_a_replicate_reseeds_the_distillation_not_the_sampling(smoke_run, tmp_path):
+    """distill.replicate > 0 gives the initial subset, the selections and the members new seeds (a
+    replicate campaign for the seed spread of the learning curves); the sampled pools are kept."""
+    planned = _planned_outputs(smoke_run, tmp_path, "element_overrides:\n  distill:\n    replicate: 1\n")
+    for strategy in ("uncertainty", "random", "grid"):
+        assert any(f"/{strategy}/iter_0/selection.csv" in out for out in planned), strategy
+        assert any(f"/{strategy}/iter_1/members/0/model.pt" in out for out in planned), strategy
+    assert not any("/sample/" in out for out in planned), planned
+
+
 def test_report_holds_every_table_and_figure(smoke_run):
     """`snakemake --report` gives one self-contained HTML file with each category of result, and every
     file marked for the report exists (a missing one would abort the report)."""

@@ -149,8 +149,16 @@ def member_seed(wc):
     only, not the strategy: every strategy trains the same models on the same iteration-0 frames, so
     the curves differ by their selections alone."""
     if wc.trainset.startswith("distill/"):
-        return seed_for("train_member", wc.element, "distill", wc.trainset.rpartition("iter_")[2], wc.member)
+        return seed_for("train_member", wc.element, "distill", wc.trainset.rpartition("iter_")[2], wc.member,
+                        *replicate_parts(wc))
     return seed_for("train_member", wc.element, wc.trainset, wc.member)
+
+
+def replicate_parts(wc):
+    """Extra seed parts of a replicate distillation (``distill.replicate`` > 0); none for replicate 0,
+    so the recorded campaign keeps its seeds and files bit for bit."""
+    r = element_cfg(wc)["distill"]["replicate"]
+    return ("replicate", r) if r else ()
 
 
 def previous_trainset(wc):

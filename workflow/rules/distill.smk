@@ -21,7 +21,7 @@ rule init_selection:
         res("{element}/distill/{strategy}/iter_0/logs/init_selection.log"),
     params:
         n_initial=lambda wc: distill_cfg(wc)["n_initial"],
-        seed=lambda wc: seed_for("init_selection", wc.element),
+        seed=lambda wc: seed_for("init_selection", wc.element, *replicate_parts(wc)),
     threads: 1
     resources:
         runtime=10,
@@ -46,7 +46,7 @@ rule select_frames:
         iteration=r"[1-9]\d*",
     params:
         cfg=selection_settings,
-        seed=lambda wc: seed_for("select_frames", wc.element, wc.strategy, wc.iteration),
+        seed=lambda wc: seed_for("select_frames", wc.element, wc.strategy, wc.iteration, *replicate_parts(wc)),
     threads: 1
     resources:
         runtime=10,
