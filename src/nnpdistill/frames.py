@@ -508,6 +508,17 @@ def _read_str(ds: h5py.Dataset, sel: slice) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
+def _frame_groups(file: h5py.File, path: str | os.PathLike) -> dict[int, h5py.Group]:
+    """The ``n<atoms>`` groups of an open store by atom count; any other item is an error."""
+    groups = {}
+    for name, g in file.items():
+        m = _GROUP_NAME.match(name)
+        if not m or not isinstance(g, h5py.Group) or "index" not in g:
+            raise FrameStoreError(f"{path}: unexpected item {name!r}")
+        groups[int(m.group(1))] = g
+    return groups
+
+
 def _copy_groups(groups: dict[int, h5py.Group], counts: dict[int, int], dst: h5py.File,
                  block: int = 4096) -> None:
     """Copy the first ``counts[n]`` rows of every dataset of each frame group into ``dst``, in a fixed
@@ -528,38 +539,28 @@ def _copy_groups(groups: dict[int, h5py.Group], counts: dict[int, int], dst: h5p
                 dd[a:b] = ds[a:b]
 
 
-def _compact(path: Path) -> None:
+def compact_store(path: str | os.PathLike) -> Path:
     """Rewrite a finished frame store in its canonical layout (in place, through a temporary file).
 
     HDF5 places chunks and metadata in the order they were written, so a store written in one go, one
     flushed in many steps and one resumed after a kill hold the same frames in different bytes. The
     canonical copy depends only on the content: a killed and resumed sampling run ends with the same
-    file (and checksum) as an uninterrupted one. About a second per 150 MB.
+    file (and checksum) as an uninterrupted one. About a second per 150 MB. FrameWriter does this on
+    close; call it on a store written by an older nnpdistill (only the file's bytes change).
     """
+    path = Path(path)
     fresh = path.with_name(path.name + ".compact")
     try:
         with _h5_errors(path, "compacting"), h5py.File(path, "r", locking="best-effort") as src, \
                 h5py.File(fresh, "w", locking="best-effort") as dst:
             for key in sorted(src.attrs):
                 dst.attrs.create(key, src.attrs[key], dtype=src.attrs.get_id(key).dtype)
-            groups = {}
-            for name, g in src.items():
-                m = _GROUP_NAME.match(name)
-                if not m or not isinstance(g, h5py.Group):
-                    raise FrameStoreError(f"{path}: unexpected item {name!r}")
-                groups[int(m.group(1))] = g
+            groups = _frame_groups(src, path)
             _copy_groups(groups, {n: int(g["index"].shape[0]) for n, g in groups.items()}, dst)
         os.replace(fresh, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             fresh.unlink()
-
-
-def compact_store(path: str | os.PathLike) -> Path:
-    """Rewrite a frame store written by an older nnpdistill in the canonical layout FrameWriter now
-    ends with (the frames and attributes are unchanged; only the file's bytes are)."""
-    path = Path(path)
-    _compact(path)
     return path
 
 
@@ -656,12 +657,7 @@ class FrameWriter:
                 if old.get("element") != self.element:
                     raise FrameStoreError(f"{self.partial}: cannot resume, it holds element "
                                           f"{old.get('element')!r}, not {self.element!r}")
-                groups = {}
-                for name, g in src.items():
-                    m = _GROUP_NAME.match(name)
-                    if not m or "index" not in g:
-                        raise FrameStoreError(f"{self.partial}: unexpected item {name!r}")
-                    groups[int(m.group(1))] = g
+                groups = _frame_groups(src, self.partial)
                 index = {n: g["index"][: _consistent_count(g)] for n, g in groups.items()}
                 for n, idx in index.items():
                     if idx.size > 1 and np.any(np.diff(idx) <= 0):
@@ -834,7 +830,7 @@ class FrameWriter:
         finally:
             self._file.close()
             self._closed = True
-        _compact(self.partial)
+        compact_store(self.partial)
         os.replace(self.partial, self.path)
         return self.path
 
