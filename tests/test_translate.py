@@ -78,3 +78,40 @@ def test_translated_labels_equal_direct_eam(tmp_path):
         np.testing.assert_allclose(atoms.get_forces(), frames.forces[i], atol=1e-9)
         np.testing.assert_allclose(atoms.get_stress(voigt=False), frames.stress[i], atol=1e-10)
         np.testing.assert_allclose(calc.get_property("energies", atoms), frames.energies[i], atol=1e-9)
+
+
+def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):
+    """The factor solves <P_target(s)> = <P_source>: check the labelled output against the source's
+    own EAM stress, and that the 0 K rule's factor gives another pressure (the rule is not a no-op)."""
+    frames = _ni_frames(6, seed=3)
+    ni = EAMCalculator("Ni")
+    labelled = []
+    for atoms in frames.to_atoms():
+        atoms.calc = ni
+        labelled.append(atoms.get_stress(voigt=False))
+    p_source = float(np.mean([-np.trace(s) / 3 for s in labelled]))
+    src = tmp_path / "ni.h5"
+    write_frames(src, _ni_frames(6, seed=3), {"element": "Ni"})  # unlabelled: refused below
+    NI.to_csv(tmp_path / "ni.csv", index=False)
+    NB.to_csv(tmp_path / "nb.csv", index=False)
+    with pytest.raises(NNPDistillError, match="stress labels"):
+        translate_dataset(str(src), tmp_path / "ni.csv", tmp_path / "nb.csv", "Nb",
+                          str(tmp_path / "bad.h5"), rule="pressure_match")
+    assert not (tmp_path / "bad.h5").exists()
+    from dataclasses import replace
+    write_frames(src, replace(frames, stress=np.array(labelled)), {"element": "Ni"})
+    info = translate_dataset(str(src), tmp_path / "ni.csv", tmp_path / "nb.csv", "Nb",
+                             str(tmp_path / "nb.h5"), rule="pressure_match")
+    assert info["scale_rule"] == "pressure_match"
+    assert info["matched_pressure_GPa"] == pytest.approx(p_source * 160.21766208)
+    with FrameStore(tmp_path / "nb.h5") as store:
+        out = store.read()
+    p_out = float(np.mean(-np.trace(out.stress, axis1=1, axis2=2) / 3))
+    assert p_out == pytest.approx(p_source, abs=1e-3 / 160.2)  # 1e-3 GPa tolerance of the search
+    auto = scale_factor(NI, NB)[0]
+    assert abs(info["scale_factor"] / auto - 1) > 1e-3
+    frac_in = np.linalg.solve(frames.cell.transpose(0, 2, 1), frames.positions.transpose(0, 2, 1))
+    frac_out = np.linalg.solve(out.cell.transpose(0, 2, 1), out.positions.transpose(0, 2, 1))
+    np.testing.assert_allclose(frac_out, frac_in, atol=1e-12)
+    with pytest.raises(NNPDistillError, match="needs the frames"):
+        scale_factor(NI, NB, "pressure_match")

@@ -6,7 +6,13 @@ volumes (cube root) is the natural choice. Rules (config ``translate.scale_rule`
 
 - ``fcc_lattice``: (V_fcc,target / V_fcc,source)^(1/3), i.e. the FCC lattice-constant ratio;
 - ``ground_state_volume``: (V_gs,target / V_gs,source)^(1/3), ground state = lowest-energy structure;
-- ``auto`` (default): ``fcc_lattice`` when both ground states are FCC, else ``ground_state_volume``.
+- ``auto`` (default): ``fcc_lattice`` when both ground states are FCC, else ``ground_state_volume``;
+- ``pressure_match``: the factor at which the translated frames' mean virial pressure under the
+  target's EAM equals the source frames' mean virial pressure under the source's (their own stress
+  labels). The source frames were sampled at the source's 1 bar; this puts them at the same mechanical
+  state in the target rather than at a 0 K volume ratio, which ignores how differently the two
+  potentials expand when hot and when molten. It needs only the two potentials and the source frames
+  (no sampling of the target): a secant search from the ``auto`` factor, a few EAM labellings.
 
 Scaling multiplies cell and Cartesian positions by the same factor, so fractional coordinates are
 unchanged; every label (energy, forces, per-atom energies, stress) comes from the target's EAM.
@@ -25,7 +31,8 @@ from .errors import NNPDistillError
 if TYPE_CHECKING:  # pragma: no cover
     from .frames import Frames
 
-SCALE_RULES: tuple[str, ...] = ("auto", "fcc_lattice", "ground_state_volume")
+SCALE_RULES: tuple[str, ...] = ("auto", "fcc_lattice", "ground_state_volume", "pressure_match")
+EV_PER_A3_TO_GPA = 160.21766208
 
 
 def _volume(table: pd.DataFrame, structure: str) -> float:
@@ -44,6 +51,9 @@ def scale_factor(source: pd.DataFrame, target: pd.DataFrame, rule: str = "auto")
     """Length scale factor source → target from two ``crystals.csv`` tables, and the rule used."""
     if rule not in SCALE_RULES:
         raise NNPDistillError(f"unknown scale rule {rule!r}; choose one of {', '.join(SCALE_RULES)}")
+    if rule == "pressure_match":
+        raise NNPDistillError("the pressure_match rule needs the frames and the target's EAM: "
+                              "use pressure_matched_factor (translate_dataset does)")
     if rule == "auto":
         both_fcc = ground_state(source) == "fcc" and ground_state(target) == "fcc"
         rule = "fcc_lattice" if both_fcc else "ground_state_volume"
@@ -89,6 +99,43 @@ def label_frames(frames: Frames, evaluator, batch_frames: int = 64) -> Frames:
                                energies=np.concatenate(energies), stress=np.concatenate(stress))
 
 
+def _mean_pressure(parts: list[Frames]) -> float:
+    """Mean virial pressure (eV/Å³, −trace(stress)/3) over every frame of ``parts``."""
+    p = np.concatenate([-np.trace(f.stress, axis1=1, axis2=2) / 3.0 for f in parts])
+    return float(p.mean())
+
+
+def pressure_matched_factor(parts: list[Frames], evaluator, atomic_number: int, start: float,
+                            tol_GPa: float = 1e-3, max_iter: int = 30) -> tuple[float, list[Frames], float]:
+    """Scale factor at which the mean virial pressure of the translated ``parts`` under ``evaluator``
+    equals that of ``parts``' own stress labels (source EAM). Secant search from ``start``.
+
+    Returns (factor, the translated and labelled frames at that factor, the matched pressure in eV/Å³).
+    """
+    if any(f.stress is None for f in parts):
+        raise NNPDistillError("the pressure_match rule needs the source frames' stress labels; "
+                              "the source frame store has none")
+    goal = _mean_pressure(parts)
+
+    def labelled(factor: float) -> tuple[float, list[Frames]]:
+        out = [label_frames(translate_frames(f, factor, atomic_number), evaluator) for f in parts]
+        return _mean_pressure(out) - goal, out
+
+    a, (fa, _) = start, labelled(start)
+    b, (fb, out) = start * 0.99, labelled(start * 0.99)
+    for _ in range(max_iter):
+        if abs(fb) * EV_PER_A3_TO_GPA < tol_GPa:
+            return b, out, goal
+        if fb == fa:
+            break
+        a, fa, b = b, fb, b - fb * (b - a) / (fb - fa)
+        if not 0.5 * start < b < 2.0 * start:
+            break
+        fb, out = labelled(b)
+    raise NNPDistillError(f"pressure_match: no scale factor near {start:.4f} gives the source's mean "
+                          f"pressure {goal * EV_PER_A3_TO_GPA:.3f} GPa (last factor {b:.4f})")
+
+
 def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str, target_symbol: str,
                       out_h5: str, *, potential: str | None = None, rule: str = "auto") -> dict:
     """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
@@ -99,16 +146,23 @@ def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str
     from .io_utils import sha256_file
     from .potentials import load_eam
 
-    factor, used = scale_factor(pd.read_csv(source_crystals), pd.read_csv(target_crystals), rule)
+    tables = pd.read_csv(source_crystals), pd.read_csv(target_crystals)
+    factor, used = scale_factor(*tables, "auto" if rule == "pressure_match" else rule)
     eam = load_eam(target_symbol, path=potential)
     evaluator = eam.evaluator()
+    extra = {}
     with FrameStore(source_h5) as store:
         source_element = store.element
-        parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
-                 for f in store.groups(labels=False)]
+        if rule == "pressure_match":
+            factor, parts, goal = pressure_matched_factor(store.groups(labels=True), evaluator,
+                                                          eam.atomic_number, factor)
+            used, extra = rule, {"matched_pressure_GPa": goal * EV_PER_A3_TO_GPA}
+        else:
+            parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
+                     for f in store.groups(labels=False)]
     info = {"source_element": source_element, "source_file": os.path.basename(source_h5),
             "source_sha256": sha256_file(source_h5), "scale_factor": factor, "scale_rule": used,
-            "n_frames": int(sum(p.n_frames for p in parts))}
+            **extra, "n_frames": int(sum(p.n_frames for p in parts))}
     write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rule",
         default="auto",
-        choices=["auto", "fcc_lattice", "ground_state_volume"],
-        help="scale rule (default auto: FCC lattice ratio if both are FCC, else atomic volume)",
+        choices=["auto", "fcc_lattice", "ground_state_volume", "pressure_match"],
+        help="scale rule (default auto: FCC lattice ratio if both are FCC, else atomic volume; pressure_match: the factor at which the mean virial pressure under the target EAM equals the source frames')",
     )
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_run)
