@@ -27,12 +27,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import NNPDistillError
+from .units import GPA_EV_PER_A3
 
 if TYPE_CHECKING:  # pragma: no cover
     from .frames import Frames
 
 SCALE_RULES: tuple[str, ...] = ("auto", "fcc_lattice", "ground_state_volume", "pressure_match")
-EV_PER_A3_TO_GPA = 160.21766208
 
 
 def _volume(table: pd.DataFrame, structure: str) -> float:
@@ -124,7 +124,7 @@ def pressure_matched_factor(parts: list[Frames], evaluator, atomic_number: int, 
     a, (fa, _) = start, labelled(start)
     b, (fb, out) = start * 0.99, labelled(start * 0.99)
     for _ in range(max_iter):
-        if abs(fb) * EV_PER_A3_TO_GPA < tol_GPa:
+        if abs(fb) < tol_GPa * GPA_EV_PER_A3:
             return b, out, goal
         if fb == fa:
             break
@@ -133,7 +133,7 @@ def pressure_matched_factor(parts: list[Frames], evaluator, atomic_number: int, 
             break
         fb, out = labelled(b)
     raise NNPDistillError(f"pressure_match: no scale factor near {start:.4f} gives the source's mean "
-                          f"pressure {goal * EV_PER_A3_TO_GPA:.3f} GPa (last factor {b:.4f})")
+                          f"pressure {goal / GPA_EV_PER_A3:.3f} GPa (last factor {b:.4f})")
 
 
 def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str, target_symbol: str,
@@ -156,7 +156,7 @@ def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str
         if rule == "pressure_match":
             factor, parts, goal = pressure_matched_factor(store.groups(labels=True), evaluator,
                                                           eam.atomic_number, factor)
-            used, extra = rule, {"matched_pressure_GPa": goal * EV_PER_A3_TO_GPA}
+            used, extra = rule, {"matched_pressure_GPa": goal / GPA_EV_PER_A3}
         else:
             parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
                      for f in store.groups(labels=False)]
