@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--rule",
         default="auto",
         choices=["auto", "fcc_lattice", "ground_state_volume", "pressure_match"],
-        help="scale rule (default auto: FCC lattice ratio if both are FCC, else atomic volume; pressure_match: the factor at which the mean virial pressure under the target EAM equals the source frames')",
+        help="scale rule (default auto: FCC lattice ratio if both are FCC, else atomic volume; "
+        "pressure_match: the factor at which the mean virial pressure under the target EAM equals "
+        "the source frames')",
     )
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_run)
