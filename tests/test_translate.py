@@ -115,3 +115,16 @@ def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):
     np.testing.assert_allclose(frac_out, frac_in, atol=1e-12)
     with pytest.raises(NNPDistillError, match="needs the frames"):
         scale_factor(NI, NB, "pressure_match")
+
+
+def test_cli_offers_every_scale_rule():
+    """The CLI keeps its own list (it imports the science lazily): it must not drift from SCALE_RULES."""
+    import argparse
+
+    from nnpdistill.cli import build_parser
+    from nnpdistill.translate import SCALE_RULES
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    rule = next(a for a in sub.choices["translate"]._actions if a.dest == "rule")
+    assert tuple(rule.choices) == SCALE_RULES
