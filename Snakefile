@@ -23,6 +23,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/nnp.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/translate.smk"
+include: "workflow/rules/label.smk"
 include: "workflow/rules/report.smk"
 
 

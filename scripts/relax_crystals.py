@@ -12,4 +12,5 @@ reference = read_reference(sm.input.reference)
 element = model.settings.element
 results = relax_with_nnp(element, lambda: NNPCalculator(model), reference, strains=sm.params.strains,
                          fmax_eV_per_A=sm.params.fmax_eV_per_A)
-write_relax_outputs(results, markdown_table(results, reference, element), sm.output.csv, sm.output.markdown)
+markdown = markdown_table(results, reference, element, reference_name=sm.params.reference_name)
+write_relax_outputs(results, markdown, sm.output.csv, sm.output.markdown)

@@ -219,3 +219,152 @@ def write_eam_crystals(
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
     return table
+
+
+# ----------------------------------------------------------------------------------------------
+# reference crystals by E(V) scans (a DFT reference: no BFGS relaxation of 32-54 atom cells)
+# ----------------------------------------------------------------------------------------------
+
+
+def _crystal_at(symbol: str, structure: str, volume_per_atom: float,
+                c_over_a_value: float | None = None) -> Atoms:
+    """``structure`` (the cells of :func:`build_crystal`) at a given atomic volume (and HCP c/a)."""
+    if structure in ("fcc", "bcc"):
+        return build_crystal(symbol, structure, (4.0 * volume_per_atom) ** (1.0 / 3.0))
+    ratio = HCP_FIXED_C_OVER_A if structure == "hcp_ideal" else float(c_over_a_value or math.sqrt(8.0 / 3.0))
+    a = (4.0 * volume_per_atom / (math.sqrt(3.0) * ratio)) ** (1.0 / 3.0)
+    return bulk(symbol, "hcp", a=a, c=ratio * a, orthorhombic=True).repeat((2, 2, 3))
+
+
+def _eos_fit(volumes: np.ndarray, energies: np.ndarray) -> tuple[float, float, bool]:
+    """(V0, E0 per atom, minimum inside the scan) of a Birch-Murnaghan fit; quadratic if that fails."""
+    from ase.eos import EquationOfState
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v0, e0, _ = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    except Exception:  # noqa: BLE001 - fall back to a parabola
+        c = np.polyfit(volumes, energies, 2)
+        v0 = -c[1] / (2 * c[0]) if c[0] > 0 else float(volumes[np.argmin(energies)])
+        e0 = float(np.polyval(c, v0))
+    inside = bool(volumes.min() <= v0 <= volumes.max())
+    return float(v0), float(e0), inside
+
+
+def eos_crystal_table(
+    symbol: str,
+    energy_per_atom: Callable[[Atoms], float],
+    start: pd.DataFrame,
+    *,
+    n_points: int = 7,
+    strain: float = 0.04,
+    hcp_c_over_a_points: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """The crystal table from E(V) scans: what a DFT reference can afford instead of relaxations.
+
+    Perfect FCC, BCC and HCP crystals have zero forces by symmetry, so only the cell is free: each
+    structure is scanned over ``n_points`` volumes with lattice lengths in ``1 ± strain`` around the
+    atomic volume of ``start`` (e.g. the EAM's ``crystals.csv``), extended point by point while the
+    lowest energy lies at an end of the scan, and fitted with Birch-Murnaghan.
+    HCP with c/a relaxed repeats the scan at ``hcp_c_over_a_points`` c/a values within ±4 % of the
+    start's and takes the minimum of a parabola through their E0. ``energy_per_atom(atoms)`` is the
+    reference's energy per atom (eV). Same columns as :func:`crystal_table`; ``converged`` says the
+    minimum lies inside the scan; forces and stresses are NaN (not computed).
+    """
+    scales = np.linspace(1.0 - strain, 1.0 + strain, int(n_points))
+    rows = []
+
+    def scan(structure: str, v_start: float, ratio: float | None) -> tuple[float, float, bool]:
+        """E(V) around v_start; while the lowest energy sits at an end of the scan (the reference's
+        minimum is far from the start, e.g. a minimal basis set), extend the scan on that side."""
+        volumes, energies = [], []
+
+        def point(v: float) -> None:
+            atoms = _crystal_at(symbol, structure, v, ratio)
+            energies.append(energy_per_atom(atoms))
+            volumes.append(atoms.get_volume() / len(atoms))
+            if progress:
+                progress(f"{structure} V={volumes[-1]:.3f} A^3/atom E={energies[-1]:.6f} eV/atom")
+
+        for s in scales:
+            point(v_start * s**3)
+        step = scales[1] - scales[0] if len(scales) > 1 else strain
+        for _ in range(3 * len(scales)):  # at most three scans' worth of extra points
+            order = np.argsort(volumes)
+            lowest = int(np.argmin(np.array(energies)[order]))
+            if 0 < lowest < len(order) - 1:
+                break
+            edge = volumes[order[0]] if lowest == 0 else volumes[order[-1]]
+            factor = (1.0 - step) if lowest == 0 else (1.0 + step)
+            point(edge * factor**3)
+        order = np.argsort(volumes)
+        return _eos_fit(np.array(volumes)[order], np.array(energies)[order])
+
+    for structure in ("fcc", "bcc", "hcp", "hcp_ideal"):
+        row = start.loc[start["structure"] == structure]
+        if row.empty or (structure == "hcp" and hcp_c_over_a_points == 0):
+            continue
+        v_start = float(row["volume_A3_per_atom"].iloc[0])
+        ratio = None
+        if structure == "hcp":
+            c0 = float(row["c_over_a"].iloc[0])
+            ratios = np.linspace(0.96 * c0, 1.04 * c0, int(hcp_c_over_a_points))
+            fits = [scan(structure, v_start, r) for r in ratios]
+            e0s = np.array([f[1] for f in fits])
+            coef = np.polyfit(ratios, e0s, 2)
+            ratio = float(-coef[1] / (2 * coef[0])) if coef[0] > 0 else float(ratios[np.argmin(e0s)])
+            inside_ratio = bool(ratios.min() <= ratio <= ratios.max())
+            v0, e0, inside = scan(structure, float(np.interp(ratio, ratios, [f[0] for f in fits])), ratio)
+            inside = inside and inside_ratio
+        else:
+            v0, e0, inside = scan(structure, v_start, None)
+        atoms = _crystal_at(symbol, structure, v0, ratio)
+        rows.append({
+            "structure": structure, "n_atoms": len(atoms), "nn_distance_A": nearest_neighbour_distance(atoms),
+            "energy_eV_per_atom": e0, "volume_A3_per_atom": v0,
+            "c_over_a": c_over_a(atoms) if structure.startswith("hcp") else np.nan,
+            "max_force_eV_per_A": np.nan, "max_stress_eV_per_A3": np.nan, "converged": inside,
+        })
+    table = pd.DataFrame(rows)
+    table["rank"] = table["energy_eV_per_atom"].rank(method="min").astype(int)
+    return table.loc[:, list(CRYSTAL_COLUMNS)]
+
+
+def write_reference_crystals(reference, start_csv: str, out_csv: str, *, n_points: int = 7,
+                             strain: float = 0.04,
+                             hcp_c_over_a_points: int = 5, workdir: str | None = None) -> pd.DataFrame:
+    """The element's crystal table computed with its reference method (``nnpdistill.reference``).
+
+    EAM relaxes as :func:`write_eam_crystals` does (the exact "Reference (EAM)" rows); any other
+    reference (DFT, an ASE calculator) scans E(V) around the crystals of ``start_csv``
+    (:func:`eos_crystal_table`). Written atomically.
+    """
+    import logging
+    from pathlib import Path
+
+    from .io_utils import atomic_path
+    from .label import FrameFailure, calculate_frame
+
+    log = logging.getLogger("nnpdistill.crystals")
+    start = pd.read_csv(start_csv)
+    if reference.kind == "eam":
+        return write_eam_crystals(reference.symbol, out_csv, potential=reference.potential)
+    work = Path(workdir or Path(out_csv).with_name(Path(out_csv).name + ".work"))
+
+    def energy_per_atom(atoms: Atoms) -> float:
+        try:
+            return calculate_frame(reference, atoms, work)["energy"] / len(atoms)
+        except FrameFailure as exc:
+            raise NNPDistillError(f"reference crystal {atoms.get_chemical_formula()} at "
+                                  f"{atoms.get_volume() / len(atoms):.3f} A^3/atom: {exc}") from exc
+
+    table = eos_crystal_table(reference.symbol, energy_per_atom, start, n_points=n_points, strain=strain,
+                              hcp_c_over_a_points=hcp_c_over_a_points, progress=log.info)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6f")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    return table

@@ -32,6 +32,28 @@ ELEMENTS = _load_elements()
 SOURCE_ELEMENT = config["elements"][0]
 
 
+def _check_references():
+    """Every element's reference method must be usable here (module imports, CP2K binary and data
+    files, the element's pseudopotential and basis set): a bad one stops the run before any job."""
+    from nnpdistill.reference import make_reference
+
+    for symbol, cfg in ELEMENTS.items():
+        if cfg["reference"]["kind"] == "eam" and not cfg["label"]["stores"]:
+            continue  # the EAM engine itself is checked by the jobs that load it
+        try:
+            make_reference(symbol, cfg["reference"], potential=cfg["potential"]).check()
+        except ConfigError as exc:
+            raise WorkflowError(f"element {symbol} (config/elements/{symbol.lower()}.yaml): {exc}") from None
+        label = cfg["label"]
+        for key in ("train_store", "test_store"):
+            if label[key] is not None and label[key] not in label["stores"]:
+                raise WorkflowError(f"element {symbol}: label.{key} {label[key]!r} is not one of label.stores "
+                                    f"{label['stores']}")
+
+
+_check_references()
+
+
 def check_resources():
     """Refuse resource requests below config["resource_minimums"] (see nnpdistill.resources)."""
     from nnpdistill.resources import check_workflow_resources
@@ -84,6 +106,7 @@ def all_targets():
         if cfg["distill"]["enabled"]:
             targets += distill_targets(element)
         targets += translate_targets(element)
+        targets += label_targets(element)
     return targets
 
 
@@ -137,7 +160,7 @@ def train_settings(wc):
 
 # used by nnp.smk
 def training_frames(wc):
-    if wc.trainset.startswith("translated/"):
+    if wc.trainset.startswith(("translated/", "labelled/")):
         return res(f"{wc.element}/{wc.trainset}.h5")
     return res(f"{wc.element}/{wc.trainset}/train.h5")
 
@@ -333,4 +356,77 @@ def summary_inputs(wildcards):
             out[f"table3/{element}"] = res(f"{element}/translated/from_{source}/crystals_nnp.csv")
             out[f"fig3/{element}/translated"] = res(f"{element}/translated/from_{source}/pred_{pool}/metrics.csv")
             out[f"fig3/{element}/control"] = res(f"{element}/subset/{pool}_n{n_frames}/pred_{pool}/metrics.csv")
+    return out
+
+
+
+# used by nnp.smk: the crystal table an ensemble is compared with. An ensemble trained on frames
+# labelled by a non-EAM reference (DFT) is judged against that reference's own crystals.
+def reference_crystals(wc):
+    if wc.trainset.startswith("labelled/") and element_cfg(wc)["reference"]["kind"] != "eam":
+        return res(f"{wc.element}/reference/crystals.csv")
+    return res(f"{wc.element}/eam/crystals.csv")
+
+
+def reference_name(wc):
+    """How the crystal table's reference row is labelled: EAM, or the reference kind (CP2K, ASE)."""
+    if reference_crystals(wc) == res(f"{wc.element}/eam/crystals.csv"):
+        return "EAM"
+    return element_cfg(wc)["reference"]["kind"].upper()
+
+
+# used by translate.smk: the distilled source frames, or a given store (translate.source_frames)
+def translate_source_frames(wc):
+    given = translate_cfg(wc)["source_frames"]
+    if given:
+        return given
+    return res(f"{wc.source}/distill/{translate_cfg(wc)['strategy']}/distilled.h5")
+
+
+# used by label.smk
+LABEL_STORE_REGEX = (r"translated/from_[A-Z][a-z]?|sample/(momt|npt_fcc|npt_liq)_\d+"
+                     r"|subset/(momt|npt_fcc|npt_liq)_\d+_n\d+/train|distill/[a-z]+/distilled")
+
+
+def label_cfg(wc):
+    return element_cfg(wc)["label"]
+
+
+def label_chunks(wc):
+    n = label_cfg(wc)["n_chunks"]
+    return [res(f"{wc.element}/labelled/{wc.store}/chunk_{k}.h5") for k in range(n)]
+
+
+def labelled_trainsets(element):
+    """Training sets of labelled frames: the whole labelled store and its train_sizes subsets."""
+    label = ELEMENTS[element]["label"]
+    if not label["train_store"]:
+        return []
+    base = f"labelled/{label['train_store']}"
+    return [base] + [f"{base}_n{n}" for n in label["train_sizes"]]
+
+
+def labelled_curve_inputs(wc):
+    label = ELEMENTS[wc.element]["label"]
+    return {ts: res(f"{wc.element}/{ts}/test/metrics.csv") for ts in labelled_trainsets(wc.element)} | {
+        f"frames:{ts}": res(f"{wc.element}/{ts}.h5") for ts in labelled_trainsets(wc.element)}
+
+
+def label_targets(element):
+    """Labelled stores, their summaries; with a training store: the ensembles, test-set metrics,
+    the learning curve and the crystals against the reference's own."""
+    cfg = ELEMENTS[element]
+    label = cfg["label"]
+    out = []
+    for store in label["stores"]:
+        out.append(res(f"{element}/labelled/{store}.h5"))
+        out.append(res(f"{element}/labelled/{store}_summary.json"))
+    trainsets = labelled_trainsets(element)
+    if trainsets:
+        out.append(res(f"{element}/{trainsets[0]}/crystals_nnp.md"))
+        if label["test_store"]:
+            out += [res(f"{element}/{ts}/test/metrics.csv") for ts in trainsets]
+            out.append(res(f"{element}/labelled/learning_curve.csv"))
+    if cfg["reference"]["kind"] != "eam":
+        out.append(res(f"{element}/reference/crystals.csv"))
     return out

@@ -4,11 +4,14 @@
 #   subset/{pool}_n{count} | subset/{pool}_all   seeded random frames of a sampled pool (Table 1)
 #   translated/from_{source}              frames translated from another element (its train.h5 is
 #                                         results/{element}/translated/from_{source}.h5)
+#   labelled/translated/from_{source}[_n{N}]  those frames labelled by the element's reference
+#                                         (results/{element}/labelled/translated/from_{source}.h5)
 # Its ensemble goes to members/{member}/model.pt, pool predictions to pred_{pool}/, the NNP crystal
 # table to crystals_nnp.csv/.md.
 
 wildcard_constraints:
-    trainset=r"distill/[a-z]+/iter_\d+|subset/[a-z_]+_\d+_(all|n\d+)|translated/from_[A-Z][a-z]?",
+    trainset=r"distill/[a-z]+/iter_\d+|subset/[a-z_]+_\d+_(all|n\d+)|translated/from_[A-Z][a-z]?"
+    r"|labelled/translated/from_[A-Z][a-z]?(_n\d+)?",
     pool=r"(momt|npt_fcc|npt_liq)_\d+",
     member=r"\d+",
 
@@ -110,7 +113,7 @@ rule relax_crystals:
     """Relax FCC/BCC/HCP with a training set's NNP; compare with the EAM table (paper Tables 1-3)."""
     input:
         members=member_models,
-        reference=res("{element}/eam/crystals.csv"),
+        reference=reference_crystals,
     output:
         csv=report(
             res("{element}/{trainset}/crystals_nnp.csv"),
@@ -122,6 +125,7 @@ rule relax_crystals:
     log:
         res("{element}/{trainset}/logs/relax_crystals.log"),
     params:
+        reference_name=reference_name,
         strains=lambda wc: nnp_cfg(wc)["relax_strains"],
         fmax_eV_per_A=lambda wc: nnp_cfg(wc)["relax_fmax_eV_per_A"],
     threads: 1

@@ -11,7 +11,7 @@ wildcard_constraints:
 rule translate_dataset:
     """Scale the source's distilled frames (cell and positions) to the target, relabel, label with EAM."""
     input:
-        frames=lambda wc: res(f"{wc.source}/distill/{translate_cfg(wc)['strategy']}/distilled.h5"),
+        frames=translate_source_frames,
         source_crystals=res("{source}/eam/crystals.csv"),
         target_crystals=res("{element}/eam/crystals.csv"),
     output:

@@ -317,7 +317,7 @@ class EnsembleNetworks:
         self.dtype = model.self_energy_hartree().dtype
         self.mean = model.aev_mean.detach().clone()
         self.inv_std = model.aev_inv_std.detach().clone()
-        self.e0 = float(model.self_energy_hartree())
+        self.e0_eV = float(model.settings.self_energy_eV)  # added in float64 (see __call__)
         self.members = []
         gelu = True
         for net in model.member_networks():
@@ -349,9 +349,13 @@ class EnsembleNetworks:
         return bool(torch.allclose(a, b, rtol=0, atol=tol))
 
     def __call__(self, aevs: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-member per-atom energies in eV ``(M, A)`` from AEVs ``(A, D)`` (self-energy included)."""
+        """Per-member per-atom energies in eV ``(M, A)`` from AEVs ``(A, D)`` (self-energy included).
+
+        ``out`` is float64: the residual of the networks is added to the self-energy in float64, so a
+        DFT offset of tens of eV per atom costs no precision.
+        """
         if out is None:
-            out = torch.empty((self.n_members, aevs.shape[0]), dtype=self.dtype)
+            out = torch.empty((self.n_members, aevs.shape[0]), dtype=torch.float64)
         with torch.no_grad():
             for k, (layers, act) in enumerate(self.members):
                 h = (aevs - self.mean[k]) * self.inv_std[k]
@@ -363,7 +367,7 @@ class EnsembleNetworks:
                     h = h @ wt if b is None else torch.addmm(b, h, wt)
                     if i < last:
                         h = act(h)
-                torch.mul(h.squeeze(-1).add_(self.e0), HARTREE_EV, out=out[k])
+                out[k] = h.squeeze(-1).to(torch.float64) * HARTREE_EV + self.e0_eV
         return out
 
 
@@ -385,10 +389,10 @@ def score_from_cache(
         for a in range(0, n_frames, rows):
             b = min(a + rows, n_frames)
             x = torch.from_numpy(cache.read(k, a, b).reshape((b - a) * n_atoms, -1)).to(nets.dtype)
-            out = torch.empty((model.n_members, x.shape[0]), dtype=nets.dtype)
+            out = torch.empty((model.n_members, x.shape[0]), dtype=torch.float64)
             for c in range(0, x.shape[0], chunk_atoms):
                 nets(x[c:c + chunk_atoms], out=out[:, c:c + chunk_atoms])
-            member[:, a:b] = out.reshape(model.n_members, b - a, n_atoms).double().numpy()
+            member[:, a:b] = out.reshape(model.n_members, b - a, n_atoms).numpy()
             if bar is not None:
                 bar.update(b - a)
     return member

@@ -177,10 +177,14 @@ class NNPModel(torch.nn.Module):
         return self.ani.energy_shifter.self_energies[0]
 
     def atomic_energies_from_aevs(self, aevs: torch.Tensor) -> torch.Tensor:
-        """Per-member per-atom energies in eV ``(M, A)`` from AEVs ``(A, D)`` (self-energy included)."""
+        """Per-member per-atom energies in eV ``(M, A)`` from AEVs ``(A, D)`` (self-energy included).
+
+        Float64 out: the networks' residual (model dtype) is added to the self-energy in float64, so a
+        DFT offset of tens of eV per atom costs no precision (float32 would round it to ~1e-5 eV).
+        """
         outs = [net((aevs - self.aev_mean[k]) * self.aev_inv_std[k]).squeeze(-1)
                 for k, net in enumerate(self.member_networks())]
-        return (torch.stack(outs, 0) + self.self_energy_hartree()) * HARTREE_EV
+        return torch.stack(outs, 0).to(torch.float64) * HARTREE_EV + float(self.settings.self_energy_eV)
 
     def member_forward(self, k: int, aevs: torch.Tensor) -> torch.Tensor:
         """Per-atom network output of member ``k`` in Hartree ``(A,)`` (no self-energy)."""

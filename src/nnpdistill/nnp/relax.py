@@ -80,7 +80,7 @@ def relax_with_nnp(
 
 
 def markdown_table(results: pd.DataFrame, reference: pd.DataFrame, element: str,
-                   structures: Sequence[str] = STRUCTURES) -> str:
+                   structures: Sequence[str] = STRUCTURES, reference_name: str = "EAM") -> str:
     """Paper-style table: columns per structure, rows Reference (EAM), NNP per start, (errors)."""
     ref = reference.set_index("structure")
     structures = [s for s in structures if s in set(results["structure"])]
@@ -93,7 +93,7 @@ def markdown_table(results: pd.DataFrame, reference: pd.DataFrame, element: str,
     lines = ["| Structure (# atoms) | " + " | ".join(head(s) for s in structures) + " |",
              "|---|" + "---|" * len(structures),
              "| | " + " | ".join("l_b (Å) / E_tot/atom (eV)" for _ in structures) + " |"]
-    lines.append("| Reference (EAM) | " + " | ".join(
+    lines.append(f"| Reference ({reference_name}) | " + " | ".join(
         f"{ref.loc[s, 'nn_distance_A']:.2f}/{ref.loc[s, 'energy_eV_per_atom']:.3f}" if s in ref.index else "–"
         for s in structures) + " |")
     for strain, sub in results.groupby("start_strain", sort=False):
@@ -108,8 +108,8 @@ def markdown_table(results: pd.DataFrame, reference: pd.DataFrame, element: str,
             f"({sub.loc[s, 'nn_distance_error_A']:+.2f}/{sub.loc[s, 'energy_error_eV_per_atom']:+.3f})"
             for s in structures) + " |")
     lines.append("")
-    lines.append("l_b: nearest-neighbour distance. Errors: NNP − EAM. ✗rank: the NNP's energy order of the "
-                 "structures differs from EAM's.")
+    lines.append(f"l_b: nearest-neighbour distance. Errors: NNP − {reference_name}. ✗rank: the NNP's energy "
+                 f"order of the structures differs from {reference_name}'s.")
     return "\n".join(lines) + "\n"
 
 

@@ -93,14 +93,20 @@ def split_indices(n_frames: int, train_fraction: float, seed: int) -> tuple[np.n
 class _Flat:
     """All frames flattened: per-frame arrays plus a flat atom axis, in torch."""
 
-    def __init__(self, groups: list[Group], dtype: torch.dtype, need_forces: bool):
+    def __init__(self, groups: list[Group], dtype: torch.dtype, need_forces: bool,
+                 self_energy_eV: float = 0.0):
         self.groups = groups
         self.index = np.concatenate([g.index for g in groups])
         self.group_of = np.concatenate([np.full(g.n_frames, k) for k, g in enumerate(groups)])
         self.local = np.concatenate([np.arange(g.n_frames) for g in groups])
         self.n_atoms = torch.tensor(np.concatenate([np.full(g.n_frames, g.n_atoms) for g in groups]),
                                     dtype=dtype)
-        self.energy = torch.tensor(np.concatenate([g.energy for g in groups]), dtype=dtype)
+        # Energies minus the fitted self-energies, in float64 before the cast: DFT totals carry offsets of
+        # tens of eV per atom that float32 would round to ~1e-5 eV/atom; the networks learn the residual.
+        n_atoms = np.concatenate([np.full(g.n_frames, g.n_atoms, dtype=np.float64) for g in groups])
+        energy = np.concatenate([g.energy for g in groups]).astype(np.float64)
+        residual = energy - n_atoms * float(self_energy_eV)
+        self.energy = torch.tensor(residual, dtype=dtype)
         counts = self.n_atoms.long()
         self.atom_start = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)[:-1]])
         self.dtype = dtype
@@ -148,7 +154,7 @@ def _force_batch(model, net, flat: _Flat, frames: np.ndarray, create_graph: bool
     cel = torch.tensor(g.cell[loc], dtype=flat.dtype)
     aevs = compute_aevs(model, pos, cel, pairs)
     atomic = net(aevs).reshape(len(loc), g.n_atoms)
-    e_per_atom = (atomic.sum(1) / g.n_atoms + model.self_energy_hartree()) * HARTREE_EV
+    e_per_atom = atomic.sum(1) / g.n_atoms * HARTREE_EV  # residual: the self-energy is out of the labels
     forces = -torch.autograd.grad(atomic.sum() * HARTREE_EV, pos, create_graph=create_graph)[0]
     f_true = torch.tensor(g.forces[loc], dtype=flat.dtype)
     return e_per_atom, forces, f_true
@@ -202,11 +208,11 @@ def train_member(
     if valid_source is not None:
         vgroups = load_groups(valid_source)
         check_groups(vgroups, z, settings.element, need_forces=need_forces, name="validation frames")
-        flat = _Flat(groups + vgroups, dtype, need_forces)
+        flat = _Flat(groups + vgroups, dtype, need_forces, settings.self_energy_eV)
         n_train = sum(g.n_frames for g in groups)
         tr_pos, va_pos = np.arange(n_train), np.arange(n_train, len(flat))
     else:
-        flat = _Flat(groups, dtype, need_forces)
+        flat = _Flat(groups, dtype, need_forces, settings.self_energy_eV)
         tr_pos, va_pos = split_indices(len(flat), ts.train_fraction, seed)
 
     gen = torch.Generator().manual_seed(int(seed) % (2**63))
@@ -220,7 +226,7 @@ def train_member(
     aevs = all_aevs if use_cache else None
     del all_aevs
     t_cache = time.perf_counter() - t0
-    self_e = model.self_energy_hartree()
+    self_e = 0.0  # flat.energy holds residuals (labels minus the self-energy, taken in float64)
 
     def energy_eval(positions: np.ndarray) -> torch.Tensor:
         """Per-atom energy errors (eV/atom) of frames at ``positions`` in flat (no grad)."""
@@ -329,7 +335,7 @@ def _uncached_energy(model, net, flat: _Flat, positions: np.ndarray, grad: bool 
             aev = compute_aevs(model, torch.tensor(g.positions[loc], dtype=flat.dtype),
                                torch.tensor(g.cell[loc], dtype=flat.dtype), pairs)
             atomic = net(aev).reshape(len(loc), g.n_atoms)
-            out.append((atomic.sum(1) / g.n_atoms + model.self_energy_hartree()) * HARTREE_EV)
+            out.append(atomic.sum(1) / g.n_atoms * HARTREE_EV)  # residual energy per atom
     if len(out) > 1:  # restore the order of ``positions``
         order = np.concatenate([np.flatnonzero(flat.group_of[positions] == k)
                                 for k in np.unique(flat.group_of[positions])])
