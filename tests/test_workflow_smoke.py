@@ -1,16 +1,30 @@
 """The smallest campaign (config/smoke.yaml) runs every rule end to end, and reruns are no-ops."""
 
+import os
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
 
+HAVE_CP2K = shutil.which("cp2k_shell") is not None
+if not HAVE_CP2K and os.environ.get("CI"):
+    raise RuntimeError("cp2k_shell is not on the PATH in CI: .ci/run must `apt-get install cp2k`")
+# without CP2K (outside CI) the smoke campaign labels aluminium with ASE's EMT instead (said in the output)
+SMOKE_CONFIGS = [str(REPO / "config" / "smoke.yaml")] + (
+    [] if HAVE_CP2K else [str(REPO / "config" / "smoke-no-cp2k.yaml")])
+
 
 def _snakemake(workdir, *args, timeout=1200):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(REPO / "config" / "smoke.yaml"), *args]
+    if "--configfile" in args:  # extra config files go after the smoke campaign's
+        at = args.index("--configfile")
+        args = (*args[:at], "--configfile", *SMOKE_CONFIGS, *args[at + 1:])
+    else:
+        args = (*args, "--configfile", *SMOKE_CONFIGS)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -18,8 +32,7 @@ def _planned_outputs(workdir, tmp_path, extra_config: str) -> list[str]:
     """Outputs a dry run plans in ``workdir`` with the smoke config plus ``extra_config`` (YAML text)."""
     more = tmp_path / "extra.yaml"
     more.write_text(extra_config)
-    proc = _snakemake(workdir, "-n", "--cores", "1", "--configfile", str(REPO / "config" / "smoke.yaml"),
-                      str(more), timeout=600)
+    proc = _snakemake(workdir, "-n", "--cores", "1", "--configfile", str(more), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [line.split("output:", 1)[1] for line in proc.stdout.splitlines() if "output:" in line]
 
@@ -121,3 +134,43 @@ def test_baseline_iterations_choose_the_compared_budgets(tmp_path):
         assert any(f"/{strategy}/iter_3/members/0/model.pt" in out for out in planned), strategy
         assert not any(f"/{strategy}/iter_2/members/" in out for out in planned), strategy
         assert any(f"/{strategy}/iter_2/selection.csv" in out for out in planned), strategy
+
+
+def test_labelling_stage_labels_trains_and_judges_with_the_reference(smoke_run):
+    """Al's translated frames and a held-out subset of its own pool are labelled by its reference (CP2K
+    in CI) in chunks, an ensemble trains on them and is judged on the labelled test frames and against
+    crystals computed with the same reference."""
+    from nnpdistill.frames import FrameStore
+
+    al = smoke_run / "results" / "smoke" / "Al"
+    kind = "cp2k" if HAVE_CP2K else "ase"
+    for store, n in (("translated/from_Ni", 4), ("subset/momt_32_n4/train", 4)):
+        with FrameStore(al / "labelled" / f"{store}.h5") as st:
+            frames = st.read()
+            assert st.user_attrs["reference"]["kind"] == kind
+        assert frames.n_frames + st.user_attrs["n_failed"] == n
+        assert frames.energies is None  # neither CP2K nor EMT gives per-atom energies
+        if kind == "cp2k":  # DFT totals: tens of eV per atom below zero (GTH q3 valence)
+            assert (frames.energy / frames.n_atoms < -40).all()
+        assert (al / "labelled" / f"{store}" / "chunk_1.h5").exists()
+    metrics = pd.read_csv(al / "labelled" / "translated" / "from_Ni" / "test" / "metrics.csv")
+    assert metrics.loc[0, "uq_level"] == "frame"  # no per-atom truth: the fallback is said
+    assert np.isfinite(metrics.loc[0, "mae_meV_per_atom"])
+    curve = pd.read_csv(al / "labelled" / "learning_curve.csv")
+    assert list(curve["n_train_frames"]) == sorted(curve["n_train_frames"]) and len(curve) == 2
+    ref = pd.read_csv(al / "reference" / "crystals.csv").set_index("structure")
+    assert {"fcc", "bcc", "hcp_ideal"} <= set(ref.index)
+    table = (al / "labelled" / "translated" / "from_Ni" / "crystals_nnp.md").read_text()
+    assert f"Reference ({kind.upper()})" in table
+
+
+def test_a_bad_reference_stops_the_workflow_before_any_job(tmp_path):
+    """An unknown calculator (or a CP2K binary that is not there) is named before anything runs."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("element_overrides:\n  Al:\n    reference:\n      kind: cp2k\n      parameters:\n"
+                   "        command: no-such-cp2k_shell\n")
+    proc = _snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad), timeout=300)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "element Al" in err and "no-such-cp2k_shell" in err and "apt-get install cp2k" in err
+    assert not (tmp_path / "results").exists()
