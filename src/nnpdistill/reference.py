@@ -196,6 +196,7 @@ class Reference:
     calculator: str | None = None  # ase: "module.path:ClassName"
     parameters: dict[str, Any] = field(default_factory=dict)
     cp2k: CP2KSettings | None = None
+    _cp2k_checked: bool = field(default=False, repr=False, compare=False)
 
     # ---- checks before any job runs ----
     def check(self) -> None:
@@ -255,28 +256,16 @@ class Reference:
     def _check_cp2k(self) -> None:
         assert self.cp2k is not None
         self._cp2k_binary()
+        names = {"potential_file": ("pseudopotential", self.cp2k.pseudo_potential),
+                 "basis_set_file": ("basis set", self.cp2k.basis_set)}
         for role, path in self.cp2k_data_files().items():
             if not path.is_file():
                 raise ConfigError(
                     f"reference cp2k for {self.symbol}: {role} {path} does not exist; {CP2K_INSTALL_HINT}"
                 )
-        files = self.cp2k_data_files()
-        pots = _cp2k_entry_names(
-            _parse_data_entries(files["potential_file"]), self.symbol, self.cp2k.pseudo_potential
-        )
-        if not pots:
-            raise ConfigError(
-                f"reference cp2k: {files['potential_file']} has no {self.cp2k.pseudo_potential} "
-                f"pseudopotential for {self.symbol}"
-            )
-        basis = _cp2k_entry_names(
-            _parse_data_entries(files["basis_set_file"]), self.symbol, self.cp2k.basis_set
-        )
-        if not basis:
-            raise ConfigError(
-                f"reference cp2k: {files['basis_set_file']} has no {self.cp2k.basis_set} basis "
-                f"set for {self.symbol}"
-            )
+            what, name = names[role]
+            if not _cp2k_entry_names(_parse_data_entries(path), self.symbol, name):
+                raise ConfigError(f"reference cp2k: {path} has no {name} {what} for {self.symbol}")
 
     # ---- the calculator ----
     def make_calculator(self, workdir: str | os.PathLike | None = None):
@@ -305,7 +294,9 @@ class Reference:
 
         s = self.cp2k
         assert s is not None
-        self._check_cp2k()
+        if not self._cp2k_checked:  # once per Reference: make_calculator runs for every frame
+            self._check_cp2k()
+            self._cp2k_checked = True
         workdir = Path(workdir or ".")
         workdir.mkdir(parents=True, exist_ok=True)
         data = s.resolved_data_dir()
