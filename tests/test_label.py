@@ -327,3 +327,14 @@ def test_a_50_eV_per_atom_offset_changes_no_prediction(tmp_path):
         preds.append(predict_pool(model, tmp_path / "a.h5", progress=False).scores["energy_pred_eV_per_atom"])
     diff = preds[1].to_numpy() - preds[0].to_numpy()
     assert np.abs(diff - 50.0).max() < 1e-6
+
+
+def test_cp2k_runs_in_a_work_folder_deeper_than_cp2k_can_name(tmp_path, requires_cp2k):
+    """CP2K reads at most 80 characters per input string: results deep in a project tree (as in CI's
+    SLURM stage) still label, through a short link to the work folder."""
+    write_frames(tmp_path / "in.h5", Frames.from_atoms(_cells("Al", 4.05, 1)), {"element": "Al"})
+    deep = tmp_path / ("deep_folder_" * 8) / "chunk_0.h5.work"
+    ref = make_reference("Al", {"kind": "cp2k", "parameters": CHEAP_CP2K})
+    report = label_chunk(tmp_path / "in.h5", tmp_path / "out.h5", ref, workdir=deep, progress=False)
+    assert report["n_failed"] == 0
+    assert (deep / "cp2k.out").exists()

@@ -303,7 +303,7 @@ class Reference:
         command = f"env OMP_NUM_THREADS={int(s.omp_threads)} CP2K_DATA_DIR={data} {s.command}"
         return CP2K(
             command=command,
-            label=str(workdir / "cp2k"),
+            label=_short_label(workdir),
             xc=s.xc,
             basis_set=s.basis_set,
             basis_set_file=None,  # given once, in the input block (ASE raises on duplicates)
@@ -370,6 +370,35 @@ class Reference:
                 ase_version=_package_version("ase"),
             )
         return out
+
+
+# CP2K reads at most 80 characters per input string: the project name (ASE's label) and the file
+# names derived from it ("<label>-RESTART.kp") must stay shorter than that.
+CP2K_MAX_LABEL = 60
+
+
+def _short_label(workdir: Path) -> str:
+    """``workdir/cp2k``, or the same folder through a short symbolic link in the temporary directory
+    when the path is too long for CP2K (results deep in a project tree on a cluster)."""
+    import tempfile
+
+    label = str(workdir / "cp2k")
+    if len(label) <= CP2K_MAX_LABEL:
+        return label
+    target = workdir.resolve()
+    link = Path(tempfile.gettempdir()) / f"nnpd-cp2k-{hashlib.sha256(str(target).encode()).hexdigest()[:12]}"
+    if link.is_symlink() and Path(os.readlink(link)) != target:
+        link.unlink()
+    if not link.is_symlink():
+        try:
+            link.symlink_to(target, target_is_directory=True)
+        except FileExistsError:  # made by a parallel job meanwhile
+            pass
+    label = str(link / "cp2k")
+    if len(label) > CP2K_MAX_LABEL:
+        raise ConfigError(f"CP2K's work folder path {label!r} is too long for CP2K "
+                          f"({CP2K_MAX_LABEL} characters): set TMPDIR to a shorter folder")
+    return label
 
 
 def _package_version(name: str) -> str | None:
