@@ -338,3 +338,15 @@ def test_cp2k_runs_in_a_work_folder_deeper_than_cp2k_can_name(tmp_path, requires
     report = label_chunk(tmp_path / "in.h5", tmp_path / "out.h5", ref, workdir=deep, progress=False)
     assert report["n_failed"] == 0
     assert (deep / "cp2k.out").exists()
+
+
+def test_cp2k_runs_inside_a_slurm_job_step(tmp_path, requires_cp2k, monkeypatch):
+    """Debian's cp2k_shell (Open MPI, singleton) aborts when it sees a SLURM job step's variables;
+    the preset hides them from a CP2K started without a launcher."""
+    from nnpdistill.label import calculate_frame
+
+    step = {"SLURM_JOBID": "7", "SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "1"}
+    for key, value in step.items():
+        monkeypatch.setenv(key, value)
+    ref = make_reference("Al", {"kind": "cp2k", "parameters": CHEAP_CP2K})
+    assert calculate_frame(ref, _cells("Al", 4.05, 1)[0], tmp_path)["energy"] < 0

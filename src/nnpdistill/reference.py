@@ -300,7 +300,8 @@ class Reference:
         workdir = Path(workdir or ".")
         workdir.mkdir(parents=True, exist_ok=True)
         data = s.resolved_data_dir()
-        command = f"env OMP_NUM_THREADS={int(s.omp_threads)} CP2K_DATA_DIR={data} {s.command}"
+        env = f"{_singleton_env(s.command)}OMP_NUM_THREADS={int(s.omp_threads)} CP2K_DATA_DIR={data}"
+        command = f"env {env} {s.command}"
         return CP2K(
             command=command,
             label=_short_label(workdir),
@@ -370,6 +371,20 @@ class Reference:
                 ase_version=_package_version("ase"),
             )
         return out
+
+
+def _singleton_env(command: str) -> str:
+    """``env`` options that hide a SLURM job step from a CP2K started without a launcher.
+
+    Debian's cp2k_shell is an Open MPI program started as a singleton; inside a SLURM job step it sees
+    SLURM_STEP_ID/SLURM_PROCID, believes it was direct-launched by srun and aborts in MPI_Init ("OMPI
+    was not built with SLURM's PMI support"). A command with its own launcher (mpirun, mpiexec, srun)
+    keeps the environment: that launcher needs it.
+    """
+    if any(word in ("mpirun", "mpiexec", "srun") for word in command.split()):
+        return ""
+    hidden = sorted(k for k in os.environ if k.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_")))
+    return "".join(f"-u {k} " for k in hidden)
 
 
 # CP2K reads at most 80 characters per input string: the project name (ASE's label) and the file
