@@ -350,3 +350,4 @@ def test_cp2k_runs_inside_a_slurm_job_step(tmp_path, requires_cp2k, monkeypatch)
         monkeypatch.setenv(key, value)
     ref = make_reference("Al", {"kind": "cp2k", "parameters": CHEAP_CP2K})
     assert calculate_frame(ref, _cells("Al", 4.05, 1)[0], tmp_path)["energy"] < 0
+    assert "CP2K version" in ref.provenance()["version"]  # the same provenance as outside SLURM

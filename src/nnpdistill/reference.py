@@ -381,10 +381,14 @@ def _singleton_env(command: str) -> str:
     was not built with SLURM's PMI support"). A command with its own launcher (mpirun, mpiexec, srun)
     keeps the environment: that launcher needs it.
     """
+    return "".join(f"-u {k} " for k in _slurm_step_vars(command))
+
+
+def _slurm_step_vars(command: str) -> list[str]:
+    """The environment variables :func:`_singleton_env` hides (none for a command with a launcher)."""
     if any(word in ("mpirun", "mpiexec", "srun") for word in command.split()):
-        return ""
-    hidden = sorted(k for k in os.environ if k.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_")))
-    return "".join(f"-u {k} " for k in hidden)
+        return []
+    return sorted(k for k in os.environ if k.startswith(("SLURM_", "PMI_", "PMIX_", "OMPI_")))
 
 
 # CP2K reads at most 80 characters per input string: the project name (ASE's label) and the file
@@ -435,7 +439,10 @@ def cp2k_version(command: str = "cp2k_shell") -> str | None:
         if not path:
             continue
         try:
-            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60).stdout
+            hidden = set(_slurm_step_vars(command))  # else it aborts inside a SLURM job step (None)
+            env = {k: v for k, v in os.environ.items() if k not in hidden}
+            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60,
+                                 env=env).stdout
         except (OSError, subprocess.SubprocessError):
             continue
         for line in out.splitlines():
