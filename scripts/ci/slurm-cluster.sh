@@ -140,6 +140,19 @@ kill_our_job_steps() {
     kill -KILL $pids 2>/dev/null || true
 }
 
+clear_stale_state() {
+    local name had=0
+    for name in slurmd slurmctld; do
+        if running "$name"; then say "stopping a leftover $name (pid $(pid_of "$name"))"; stop_daemon "$name"; fi
+    done
+    kill_our_job_steps
+    for name in ctld spool run; do [[ -e "$STATE/$name" ]] && had=1; done
+    if [[ $had == 1 ]]; then
+        say "clearing stale SLURM state in $STATE (a previous cluster was not brought down)"
+        rm -rf "$STATE"/{ctld,spool,run}
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------- config
 write_conf() {
     local host cpus mem_mb
@@ -222,6 +235,10 @@ cmd_up() {
         return 0
     fi
     local t0=$SECONDS
+    # Not (fully) up: whatever is left is stale: daemons of ours from a run that never reached `down`
+    # (a killed CI job, a session that ended), their job steps, and slurmctld's saved job state, which
+    # a fresh slurmctld would otherwise recover (the node then comes back 'mix' with a dead job on it).
+    clear_stale_state
     install_packages
     write_conf
     start_munge
