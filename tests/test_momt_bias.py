@@ -167,3 +167,46 @@ def test_wang_landau_halves_when_flat():
     H = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)
     wl.update(H, torch.zeros(4, dtype=torch.float64))  # 4 nodes visited once each: flat
     assert math.isclose(wl.ln_f, 0.5) and float(wl.hist.sum()) == 0.0 and float(wl.visits.sum()) == 4.0
+
+
+def test_wang_landau_ln_f_shrinks_and_never_rises():
+    """The audit's failure: ln f stayed at 1 for a whole run and the 1/t branch raised it. A walk that
+    keeps finding new nodes (never flat) must still shrink ln f (stage cap), and ln f never rises."""
+    bias = Bias2D((0.0, 10.0), (0.0, 10.0), 20, 20)
+    wl = WangLandau(bias, 1000.0, ln_f_initial=1.0, min_updates_per_stage=100, max_updates_per_stage=200)
+    gen = torch.Generator().manual_seed(0)
+    history = []
+    for i in range(3000):
+        # a walk whose range widens over time: always some rarely visited nodes, never flat
+        width = 1.0 + 9.0 * min(1.0, i / 2500)
+        H = torch.rand(4, generator=gen, dtype=torch.float64) * width
+        O = torch.rand(4, generator=gen, dtype=torch.float64) * width
+        wl.update(H, O)
+        history.append(wl.ln_f)
+        if wl.one_over_t:
+            assert wl.ln_f <= int((wl.visits > 0).sum()) / wl.n_deposits + 1e-15
+    assert all(b <= a for a, b in zip(history, history[1:])), "ln f rose"
+    assert history[-1] < 0.05 and wl.one_over_t
+
+
+def test_honour_clip_bounds_the_slope_and_keeps_the_visited_bias():
+    """Φ = honour_clip(ΔH): 1 + ∂Φ/∂H stays inside [s_min, s_max] (so a run on Φ needs no clip), and Φ
+    equals ΔH (up to a constant per column it cannot have) where the slope was inside already."""
+    bias = Bias2D((0.0, 10.0), (0.0, 4.0), 24, 6)
+    bias.fit(lambda h, o: 0.08 * (h - 5.0) ** 2 - 0.5 * (h - 5.0) + 0.1 * o)  # s from 0.1 to 1.3
+    s_min, s_max = 0.6, 1.25
+    visits = torch.zeros(24, 6, dtype=torch.float64)
+    visits[12, :] = 1.0
+    phi = bias.honour_clip(s_min, s_max, visits)
+    H = torch.linspace(0.3, 9.7, 200, dtype=torch.float64)
+    for o in (0.5, 2.0, 3.5):
+        O = torch.full_like(H, o)
+        _, d_h, _ = phi(H, O)
+        s = 1 + d_h
+        assert float(s.min()) > s_min - 0.03 and float(s.max()) < s_max + 0.03
+        _, d0, _ = bias(H, O)
+        inside = ((1 + d0) > s_min + 0.05) & ((1 + d0) < s_max - 0.05)
+        diff = phi(H, O)[0] - bias(H, O)[0]
+        assert float(diff[inside].abs().max()) < 0.02, "Φ moved where no clip acted"
+    # the unclipped bias does leave the range: the test is not vacuous
+    assert float((1 + bias(H, torch.zeros_like(H))[1]).min()) < s_min - 0.2

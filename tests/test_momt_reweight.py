@@ -1,6 +1,8 @@
 """Reweighting with a known bias recovers canonical averages; plots and the CLI run end to end."""
 
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,10 @@ from nnpdistill.units import KB_EV_PER_K
 torch.set_num_threads(1)
 
 
+def _no_nan(name):
+    raise AssertionError(f"{name} in JSON output")
+
+
 def test_reweight_recovers_gamma_canonical():
     """Ω(H) ∝ H^(k−1): canonical ⟨H⟩_T = k k_B T, Var H = k (k_B T)². A linear bias ΔH = c H makes the
     MOMT run at T0 sample the canonical distribution at T1 = T0/(1+c); reweighting must undo it."""
@@ -29,12 +35,12 @@ def test_reweight_recovers_gamma_canonical():
     c = t0 / t1 - 1
     bias.fit(lambda h, o: c * h)
     temps = [1300.0, 1500.0, 1700.0]
-    table = reweight(H, O, bias, t0, temps, n_atoms=1)
+    table, _ = reweight(H, O, bias, t0, temps, n_atoms=1, n_bootstrap=0)
     expect = k * KB_EV_PER_K * np.array(temps)
     assert np.allclose(table["enthalpy_eV_per_atom"], expect, rtol=5e-3), table
     assert np.allclose(table["cp_config_kB_per_atom"], k, rtol=0.05)
     # a wrong reference temperature gives a visibly wrong answer
-    bad = reweight(H, O, bias, 1.2 * t0, temps, n_atoms=1)
+    bad, _ = reweight(H, O, bias, 1.2 * t0, temps, n_atoms=1, n_bootstrap=0)
     assert not np.allclose(bad["enthalpy_eV_per_atom"], expect, rtol=2e-2)
 
 
@@ -42,9 +48,17 @@ def test_melting_temperature_crossing():
     import pandas as pd
 
     t = pd.DataFrame({"temperature_K": [1000.0, 1500.0, 2000.0], "p_solid": [1.0, 0.75, 0.25],
-                      "cp_config_kB_per_atom": [1.0, 3.0, 2.0]})
+                      "cp_config_kB_per_atom": [1.0, 3.0, 2.0], "n_eff": [500.0, 500.0, 500.0]})
     tm = melting_temperature(t)
     assert tm["t_melt_p_solid_K"] == pytest.approx(1750.0) and tm["t_melt_cp_peak_K"] == 1500.0
+    # a peak at the edge, a crossing without support, and two crossings are reported in words
+    edge = t.assign(cp_config_kB_per_atom=[3.0, 2.0, 1.0])
+    assert melting_temperature(edge)["t_melt_cp_peak_K"] is None
+    assert "edge" in melting_temperature(edge)["t_melt_cp_peak_reason"]
+    thin = t.assign(n_eff=[500.0, 500.0, 3.0])
+    assert melting_temperature(thin)["t_melt_p_solid_K"] is None
+    twice = t.assign(p_solid=[0.25, 0.75, 0.25])
+    assert "more than once" in melting_temperature(twice)["t_melt_p_solid_reason"]
     with pytest.raises(ConfigError):
         reweight(np.array([]), np.array([]), Bias2D((0, 1), (0, 1), 4, 4), 1000.0, [1000.0], 1)
 
@@ -64,6 +78,76 @@ def test_plots_and_cli_reweight(tmp_path):
     assert all(p.stat().st_size > 5000 for p in pngs)
     csv = tmp_path / "rw.csv"
     rc = cli_main(["sample", "reweight", str(stores["momt"]), "--csv", str(csv), "--t-min-K", "1000",
-                   "--t-max-K", "2000", "--n-temperatures", "11", "--skip-fraction", "0"])
+                   "--t-max-K", "2000", "--n-temperatures", "11", "--skip-fraction", "0",
+                   "--plots", str(tmp_path / "plots")])
     assert rc == 0 and csv.exists() and len(csv.read_text().splitlines()) == 12
+    summary = json.loads((tmp_path / "rw.json").read_text(), parse_constant=_no_nan)
+    assert "t_melt_p_solid_K" in summary and summary["n_production_frames"] > 0
+    assert all((tmp_path / "plots" / f"{n}.png").stat().st_size > 5000
+               for n in ("reweight", "free_energy", "flatness"))
     assert cli_main(["sample", "reweight", str(stores["npt_fcc"]), "--csv", str(csv)]) == 2  # not MOMT
+
+
+def test_bootstrap_errors_cover_the_exact_answer():
+    """Correlated frames (each walker repeats every draw 5 times) from the biased Gamma model: the block
+    bootstrap's error bars contain the exact ⟨H⟩ and C_P where the data support the temperature, and
+    they are honest (not tiny: an i.i.d. bootstrap would be √5 too small)."""
+    rng = np.random.default_rng(1)
+    k, t0, t1 = 40, 2000.0, 1600.0
+    n_walkers, n_per = 8, 400
+    draws = rng.gamma(k, KB_EV_PER_K * t1, size=(n_walkers, n_per))
+    H = np.repeat(draws, 5, axis=1).T.reshape(-1)  # walker-minor order, as the run writes frames
+    walker = np.tile(np.arange(n_walkers), n_per * 5)
+    O = np.full(H.size, 30.0)
+    bias = Bias2D((0.0, float(H.max()) + 1), (-5.0, 37.0), 30, 8)
+    bias.fit(lambda h, o: (t0 / t1 - 1) * h)
+    temps = np.array([1450.0, 1600.0, 1750.0])
+    table, _ = reweight(H, O, bias, t0, temps, n_atoms=1, walker=walker, n_blocks=10, n_bootstrap=300)
+    exact_h = k * KB_EV_PER_K * temps
+    z_h = (table["enthalpy_eV_per_atom"] - exact_h) / table["enthalpy_err_eV_per_atom"]
+    z_cp = (table["cp_config_kB_per_atom"] - k) / table["cp_config_err_kB_per_atom"]
+    assert np.all(np.abs(z_h) < 3.5) and np.all(np.abs(z_cp) < 3.5), (z_h, z_cp)
+    iid = np.sqrt(k) * KB_EV_PER_K * 1600.0 / np.sqrt(H.size)
+    assert table["enthalpy_err_eV_per_atom"].iloc[1] > 1.6 * iid
+
+
+def _einstein(a=3.52):
+    return Potential(lambda: EinsteinCrystal(fcc_sites_frac(2), 1.0, 1.0, (2 * a) ** 3), "Ni", 28, 58.69, a)
+
+
+def test_frozen_bias_momt_reweights_to_exact_and_to_plain_npt(tmp_path):
+    """MOMT on the Einstein crystal with a frozen multithermal bias. Its potential enthalpy has (3N+1)/2
+    quadratic degrees of freedom (3N springs, the volume), so ⟨H⟩_T = H_min + (3N+1)/2 k_B T exactly.
+    Reweighting the production frames must give that at T0 and at other temperatures, within error
+    bars, and agree at T0 with a plain NPT run."""
+    from nnpdistill.md.reweight import reweight_store
+
+    pot = _einstein()
+    n, t0 = 32, 1500.0
+    dof = (3 * n + 1) / 2
+    h_mid = dof * KB_EV_PER_K * t0
+    bias = Bias2D((0.0, 3 * h_mid), (-5.0, 37.0), 12, 6)
+    bias.fit(lambda h, o: 0.25 * (h - h_mid) - 0.02 * (h - h_mid) ** 2 / h_mid)  # T_eff 1150-1400 K
+    common = dict(n_frames=2400, n_walkers=8, frame_stride=20, temperature_K=t0, seed=3, equilibration_steps=400,
+                  md=MDParams(timestep_fs=5.0))
+    momt = RunSettings(method="momt", momt=MOMTParams(t_min_K=500.0, t_max_K=4000.0, n_h=12, n_o=6,
+                                                      production_fraction=1.0), **common)
+    run_sampling(tmp_path / "momt.h5", pot, momt, n, bias=bias)
+    temps = np.array([1150.0, 1300.0, t0])
+    table, summary = reweight_store(tmp_path / "momt.h5", temps, skip_fraction=0.0, n_blocks=10, n_bootstrap=200)
+    assert summary["clipped_production_frames"] == 0 and summary["n_production_frames"] == 2400
+    exact = dof * KB_EV_PER_K * temps / n  # H_min = P0 V0 (1 bar) is negligible here
+    z = (table["enthalpy_eV_per_atom"] - exact) / table["enthalpy_err_eV_per_atom"]
+    assert np.all(np.abs(z) < 4.0), (table, z)
+    assert np.all(table["n_eff"] > 100)
+    # plain NPT at T0 with the same model
+    run_sampling(tmp_path / "npt.h5", pot, RunSettings(method="npt_fcc", **common), n)
+    from nnpdistill.frames import FrameStore
+
+    with FrameStore(tmp_path / "npt.h5") as st:
+        h_npt = st.meta("enthalpy_eV").reshape(-1, 8) / n
+    blocks = h_npt.reshape(10, -1).mean(1)
+    npt_mean, npt_err = h_npt.mean(), blocks.std(ddof=1) / np.sqrt(10)
+    rw, rw_err = table["enthalpy_eV_per_atom"].iloc[-1], table["enthalpy_err_eV_per_atom"].iloc[-1]
+    assert abs(rw - npt_mean) < 4 * np.hypot(rw_err, npt_err), (rw, rw_err, npt_mean, npt_err)
+    assert abs(npt_mean - exact[-1]) < 4 * npt_err

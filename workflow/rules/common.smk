@@ -139,6 +139,10 @@ def sample_targets(element):
             out.append(res(f"{element}/sample/plots/energy_{size}.png"))
         if "momt" in cfg["methods"]:
             out.append(res(f"{element}/sample/reweight_{size}.csv"))
+    if ELEMENTS[element]["coexistence"]["enabled"]:
+        out.append(res(f"{element}/coexistence/coexistence.png"))
+        if "momt" in cfg["methods"]:
+            out.append(res(f"{element}/sample/melting_comparison.md"))
     return out
 
 

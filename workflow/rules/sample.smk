@@ -89,7 +89,8 @@ rule plot_sampling:
 
 
 rule reweight_momt:
-    """Reweight a MOMT run with its final bias: <H>(T), C_P(T), P_solid(T) and the EAM melting point."""
+    """Reweight the frozen-bias production frames of a MOMT run: <H>(T), C_P(T), P_solid(T), dG(T) with
+    block-bootstrap errors, and the EAM melting point (null and a reason where the data cannot say)."""
     input:
         h5=res("{element}/sample/momt_{size}.h5"),
     output:
@@ -100,6 +101,18 @@ rule reweight_momt:
             caption="../report/reweight.rst",
             category="Sampling",
             labels={"element": "{element}", "size": "{size}", "plot": "reweighting"},
+        ),
+        free_energy=report(
+            res("{element}/sample/plots/free_energy_{size}.png"),
+            caption="../report/reweight.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "free energy (H, O)"},
+        ),
+        flatness=report(
+            res("{element}/sample/plots/flatness_{size}.png"),
+            caption="../report/reweight.rst",
+            category="Sampling",
+            labels={"element": "{element}", "size": "{size}", "plot": "Wang-Landau flatness"},
         ),
     log:
         res("{element}/logs/reweight_momt_{size}.log"),
@@ -115,3 +128,49 @@ rule reweight_momt:
         "../../scripts/reweight_momt.py"
 
 
+rule run_coexistence:
+    """Direct solid-liquid coexistence (NPH, an interface in an elongated cell): the EAM's melting point,
+    the independent check of the MOMT estimate."""
+    output:
+        json=res("{element}/coexistence/coexistence.json"),
+        csv=res("{element}/coexistence/coexistence.csv"),
+        png=report(
+            res("{element}/coexistence/coexistence.png"),
+            caption="../report/coexistence.rst",
+            category="Sampling",
+            labels={"element": "{element}", "plot": "coexistence"},
+        ),
+    log:
+        res("{element}/logs/run_coexistence.log"),
+    params:
+        symbol=lambda wc: element_cfg(wc)["symbol"],
+        potential=lambda wc: element_cfg(wc)["potential"],
+        cfg=lambda wc: {k: v for k, v in element_cfg(wc)["coexistence"].items() if k != "enabled"},
+    threads: 1
+    resources:
+        runtime=6 * 60,
+        mem_mb=4000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/run_coexistence.py"
+
+
+rule compare_melting:
+    """MOMT melting temperatures of every sampled size beside the coexistence reference (CSV, Markdown)."""
+    input:
+        momt=lambda wc: [res(f"{wc.element}/sample/melting_{n}.json") for n in element_cfg(wc)["sample"]["sizes"]],
+        coexistence=res("{element}/coexistence/coexistence.json"),
+    output:
+        csv=res("{element}/sample/melting_comparison.csv"),
+        md=res("{element}/sample/melting_comparison.md"),
+    log:
+        res("{element}/logs/compare_melting.log"),
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/compare_melting.py"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("sample", help="batched NPT / MOMT sampling with EAM (frames to HDF5)")
@@ -25,15 +23,33 @@ def register(subparsers) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=_run)
-    w = sub.add_parser("reweight", help="reweight a MOMT store to canonical averages; prints T_melt")
+    w = sub.add_parser("reweight", help="thermodynamics of a MOMT store: <H>(T), C_P(T), P_solid(T), dG(T) "
+                       "with error bars and the melting temperature (frozen-bias production frames)")
     w.add_argument("store")
-    w.add_argument("--csv", required=True)
-    w.add_argument("--t-min-K", type=float, default=1000.0)
-    w.add_argument("--t-max-K", type=float, default=3000.0)
-    w.add_argument("--n-temperatures", type=int, default=201)
-    w.add_argument("--skip-fraction", type=float, default=0.25)
-    w.add_argument("--o-solid-fraction", type=float, default=0.5)
+    w.add_argument("--csv", required=True, help="table out (CSV)")
+    w.add_argument("--json", default=None, help="summary out (default: the CSV's name with .json)")
+    w.add_argument("--plots", default=None, help="folder for reweight.png, free_energy.png, flatness.png")
+    w.add_argument("--config", default=None, help="YAML with the element's sample.reweight mapping (or a whole "
+                   "element file)")
+    w.add_argument("--t-min-K", type=float, default=None)
+    w.add_argument("--t-max-K", type=float, default=None)
+    w.add_argument("--n-temperatures", type=int, default=None)
+    w.add_argument("--skip-fraction", type=float, default=None)
+    w.add_argument("--o-solid-fraction", type=float, default=None)
     w.set_defaults(func=_reweight)
+    c = sub.add_parser("coexistence", help="the EAM's melting point from direct solid-liquid coexistence (NPH)")
+    c.add_argument("--element", required=True, help="chemical symbol, e.g. Ni")
+    c.add_argument("--temperature-guess-K", type=float, default=None,
+                   help="start temperature, within ~20 %% of the melting point (or from --config)")
+    c.add_argument("--out", required=True, help="summary out (.json); the time series goes beside it (.csv, .png)")
+    c.add_argument("--potential", default=None, help="EAM file (default: shipped file for the element)")
+    c.add_argument("--config", default=None, help="YAML with the element's `coexistence` mapping (or a whole "
+                   "element file)")
+    c.add_argument("--cells", type=int, nargs=3, default=None, metavar=("NX", "NY", "NZ"))
+    c.add_argument("--nph-steps", type=int, default=None)
+    c.add_argument("--seed", type=int, default=None)
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=_coexistence)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
 
@@ -57,13 +73,57 @@ def _run(args) -> int:
     return 0
 
 
-def _reweight(args) -> int:
-    from ..io_utils import atomic_path
-    from ..md.reweight import reweight_store
+def _section(path, key: str) -> dict:
+    from ..config import load_yaml
 
-    temps = np.linspace(args.t_min_K, args.t_max_K, args.n_temperatures)
-    table, tm = reweight_store(args.store, temps, args.skip_fraction, args.o_solid_fraction)
-    with atomic_path(args.csv) as tmp:
-        table.to_csv(tmp, index=False)
-    print(json.dumps(tm))
+    if not path:
+        return {}
+    data = load_yaml(path) or {}
+    if key == "reweight":
+        data = data.get("sample", data)
+    return dict(data.get(key, data) or {})
+
+
+def _reweight(args) -> int:
+    from pathlib import Path
+
+    from ..md.reweight import reweight_run
+    from ..runtime import setup_job
+
+    setup_job(None, 1)
+    cfg = _section(args.config, "reweight")
+    for key in ("t_min_K", "t_max_K", "n_temperatures", "skip_fraction", "o_solid_fraction"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    out_json = args.json or str(Path(args.csv).with_suffix(".json"))
+    plots = Path(args.plots) if args.plots else None
+    if plots is not None:
+        plots.mkdir(parents=True, exist_ok=True)
+    summary = reweight_run(args.store, args.csv, out_json, *(
+        (plots / "reweight.png", plots / "free_energy.png", plots / "flatness.png") if plots else (None,) * 3),
+        cfg=cfg)
+    print(json.dumps({k: v for k, v in summary.items() if k.startswith("t_melt")}))
+    return 0
+
+
+def _coexistence(args) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ..md.coexistence import coexistence
+    from ..md.plotting import plot_coexistence
+    from ..runtime import setup_job
+
+    setup_job(None, 1)
+    cfg = {k: v for k, v in _section(args.config, "coexistence").items() if k != "enabled"}
+    for key, name in (("temperature_guess_K", "temperature_guess_K"), ("cells", "cells"),
+                      ("nph_steps", "nph_steps"), ("seed", "seed")):
+        if getattr(args, key) is not None:
+            cfg[name] = getattr(args, key)
+    out = Path(args.out)
+    summary = coexistence(args.element, out, cfg, args.potential, out_csv=out.with_suffix(".csv"),
+                          progress=not args.no_progress)
+    plot_coexistence(pd.read_csv(out.with_suffix(".csv")), summary, out.with_suffix(".png"))
+    print(json.dumps({k: summary[k] for k in ("t_melt_K", "t_melt_err_K", "reason")}))
     return 0

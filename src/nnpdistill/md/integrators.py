@@ -102,7 +102,8 @@ def maxwell_boltzmann(masses: torch.Tensor, temperature_K: torch.Tensor | float,
 class LangevinNPT:
     """Langevin thermostat + stochastic cell rescaling barostat, batched over walkers.
 
-    Parameters: ``timestep_fs``; ``temperature_K`` scalar or (B,) per walker; ``pressure_bar`` (target);
+    Parameters: ``timestep_fs``; ``temperature_K`` scalar, (B,) per walker or (B, N) per atom;
+    ``pressure_bar`` (target);
     ``thermostat_tau_fs`` (1/friction; None → no thermostat, NVE/NPH); ``barostat_tau_fs`` (None → constant
     volume); ``compressibility_per_bar`` (β_T of the barostat, sets its coupling together with τ_p);
     ``barostat_mode`` "isotropic" or "orthorhombic"; ``generator`` a seeded torch.Generator.
@@ -134,8 +135,19 @@ class LangevinNPT:
         self.mode = barostat_mode
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
 
+    def _kT_atoms(self, B: int, N: int, dtype) -> torch.Tensor:
+        """(B, N, 1) thermostat kT: per walker, or per atom when ``temperature_K`` is (B, N)."""
+        t = self.temperature_K.to(dtype)
+        if t.ndim == 2:
+            if t.shape != (B, N):
+                raise ConfigError(f"temperature_K has shape {tuple(t.shape)} for {B} walkers of {N} atoms")
+            return (t * KB_EV_PER_K).unsqueeze(-1)
+        return self._kT(B, dtype).reshape(-1, 1, 1)
+
     def _kT(self, B: int, dtype) -> torch.Tensor:
         t = self.temperature_K.to(dtype)
+        if t.ndim == 2:  # per-atom thermostat targets: the barostat's noise uses their mean
+            t = t.mean(-1)
         if t.ndim == 0:
             t = t.expand(B)
         elif t.shape[0] != B:
@@ -179,7 +191,7 @@ class LangevinNPT:
         if self.tau_t is not None:
             c1 = math.exp(-dt / self.tau_t)
             c2 = math.sqrt(1.0 - c1 * c1)
-            kT = self._kT(state.n_walkers, state.positions.dtype).reshape(-1, 1, 1)
+            kT = self._kT_atoms(state.n_walkers, state.n_atoms, state.positions.dtype)
             xi = torch.randn(state.momenta.shape, generator=self.generator, dtype=state.momenta.dtype)
             state.momenta = c1 * state.momenta + c2 * torch.sqrt(m * kT) * xi
         if self.tau_p is not None:

@@ -113,10 +113,14 @@ class Bias2D:
         hh, oo = torch.meshgrid(self.h_nodes, self.o_nodes, indexing="ij")
         return self(hh.reshape(-1), oo.reshape(-1))[0].reshape(self.n_h, self.n_o)
 
+    def fit_grid(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (3 n_h,) H and (3 n_o,) O points at which :meth:`fit` samples a function."""
+        return (torch.linspace(self.h_lo, self.h_hi, 3 * self.n_h, dtype=torch.float64),
+                torch.linspace(self.o_lo, self.o_hi, 3 * self.n_o, dtype=torch.float64))
+
     def fit(self, fn) -> None:
         """Set the coefficients by least squares to ``fn(H, O) -> ΔH`` sampled on a 3× finer grid."""
-        hs = torch.linspace(self.h_lo, self.h_hi, 3 * self.n_h, dtype=torch.float64)
-        os_ = torch.linspace(self.o_lo, self.o_hi, 3 * self.n_o, dtype=torch.float64)
+        hs, os_ = self.fit_grid()
         # separable least squares: A_h C A_o^T ≈ F
         def design(x, lo, d, n):
             i, w, _, _ = _bspline_weights((x - lo) / d, n)
@@ -132,6 +136,38 @@ class Bias2D:
         po = torch.linalg.pinv(Ao)
         self.coef = ph @ F @ po.T
 
+    def honour_clip(self, s_min: float, s_max: float, visits: torch.Tensor | None = None) -> Bias2D:
+        """A new bias Φ whose enthalpy slope obeys the effective-temperature clip, so that a run on it needs
+        no clipping and samples exactly exp(−β0 (U + P0 V + Φ)).
+
+        The dynamics clip s = 1 + ∂ΔH/∂H to [s_min, s_max]; where the clip acts the force is not the
+        gradient of ΔH. Φ is ΔH with its H-slope clipped and integrated along H in every O column, from
+        the column's most visited enthalpy (``visits`` (n_h, n_o), else the grid middle), so Φ = ΔH
+        wherever the walk lived without clipping; the result is refitted as a B-spline on the same grid.
+        """
+        hs, os_ = self.fit_grid()
+        hh, oo = torch.meshgrid(hs, os_, indexing="ij")
+        val, d_h, _ = self(hh.reshape(-1), oo.reshape(-1))
+        val, d_h = val.reshape(hh.shape), d_h.reshape(hh.shape)
+        slope = (1.0 + d_h).clamp(float(s_min), float(s_max)) - 1.0
+        dh = hs[1] - hs[0]
+        cum = torch.cat([torch.zeros(1, os_.numel(), dtype=torch.float64),
+                         torch.cumsum(0.5 * (slope[1:] + slope[:-1]) * dh, 0)])  # (nH, nO) from hs[0]
+        if visits is not None and float(visits.sum()) > 0:
+            col = torch.as_tensor(visits, dtype=torch.float64)
+            ref_node = col.argmax(0)  # (n_o,) most visited H node per O node (0 where never visited)
+            ref_node = torch.where(col.sum(0) > 0, ref_node, torch.full_like(ref_node, self.n_h // 2))
+            ref_node = torch.repeat_interleave(ref_node, 3)  # nodes → fit-grid columns
+            ref = (ref_node.to(torch.float64) * self.dh + self.h_lo - hs[0]) / dh
+            ref = ref.round().long().clamp(0, hs.numel() - 1)
+        else:
+            ref = torch.full((os_.numel(),), hs.numel() // 2, dtype=torch.long)
+        cols = torch.arange(os_.numel())
+        phi = val[ref, cols][None, :] + cum - cum[ref, cols][None, :]
+        out = Bias2D((self.h_lo, self.h_hi), (self.o_lo, self.o_hi), self.n_h, self.n_o)
+        out.fit(lambda _h, _o: phi)
+        return out
+
     def state_dict(self) -> dict:
         return {"h_range_eV": (self.h_lo, self.h_hi), "o_range": (self.o_lo, self.o_hi), "n_h": self.n_h,
                 "n_o": self.n_o, "coef": self.coef.clone()}
@@ -145,64 +181,79 @@ class WangLandau:
     """Multiple-walker Wang–Landau schedule on a :class:`Bias2D` at reference temperature ``t_ref_K``.
 
     Each update adds k_B T0 ln f (spread by the B-spline weights) at every walker's (H, O) and counts the
-    nearest node in a histogram; when the visited part of the histogram is flat (min ≥ ``flatness`` ×
-    mean, over nodes visited since the last reset, at least ``min_updates_per_stage`` updates), ln f is
-    halved and the histogram reset; once ln f drops below (number of visited nodes)/(updates per walker)
-    the 1/t schedule takes over. ln f never goes below ``ln_f_min``.
+    nearest node in a stage histogram. A stage ends, and ln f is halved, when the histogram over the nodes
+    visited in this stage is flat (min ≥ ``flatness`` × mean) after at least ``min_updates_per_stage``
+    update rounds, or after ``max_updates_per_stage`` rounds in any case (the range of a 2-D walk is not
+    known in advance and rarely visited edge nodes would otherwise hold ln f up for ever). Once ln f falls
+    below N_vis/t (N_vis: nodes visited so far, t: depositions so far) the 1/t schedule of Belardinelli &
+    Pereyra (J. Chem. Phys. 127, 184105 (2007)) takes over: ln f = min(ln f, N_vis/t), so ln f never
+    rises. ln f never goes below ``ln_f_min``.
     """
 
     def __init__(self, bias: Bias2D, t_ref_K: float, ln_f_initial: float = 1.0, flatness: float = 0.8,
-                 ln_f_min: float = 1.0e-6, min_updates_per_stage: int = 100):
+                 ln_f_min: float = 1.0e-6, min_updates_per_stage: int = 100, max_updates_per_stage: int = 500):
         if not ln_f_initial > 0:
             raise ConfigError(f"momt.ln_f_initial must be positive, got {ln_f_initial}")
         if not 0 < flatness < 1:
             raise ConfigError(f"momt.flatness must be in (0, 1), got {flatness}")
+        if not 1 <= int(min_updates_per_stage) <= int(max_updates_per_stage):
+            raise ConfigError(f"momt.max_updates_per_stage ({max_updates_per_stage}) must be >= "
+                              f"min_updates_per_stage ({min_updates_per_stage}) >= 1")
         self.bias = bias
         self.kT0 = KB_EV_PER_K * float(t_ref_K)
         self.ln_f = float(ln_f_initial)
         self.flatness = float(flatness)
         self.ln_f_min = float(ln_f_min)
         self.min_updates = int(min_updates_per_stage)
+        self.max_updates = int(max_updates_per_stage)
         self.hist = torch.zeros(bias.n_h, bias.n_o, dtype=torch.float64)
         self.visits = torch.zeros(bias.n_h, bias.n_o, dtype=torch.float64)  # never reset (for plots)
         self.n_updates = 0  # update rounds (each covers all walkers)
+        self.n_deposits = 0  # walker depositions inside the grid
         self.stage_updates = 0
         self.one_over_t = False
 
+    def flatness_ratio(self) -> float:
+        """min/mean of the stage histogram over the nodes visited in this stage (0 when empty)."""
+        h = self.hist[self.hist > 0]
+        return float(h.min() / h.mean()) if h.numel() else 0.0
+
     def update(self, H: torch.Tensor, O: torch.Tensor) -> None:
-        self.bias.add(H, O, self.kT0 * self.ln_f)
-        ih, io, inside = self.bias.node_index(H, O)
+        inside = self.bias.add(H, O, self.kT0 * self.ln_f)
+        ih, io, _ = self.bias.node_index(H, O)
         ones = inside.to(torch.float64)
         self.hist.index_put_((ih, io), ones, accumulate=True)
         self.visits.index_put_((ih, io), ones, accumulate=True)
         self.n_updates += 1
+        self.n_deposits += int(inside.sum())
         self.stage_updates += 1
-        visited = self.visits > 0
-        n_vis = int(visited.sum())
+        n_vis = int((self.visits > 0).sum())
+        one_over_t = n_vis / max(self.n_deposits, 1)
+        if not self.one_over_t:
+            flat = self.stage_updates >= self.min_updates and self.flatness_ratio() >= self.flatness
+            if flat or self.stage_updates >= self.max_updates:
+                self.ln_f *= 0.5
+                self.hist.zero_()
+                self.stage_updates = 0
+            if n_vis > 0 and self.ln_f < one_over_t:
+                self.one_over_t = True
         if self.one_over_t:
-            self.ln_f = max(self.ln_f_min, n_vis / max(self.n_updates * H.shape[0], 1))
-            return
-        h = self.hist[visited]
-        flat = h.numel() > 0 and float(h.min()) >= self.flatness * float(h.mean())
-        if self.stage_updates >= self.min_updates and flat:
-            self.ln_f = max(self.ln_f_min, 0.5 * self.ln_f)
-            self.hist.zero_()
-            self.stage_updates = 0
-        if n_vis > 0 and self.ln_f < n_vis / (self.n_updates * H.shape[0]):
-            self.one_over_t = True
+            self.ln_f = min(self.ln_f, one_over_t)
+        self.ln_f = max(self.ln_f_min, self.ln_f)
 
     def state_dict(self) -> dict:
         return {"ln_f": self.ln_f, "hist": self.hist.clone(), "visits": self.visits.clone(),
-                "n_updates": self.n_updates, "stage_updates": self.stage_updates,
-                "one_over_t": self.one_over_t,
+                "n_updates": self.n_updates, "n_deposits": self.n_deposits,
+                "stage_updates": self.stage_updates, "one_over_t": self.one_over_t,
                 "kT0": self.kT0, "flatness": self.flatness, "ln_f_min": self.ln_f_min,
-                "min_updates": self.min_updates}
+                "min_updates": self.min_updates, "max_updates": self.max_updates}
 
     def load_state_dict(self, d: dict) -> None:
         self.ln_f = float(d["ln_f"])
         self.hist = d["hist"].clone()
         self.visits = d["visits"].clone()
         self.n_updates = int(d["n_updates"])
+        self.n_deposits = int(d["n_deposits"])
         self.stage_updates = int(d["stage_updates"])
         self.one_over_t = bool(d["one_over_t"])
 
@@ -216,6 +267,7 @@ class MOMTAux:
     order: torch.Tensor
     s: torch.Tensor
     volume: torch.Tensor
+    clipped: torch.Tensor  # (B,) bool: the effective-temperature clip acted on this call
 
 
 class MOMTForce:
@@ -238,11 +290,12 @@ class MOMTForce:
         H = res.energy + self.p0 * V
         O, gO = order_parameter(positions, cells, self.n_cells)
         _, d_h, d_o = self.bias(H, O)
-        s = (1.0 + d_h).clamp(self.s_min, self.s_max)
+        s_raw = 1.0 + d_h
+        s = s_raw.clamp(self.s_min, self.s_max)
         forces = s[:, None, None] * res.forces - d_o[:, None, None] * gO
         eye = torch.eye(3, dtype=positions.dtype)
         stress = s[:, None, None] * res.stress + ((s - 1.0) * self.p0)[:, None, None] * eye
-        return forces, stress, MOMTAux(res, H, O, s, V)
+        return forces, stress, MOMTAux(res, H, O, s, V, s != s_raw)
 
 
 def check_temperatures(t_ref_K: float, t_min_K: float, t_max_K: float) -> None:

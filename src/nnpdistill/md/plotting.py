@@ -95,19 +95,115 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     _save(fig, teff_png)
 
 
-def plot_reweight(table, png, t_melt: dict | None = None) -> None:
+def plot_reweight(table, png, t_melt: dict | None = None, reference: dict | None = None) -> None:
+    """⟨H⟩(T), C_P(T), P_solid(T) and ΔG(T) with bootstrap error bands; the MOMT melting estimate as a
+    dashed line, the coexistence reference (``reference``: t_melt_K, t_melt_err_K) as a grey band; the
+    temperatures with too few effective frames shaded."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    t = table["temperature_K"]
-    axes[0].plot(t, table["enthalpy_eV_per_atom"])
-    axes[0].set_ylabel("⟨H⟩/N (eV/atom)")
-    axes[1].plot(t, table["cp_config_kB_per_atom"])
-    axes[1].set_ylabel("C_P,config/N (k_B)")
-    axes[2].plot(t, table["p_solid"])
-    axes[2].set_ylabel("P(solid)")
-    for ax in axes:
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    t = table["temperature_K"].to_numpy()
+    cols = [("enthalpy_eV_per_atom", "enthalpy_err_eV_per_atom", "⟨H⟩/N (eV/atom)"),
+            ("cp_config_kB_per_atom", "cp_config_err_kB_per_atom", "C_P,config/N (k_B)"),
+            ("p_solid", "p_solid_err", "P(solid)"),
+            ("delta_g_eV_per_atom", "delta_g_err_eV_per_atom", "G_solid − G_liquid (eV/atom)")]
+    for ax, (col, err, label) in zip(axes, cols):
+        y = table[col].to_numpy()
+        ax.plot(t, y, color="tab:blue")
+        if err in table:
+            e = np.nan_to_num(table[err].to_numpy())
+            ax.fill_between(t, y - e, y + e, color="tab:blue", alpha=0.25, lw=0)
+        ax.set_ylabel(label)
         ax.set_xlabel("T (K)")
-        if t_melt and np.isfinite(t_melt.get("t_melt_p_solid_K", np.nan)):
-            ax.axvline(t_melt["t_melt_p_solid_K"], color="gray", ls="--", lw=0.8)
+    axes[3].axhline(0.0, color="k", lw=0.5)
+    tm = (t_melt or {}).get("t_melt_p_solid_K")
+    lo_hi = (t_melt or {}).get("supported_range_K")
+    for ax in axes:
+        if tm is not None:
+            ax.axvline(tm, color="tab:green", ls="--", lw=1, label="MOMT T_m")
+        if reference and reference.get("t_melt_K") is not None:
+            r, e = reference["t_melt_K"], reference.get("t_melt_err_K") or 0.0
+            ax.axvspan(r - e, r + e, color="gray", alpha=0.35, lw=0, label="coexistence T_m")
+        if lo_hi:
+            ax.axvspan(t[0], lo_hi[0], color="k", alpha=0.08, lw=0)
+            ax.axvspan(lo_hi[1], t[-1], color="k", alpha=0.08, lw=0)
+    if tm is not None or reference:
+        axes[2].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    _save(fig, png)
+
+
+def plot_free_energy(enthalpy_eV, order, weights, n_atoms: int, temperature_K: float, png,
+                     bins: int = 40) -> None:
+    """−k_B T ln P(H, O) at ``temperature_K`` from reweighted frames (weights (F,)), in eV, zero at its
+    minimum: the solid and liquid basins and the barrier between them."""
+    from ..units import KB_EV_PER_K
+
+    plt = _plt()
+    hist, he, oe = np.histogram2d(np.asarray(enthalpy_eV) / n_atoms, np.asarray(order) / n_atoms, bins=bins,
+                                  weights=weights)
+    with np.errstate(divide="ignore"):
+        f = -KB_EV_PER_K * temperature_K * np.log(hist / hist.sum())
+    f -= np.nanmin(f[np.isfinite(f)])
+    f[~np.isfinite(f)] = np.nan
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    m = ax.pcolormesh(he, oe, f.T, cmap="viridis", shading="flat")
+    fig.colorbar(m, ax=ax, label="free energy (eV)")
+    ax.set_xlabel("H/N (eV/atom)")
+    ax.set_ylabel("O/N")
+    ax.set_title(f"−k_B T ln P(H, O) at {temperature_K:.0f} K")
+    fig.tight_layout()
+    _save(fig, png)
+
+
+def plot_flatness(history: dict, png) -> None:
+    """ln f and the stage histogram's flatness (min/mean) per frame round, the freeze marked; and the
+    production visit histogram in (H, O) nodes."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    ln_f = np.asarray(history.get("ln_f", []), dtype=float)
+    fl = np.asarray(history.get("flatness", []), dtype=float)
+    fr = int(history.get("freeze_round", len(ln_f)))
+    r = np.arange(len(ln_f))
+    ax = axes[0]
+    ax.semilogy(r[:fr], np.maximum(ln_f[:fr], 1e-12), color="tab:red", label="ln f")
+    ax.set_xlabel("frame round")
+    ax.set_ylabel("ln f")
+    ax2 = ax.twinx()
+    ax2.plot(r[:fr], fl[:fr], color="tab:blue", lw=0.7, label="flatness (min/mean)")
+    ax2.set_ylabel("stage histogram min/mean")
+    ax2.set_ylim(0, 1)
+    ax.axvline(fr, color="k", ls="--", lw=0.8)
+    ax.set_title("Wang–Landau phase (bias frozen at the dashed line)")
+    pv = np.asarray(history.get("production_visits", [[0]]), dtype=float)
+    ax = axes[1]
+    m = ax.imshow(np.where(pv > 0, pv, np.nan).T, origin="lower", aspect="auto", cmap="viridis")
+    fig.colorbar(m, ax=ax, label="production frames")
+    ax.set_xlabel("H node")
+    ax.set_ylabel("O node")
+    vis = pv[pv > 0]
+    ax.set_title(f"production visits (min/mean {vis.min() / vis.mean():.2f} over visited)" if vis.size
+                 else "no production visits")
+    fig.tight_layout()
+    _save(fig, png)
+
+
+def plot_coexistence(series, summary: dict, png) -> None:
+    """Temperature and solid fraction against time in the NPH coexistence run, T_m and its window."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    t = series["time_ps"]
+    axes[0].plot(t, series["temperature_K"], lw=0.6)
+    axes[0].set_ylabel("T (K)")
+    if summary.get("t_melt_K") is not None:
+        axes[0].axhline(summary["t_melt_K"], color="tab:green", ls="--",
+                        label=f"T_m = {summary['t_melt_K']:.0f} ± {summary['t_melt_err_K']:.0f} K")
+        axes[0].legend(fontsize=8)
+    axes[1].plot(t, series["solid_fraction"], lw=0.8)
+    axes[1].set_ylabel("solid fraction (slabs)")
+    axes[1].set_ylim(0, 1)
+    for ax in axes:
+        ax.set_xlabel("NPH time (ps)")
+        ax.axvline(float(t.iloc[len(t) // 2]), color="gray", lw=0.6)
+    fig.suptitle(f"{summary.get('element', '')} solid–liquid coexistence, {summary.get('n_atoms', '')} atoms")
     fig.tight_layout()
     _save(fig, png)

@@ -1,13 +1,23 @@
-"""Reweighting a MOMT run with its final (frozen) bias to canonical NPT averages at any temperature.
+"""Thermodynamics from a MOMT run: reweight its frozen-bias production frames to canonical NPT averages.
 
-ln w_i = β0 (H_i + ΔH(H_i, O_i)) − β H_i, ⟨A⟩_T = Σ w_i A_i / Σ w_i (H = U + P0 V, potential enthalpy).
-Outputs per temperature: ⟨H⟩/N (eV/atom), configurational C_P/N = Var(H)/(N k_B T²) (k_B per atom; add
-3/2 for the kinetic part), the probability of the solid phase P(O > o_solid_fraction·N), and the effective
-sample size. The EAM's melting temperature is where P_solid crosses 1/2 (and near the C_P peak).
-Caveat: the bias changed while frames were recorded and T_eff was clipped, so this is an estimate.
+A frame recorded under the frozen bias Φ was drawn from p(x) ∝ exp(−β0 (H + Φ(H, O))) (H = U + P0 V,
+potential enthalpy; the production bias honours the effective-temperature clip, so no clip acted:
+``clipped`` is checked). Reweighting to temperature T: ln w_i = β0 (H_i + Φ_i) − β H_i,
+⟨A⟩_T = Σ w_i A_i / Σ w_i. Frames from the Wang–Landau phase are never used: the bias changed under them.
+
+Per temperature: ⟨H⟩/N (eV/atom), configurational C_P/N = Var(H)/(N k_B T²) (k_B per atom; add 3/2 for
+the kinetic part), P_solid = P(O > o_solid_fraction·N), ΔG = G_solid − G_liquid = −k_B T ln(P_s/P_l)
+per atom (from the (H, O) histogram split at the dividing order parameter), and the Kish effective sample
+size. Error bars: a block bootstrap (each walker's production series cut into ``n_blocks`` contiguous
+blocks, the blocks resampled with replacement). The melting temperature is where ΔG = 0 (P_solid = ½);
+the C_P peak is reported beside it. Where the data cannot support an estimate the summary holds ``null``
+and a reason in words.
 """
 
 from __future__ import annotations
+
+import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -18,9 +28,48 @@ from ..units import KB_EV_PER_K
 from .momt import Bias2D
 
 
+def _blocks(walker: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Block id per frame: each walker's frames (in order) cut into ``n_blocks`` contiguous blocks."""
+    ids = np.empty(walker.shape[0], dtype=np.int64)
+    for k, w in enumerate(np.unique(walker)):
+        idx = np.flatnonzero(walker == w)
+        nb = max(1, min(n_blocks, idx.size))
+        ids[idx] = k * n_blocks + (np.arange(idx.size) * nb) // idx.size
+    return ids
+
+
+def _moments(E: np.ndarray, m: np.ndarray, h: np.ndarray, solid: np.ndarray):
+    """Weighted sums for multiplicity columns ``m`` (F, R): Z, Σh, Σh², Σsolid, Σw² (each (nT, R))."""
+    z = E @ m
+    s1 = E @ (m * h[:, None])
+    s2 = E @ (m * (h * h)[:, None])
+    ss = E @ (m * solid[:, None])
+    ww = (E * E) @ (m * m)
+    return z, s1, s2, ss, ww
+
+
+def _crossings(t: np.ndarray, y: np.ndarray) -> list[float]:
+    """Temperatures where ``y`` changes sign (linear interpolation), ascending."""
+    out = []
+    ok = np.isfinite(y)
+    for i in range(len(t) - 1):
+        if not (ok[i] and ok[i + 1]):
+            continue
+        if y[i] == 0:
+            out.append(float(t[i]))
+        elif y[i] * y[i + 1] < 0:
+            out.append(float(t[i] + y[i] * (t[i + 1] - t[i]) / (y[i] - y[i + 1])))
+    if len(t) and ok[-1] and y[-1] == 0:
+        out.append(float(t[-1]))
+    return out
+
+
 def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D, t_ref_K: float, temperatures_K,
-             n_atoms: int, o_solid_fraction: float = 0.5) -> pd.DataFrame:
-    """Canonical averages at ``temperatures_K`` from MOMT frames (H (F,) eV, O (F,))."""
+             n_atoms: int, o_solid_fraction: float = 0.5, walker: np.ndarray | None = None,
+             n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Canonical averages at ``temperatures_K`` from frames (H (F,) eV, O (F,)) sampled under the frozen
+    ``bias`` at ``t_ref_K``. Returns the table (values and bootstrap standard errors) and the bootstrap
+    replicas of P_solid, (n_bootstrap, nT), for estimates derived from it (the melting temperature)."""
     H = np.asarray(enthalpy_eV, dtype=np.float64)
     O = np.asarray(order, dtype=np.float64)
     if H.size == 0 or H.shape != O.shape:
@@ -28,51 +77,240 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D, t_ref_K: 
     temps = np.asarray(temperatures_K, dtype=np.float64)
     if temps.size == 0 or np.any(temps <= 0):
         raise ConfigError(f"reweighting temperatures must be positive and non-empty, got {temps}")
-    dH = bias(torch.from_numpy(H), torch.from_numpy(O))[0].numpy()
+    if n_blocks < 2 or n_bootstrap < 0:
+        raise ConfigError(f"reweighting needs n_blocks >= 2 and n_bootstrap >= 0, got {n_blocks}, {n_bootstrap}")
+    walker = np.zeros(H.size, dtype=np.int64) if walker is None else np.asarray(walker)
+    phi = bias(torch.from_numpy(H), torch.from_numpy(O))[0].numpy()
     beta0 = 1.0 / (KB_EV_PER_K * t_ref_K)
+    betas = 1.0 / (KB_EV_PER_K * temps)
+    c = float(H.mean())
+    h = H - c
+    lw = beta0 * (H + phi)[None, :] - betas[:, None] * H[None, :]  # (nT, F)
+    E = np.exp(lw - lw.max(1, keepdims=True))
     solid = (O > o_solid_fraction * n_atoms).astype(np.float64)
-    rows = []
-    for T in temps:
-        beta = 1.0 / (KB_EV_PER_K * T)
-        lw = beta0 * (H + dH) - beta * H
-        w = np.exp(lw - lw.max())
-        w /= w.sum()
-        h_mean = float(np.sum(w * H))
-        h_var = float(np.sum(w * (H - h_mean) ** 2))
-        rows.append({"temperature_K": T, "enthalpy_eV_per_atom": h_mean / n_atoms,
-                     "cp_config_kB_per_atom": h_var / (n_atoms * (KB_EV_PER_K * T) ** 2),
-                     "p_solid": float(np.sum(w * solid)), "n_eff": float(1.0 / np.sum(w * w))})
-    return pd.DataFrame(rows)
+
+    blocks = _blocks(walker, n_blocks)
+    n_blk = int(blocks.max()) + 1
+    rng = np.random.default_rng(seed)
+    m = np.ones((H.size, 1 + n_bootstrap))
+    if n_bootstrap:
+        draws = rng.integers(0, n_blk, size=(n_bootstrap, n_blk))
+        counts = np.stack([np.bincount(d, minlength=n_blk) for d in draws], 1).astype(np.float64)
+        m[:, 1:] = counts[blocks]
+    z, s1, s2, ss, ww = _moments(E, m, h, solid)
+    mean = s1 / z
+    var = np.maximum(s2 / z - mean * mean, 0.0)
+    kT = (KB_EV_PER_K * temps)[:, None]
+    cp = var / (n_atoms * kT * kT)
+    ps = ss / z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dg = -kT * np.log(ps / (1.0 - ps)) / n_atoms
+    dg[~np.isfinite(dg)] = np.nan
+    n_eff = z[:, 0] ** 2 / ww[:, 0]
+
+    def err(a):
+        if n_bootstrap < 2:
+            return np.full(len(temps), np.nan)
+        reps = a[:, 1:]
+        good = np.isfinite(reps)
+        n = good.sum(1)
+        mu = np.where(good, reps, 0.0).sum(1) / np.maximum(n, 1)
+        v = np.where(good, (reps - mu[:, None]) ** 2, 0.0).sum(1) / np.maximum(n - 1, 1)
+        return np.where(n > 1, np.sqrt(v), np.nan)
+
+    table = pd.DataFrame({
+        "temperature_K": temps,
+        "enthalpy_eV_per_atom": (mean[:, 0] + c) / n_atoms, "enthalpy_err_eV_per_atom": err(mean) / n_atoms,
+        "cp_config_kB_per_atom": cp[:, 0], "cp_config_err_kB_per_atom": err(cp),
+        "p_solid": ps[:, 0], "p_solid_err": err(ps),
+        "delta_g_eV_per_atom": dg[:, 0], "delta_g_err_eV_per_atom": err(dg),
+        "n_eff": n_eff,
+    })
+    return table, ps[:, 1:].T
 
 
-def melting_temperature(table: pd.DataFrame) -> dict:
-    """T where P_solid crosses 1/2 (linear interpolation; NaN if it never does) and T of the C_P peak."""
+def melting_temperature(table: pd.DataFrame, p_solid_boot: np.ndarray | None = None,
+                        min_n_eff: float = 50.0) -> dict:
+    """T_melt where ΔG = 0 (P_solid = ½) and where C_P peaks, each with a bootstrap error and, where the
+    data cannot support it, ``None`` and a reason. Only temperatures with at least ``min_n_eff``
+    effective frames count (outside them reweighting extrapolates and its error bars mean nothing).
+    Valid JSON throughout (no NaN)."""
     t = table["temperature_K"].to_numpy()
     p = table["p_solid"].to_numpy()
-    t_half = float("nan")
-    for i in range(len(t) - 1):
-        if (p[i] - 0.5) * (p[i + 1] - 0.5) <= 0 and p[i] != p[i + 1]:
-            t_half = float(t[i] + (0.5 - p[i]) * (t[i + 1] - t[i]) / (p[i + 1] - p[i]))
-            break
-    t_cp = float(t[int(np.argmax(table["cp_config_kB_per_atom"].to_numpy()))])
-    return {"t_melt_p_solid_K": t_half, "t_melt_cp_peak_K": t_cp}
+    n_eff = table["n_eff"].to_numpy()
+    ok = n_eff >= min_n_eff
+    out: dict = {"t_melt_p_solid_K": None, "t_melt_p_solid_err_K": None, "t_melt_p_solid_reason": None,
+                 "t_melt_cp_peak_K": None, "t_melt_cp_peak_err_K": None, "t_melt_cp_peak_reason": None,
+                 "min_n_eff": min_n_eff,
+                 "supported_range_K": [float(t[ok].min()), float(t[ok].max())] if ok.any() else None}
+    if not ok.any():
+        why = (f"no temperature in [{t[0]:.0f}, {t[-1]:.0f}] K has {min_n_eff:.0f} effective frames: "
+               "the production phase is too short or its bias too far from flat")
+        out["t_melt_p_solid_reason"] = out["t_melt_cp_peak_reason"] = why
+        return out
+    lo, hi = out["supported_range_K"]
+    pm = np.where(ok, p - 0.5, np.nan)
+    cross = _crossings(t, pm)
+    if not cross:
+        side = "solid" if np.nanmin(p[ok]) > 0.5 else "liquid"
+        out["t_melt_p_solid_reason"] = (f"P_solid never crosses 1/2 where the data support it ({lo:.0f}-"
+                                        f"{hi:.0f} K; the system is {side} throughout): sample a wider "
+                                        "range of effective temperatures or both phases")
+    elif len(cross) > 1:
+        out["t_melt_p_solid_reason"] = ("P_solid crosses 1/2 more than once, at "
+                                        + ", ".join(f"{x:.0f}" for x in cross) + " K: the production "
+                                        "frames do not sample both phases well enough")
+    else:
+        tm = cross[0]
+        out["t_melt_p_solid_K"] = tm
+        out["n_eff_at_t_melt"] = float(np.interp(tm, t, n_eff))
+        if p_solid_boot is not None and len(p_solid_boot) > 1:
+            reps = []
+            for row in p_solid_boot:
+                c = _crossings(t, np.where(ok, row - 0.5, np.nan))
+                if len(c) == 1:
+                    reps.append(c[0])
+            out["t_melt_p_solid_bootstrap_fraction"] = len(reps) / len(p_solid_boot)
+            if len(reps) > 1:
+                out["t_melt_p_solid_err_K"] = float(np.std(reps, ddof=1))
+    cp = np.where(ok, table["cp_config_kB_per_atom"].to_numpy(), np.nan)
+    i = int(np.nanargmax(cp))
+    if t[i] in (lo, hi):
+        out["t_melt_cp_peak_reason"] = (f"the C_P maximum lies at the edge of the supported range ({t[i]:.0f} "
+                                        f"K of {lo:.0f}-{hi:.0f} K): no peak inside it")
+    else:
+        out["t_melt_cp_peak_K"] = float(t[i])
+        hw = table.get("cp_config_err_kB_per_atom")
+        if hw is not None and np.isfinite(hw.iloc[i]):
+            # peak position uncertainty: the temperatures whose C_P is within one error bar of the peak
+            near = t[ok & (cp + np.nan_to_num(hw.to_numpy()) >= cp[i] - hw.iloc[i])]
+            out["t_melt_cp_peak_err_K"] = float(0.5 * (near.max() - near.min()))
+    return out
 
 
-def reweight_store(path, temperatures_K, skip_fraction: float = 0.25, o_solid_fraction: float = 0.5):
-    """Reweight the MOMT frame store ``path`` (its final bias) after dropping the first ``skip_fraction``
-    of frames (recorded while ln f was large). Returns (table, melting-temperature dict)."""
+def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fraction: float = 0.5,
+                   n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0,
+                   min_n_eff: float = 50.0) -> tuple[pd.DataFrame, dict]:
+    """Reweight the production (frozen-bias) frames of the MOMT store ``path``, after dropping the first
+    ``skip_fraction`` of each walker's production frames (relaxation onto the frozen bias). Returns the
+    table and the summary (melting temperatures with errors or reasons, run diagnostics)."""
     from ..frames import FrameStore
-    from .run import read_bias
 
     if not 0 <= skip_fraction < 1:
         raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
     with FrameStore(path) as st:
         attrs = st.attrs
-        fr = st.read()
+        names = st.meta_names
+        n_total = len(st)
     if attrs.get("method") != "momt":
         raise ConfigError(f"{path}: reweighting needs a MOMT run, this one is {attrs.get('method')!r}")
-    bias, _ = read_bias(attrs)
-    start = int(skip_fraction * len(fr))
-    table = reweight(fr.meta["enthalpy_eV"][start:], fr.meta["order_parameter"][start:], bias,
-                     float(attrs["settings"]["temperature_K"]), temperatures_K, fr.n_atoms, o_solid_fraction)
-    return table, melting_temperature(table)
+    if "production" not in names:
+        raise ConfigError(f"{path}: the store has no production (frozen-bias) phase; it was made before "
+                          "MOMT runs had one: sample it again")
+    meta, attrs, bias = _production(path, skip_fraction)
+    if meta["walker"].size == 0:
+        raise ConfigError(f"{path}: no production frames (momt.production_fraction = 0?)")
+    n_atoms = int(attrs["n_atoms"])
+    t_ref = float(attrs["settings"]["temperature_K"])
+    table, boot = reweight(meta["enthalpy_eV"], meta["order_parameter"], bias, t_ref, temperatures_K, n_atoms,
+                           o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed)
+    summary = melting_temperature(table, boot, min_n_eff)
+    history = attrs.get("momt_history_json")
+    history = json.loads(history) if isinstance(history, str) else (history or {})
+    ln_f = history.get("ln_f") or []
+    fr = int(history.get("freeze_round", 0))
+    solid = meta["order_parameter"] > o_solid_fraction * n_atoms
+    clipped = int(meta["clipped"].sum())
+    summary.update({
+        "n_atoms": n_atoms, "t_ref_K": t_ref, "n_production_frames": int(solid.size),
+        "n_frames_total": int(n_total), "clipped_production_frames": clipped,
+        "ln_f_at_freeze": float(ln_f[fr - 1]) if 0 < fr <= len(ln_f) else None,
+        "production_solid_fraction": float(solid.mean()),
+        "production_phase_switches": _switches(meta["walker"], solid),
+        "bootstrap": {"n_blocks": n_blocks, "n_bootstrap": n_bootstrap, "seed": seed},
+    })
+    if clipped:
+        summary["warning"] = (f"{clipped} production frames were clipped by the safety clip: their weights "
+                              "are approximate")
+    return table, summary
+
+
+def _switches(walker: np.ndarray, solid: np.ndarray) -> int:
+    """Solid ↔ liquid changes along each walker's series (how often the walk crossed between phases)."""
+    n = 0
+    for w in np.unique(walker):
+        s = solid[walker == w].astype(np.int8)
+        n += int(np.abs(np.diff(s)).sum())
+    return n
+
+
+def write_json(summary: dict, path) -> None:
+    """Write ``summary`` as strict JSON (NaN/inf become null) through a temporary file."""
+    from ..io_utils import atomic_path
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, np.generic):
+            return clean(x.item())
+        return x
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(clean(summary), indent=2, allow_nan=False))
+
+
+def _production(path, skip_fraction: float):
+    """(meta of the kept production frames, attrs, frozen bias) of a MOMT store."""
+    from ..frames import FrameStore
+    from .run import read_bias
+
+    with FrameStore(path) as st:
+        attrs = st.attrs
+        meta = {name: st.meta(name) for name in st.meta_names}
+    bias, _ = read_bias(attrs, frozen=True)
+    prod = np.flatnonzero(np.asarray(meta["production"]) == 1)
+    walker = np.asarray(meta["walker"])[prod]
+    keep = np.sort(np.concatenate([prod[walker == w][int(skip_fraction * (walker == w).sum()):]
+                                   for w in np.unique(walker)]))
+    return {k: np.asarray(v)[keep] for k, v in meta.items()}, attrs, bias
+
+
+def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatness_png=None,
+                 cfg: dict | None = None) -> dict:
+    """The reweighting stage (workflow rule ``reweight_momt`` and ``nnpdistill sample reweight``): table
+    ``out_csv``, summary ``out_json`` (strict JSON), and the plots. ``cfg`` is the element's
+    ``sample.reweight`` mapping (schema keys; missing → defaults)."""
+    from ..io_utils import atomic_path
+    from .plotting import plot_flatness, plot_free_energy, plot_reweight
+
+    cfg = {"t_min_K": 1000.0, "t_max_K": 3000.0, "n_temperatures": 201, "skip_fraction": 0.1,
+           "o_solid_fraction": 0.5, "n_blocks": 10, "n_bootstrap": 200, "seed": 0, "min_n_eff": 50.0,
+           **(cfg or {})}
+    temps = np.linspace(float(cfg["t_min_K"]), float(cfg["t_max_K"]), int(cfg["n_temperatures"]))
+    table, summary = reweight_store(store, temps, cfg["skip_fraction"], cfg["o_solid_fraction"],
+                                    int(cfg["n_blocks"]), int(cfg["n_bootstrap"]), int(cfg["seed"]),
+                                    float(cfg["min_n_eff"]))
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    write_json(summary, out_json)
+    if png is not None:
+        plot_reweight(table, png, summary)
+    if free_energy_png is not None:
+        meta, attrs, bias = _production(store, cfg["skip_fraction"])
+        t_ref = float(attrs["settings"]["temperature_K"])
+        t_fes = summary["t_melt_p_solid_K"] or t_ref
+        H, O = meta["enthalpy_eV"], meta["order_parameter"]
+        phi = bias(torch.from_numpy(H), torch.from_numpy(O))[0].numpy()
+        lw = (H + phi) / (KB_EV_PER_K * t_ref) - H / (KB_EV_PER_K * t_fes)
+        plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png)
+    if flatness_png is not None:
+        from ..frames import FrameStore
+
+        with FrameStore(store) as st:
+            hist = st.attrs.get("momt_history_json")
+        plot_flatness(json.loads(hist) if isinstance(hist, str) else hist, flatness_png)
+    return summary

@@ -10,11 +10,18 @@ evaluator (fresh neighbour list) in both uninterrupted and resumed runs, so the 
 Frames: every ``frame_stride`` steps each of the B walkers contributes one frame (walker-minor order);
 ``n_frames`` in total (the last round is cut short if B does not divide it). Labels are the unbiased
 potential's energy, per-atom energies, forces and stress; metadata: temperature_K (kinetic),
-enthalpy_eV (U + P0 V), volume_A3, order_parameter, t_eff_K, bias_eV, walker, step, method.
+enthalpy_eV (U + P0 V), volume_A3, order_parameter, t_eff_K, bias_eV, walker, step, method,
+production (1: recorded under a frozen bias, or plain NPT), clipped (1: the T_eff clip acted).
+
+MOMT runs in two phases: Wang–Landau (the bias grows) for the first (1 − production_fraction) of the
+frame rounds, then production on the frozen bias made to honour the T_eff clip
+(:meth:`Bias2D.honour_clip`). The store's attrs keep the frozen bias (``momt_frozen_bias_json``), the
+round it was frozen at and ln f per round (``momt_history_json``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -33,6 +40,8 @@ from .order import fcc_cells_per_side, order_parameter
 from .setup import MDParams
 
 log = logging.getLogger("nnpdistill.md")
+# production runs on a bias that honours the T_eff clip; this wider clip (T0/20..20 T0) only keeps s > 0
+PRODUCTION_SAFETY = 20.0
 METHODS = ("momt", "npt_fcc", "npt_liq")
 
 
@@ -40,7 +49,10 @@ METHODS = ("momt", "npt_fcc", "npt_liq")
 class MOMTParams:
     """MOMT settings: effective-temperature clip [t_min_K, t_max_K] around T0 = the run's temperature;
     grid nodes n_h × n_o; O range [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
-    Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial``."""
+    Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial`` (a stage ends
+    when flat or after ``max_updates_per_stage`` updates). The last ``production_fraction`` of the frames
+    is recorded with the bias frozen (made to honour the T_eff clip, so no clip acts): those frames alone
+    carry the thermodynamics (``reweight``)."""
 
     t_min_K: float = 1000.0
     t_max_K: float = 3200.0
@@ -53,6 +65,8 @@ class MOMTParams:
     flatness: float = 0.8
     ln_f_min: float = 1.0e-6
     estimate_steps: int = 2000
+    max_updates_per_stage: int = 500
+    production_fraction: float = 0.5
 
 
 @dataclass
@@ -60,9 +74,9 @@ class RunSettings:
     """One sampling run. ``method`` in {momt, npt_fcc, npt_liq}; ``temperature_K`` is T0 for MOMT."""
 
     method: str
-    n_frames: int
-    n_walkers: int
-    frame_stride: int
+    n_frames: int = 20000
+    n_walkers: int = 16
+    frame_stride: int = 100
     temperature_K: float = 2000.0
     seed: int = 0
     equilibration_steps: int = 1000
@@ -89,6 +103,8 @@ class RunSettings:
             if m.n_h < 4 or m.n_o < 4:
                 raise ConfigError(f"momt grid is empty or too small: n_h={m.n_h}, n_o={m.n_o} "
                                   "(need >= 4 each)")
+            if not 0 <= m.production_fraction <= 1:
+                raise ConfigError(f"momt.production_fraction must be in [0, 1], got {m.production_fraction}")
             if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
                 raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
 
@@ -149,7 +165,8 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
     return state, bias
 
 
-def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, keep: int):
+def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, keep: int,
+            production: bool = False, clipped: torch.Tensor | None = None):
     from ..frames import Frames
 
     B, N = state.n_walkers, state.n_atoms
@@ -164,6 +181,8 @@ def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, kee
         "walker": walker,
         "step": np.full(B, state.step, dtype=np.int64),
         "method": np.array([method] * B),
+        "production": np.full(B, int(production), dtype=np.int64),
+        "clipped": (np.zeros(B, dtype=np.int64) if clipped is None else clipped.numpy().astype(np.int64)),
     }
     fr = Frames(numbers=np.full((B, N), z, dtype=np.int64), positions=state.positions.numpy().copy(),
                 cell=state.cells.numpy().copy(), energy=res.energy.detach().numpy().copy(),
@@ -209,18 +228,36 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                                Bias2D.from_state_dict(bias.state_dict()))
         done_rounds, frames_done = 0, 0
     wl = None
+    frozen: Bias2D | None = None
+    history = {"ln_f": [], "flatness": []}
+    m = settings.momt
+    freeze_round = n_rounds - math.ceil(m.production_fraction * n_rounds) if momt else 0
+    prod_visits = None
     if momt:
-        m = settings.momt
-        wl = WangLandau(bias, T, m.ln_f_initial, m.flatness, m.ln_f_min)
+        wl = WangLandau(bias, T, m.ln_f_initial, m.flatness, m.ln_f_min,
+                        max_updates_per_stage=m.max_updates_per_stage)
+        prod_visits = torch.zeros_like(wl.visits)
         if payload is not None:
             wl.load_state_dict(payload["wl"])
+            history = payload["history"]
+            prod_visits = payload["prod_visits"]
+            if payload["frozen"] is not None:
+                frozen = Bias2D.from_state_dict(payload["frozen"])
 
     def save():
         _save_checkpoint(ckpt, {
             "fingerprint": fingerprint, "state": state.to_dict(), "rng": gen.get_state(),
             "bias": None if bias is None else bias.state_dict(),
             "wl": None if wl is None else wl.state_dict(),
+            "frozen": None if frozen is None else frozen.state_dict(),
+            "history": history, "prod_visits": prod_visits,
             "round": done_rounds, "frames": frames_done})
+
+    def momt_force(ev):
+        if frozen is None:
+            return MOMTForce(ev, bias, p0, T, m.t_min_K, m.t_max_K)
+        # the frozen bias honours the clip by construction; a wide safety clip only keeps s > 0
+        return MOMTForce(ev, frozen, p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY)
 
     if payload is None:
         save()
@@ -240,20 +277,30 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
         writer.truncate(frames_done)
         while done_rounds < n_rounds:
             ev = pot.factory()
-            if momt:
-                force_fn = MOMTForce(ev, bias, p0, T, settings.momt.t_min_K, settings.momt.t_max_K)
-            else:
-                force_fn = plain_forces(ev)
+            force_fn = momt_force(ev) if momt else plain_forces(ev)
             f, s, aux = force_fn(state.positions, state.cells)
             for _ in range(min(settings.checkpoint_every, n_rounds - done_rounds)):
+                if momt and frozen is None and done_rounds >= freeze_round:
+                    frozen = bias.honour_clip(T / m.t_max_K, T / m.t_min_K, wl.visits)
+                    log.info("MOMT bias frozen at round %d/%d (ln f = %.3g); production follows",
+                             done_rounds, n_rounds, wl.ln_f)
+                    force_fn = momt_force(ev)
+                    f, s, aux = force_fn(state.positions, state.cells)
                 for _ in range(stride):
                     f, s, aux = integ.step(state, force_fn, f, s)
-                    if momt and state.step % settings.momt.update_stride == 0:
+                    if momt and frozen is None and state.step % m.update_stride == 0:
                         wl.update(aux.enthalpy, aux.order)
+                clipped = None
                 if momt:
                     res, H, O = aux.result, aux.enthalpy, aux.order
                     t_eff = T / aux.s
-                    bias_val = bias(H, O)[0]
+                    bias_val = (bias if frozen is None else frozen)(H, O)[0]
+                    clipped = aux.clipped
+                    history["ln_f"].append(wl.ln_f if frozen is None else 0.0)
+                    history["flatness"].append(wl.flatness_ratio())
+                    if frozen is not None:
+                        ih, io, inside = frozen.node_index(H, O)
+                        prod_visits.index_put_((ih, io), inside.to(torch.float64), accumulate=True)
                 else:
                     res = aux
                     H = res.energy + p0 * state.volumes()
@@ -262,7 +309,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     bias_val = torch.zeros(B, dtype=torch.float64)
                 keep = min(B, settings.n_frames - frames_done)
                 writer.append(_frames(state, res, H.detach(), O.detach(), t_eff.detach(), bias_val.detach(),
-                                      settings.method, pot.atomic_number, keep))
+                                      settings.method, pot.atomic_number, keep,
+                                      production=(not momt) or frozen is not None, clipped=clipped))
                 frames_done += keep
                 done_rounds += 1
                 if bar is not None:
@@ -272,7 +320,11 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
             writer.flush()
             save()
         if momt:
-            writer.set_attrs({"momt_bias_json": _bias_json(bias, wl)})
+            writer.set_attrs({"momt_bias_json": _bias_json(bias, wl),
+                              "momt_frozen_bias_json": None if frozen is None else _bias_json(frozen, wl),
+                              "momt_history_json": json.dumps({
+                                  "freeze_round": freeze_round, "n_rounds": n_rounds, **history,
+                                  "production_visits": prod_visits.tolist()})})
     if bar is not None:
         bar.close()
     ckpt.unlink(missing_ok=True)
@@ -280,21 +332,21 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
 
 
 def _bias_json(bias: Bias2D, wl: WangLandau) -> str:
-    import json
-
     return json.dumps({"h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi],
                        "n_h": bias.n_h, "n_o": bias.n_o, "coef": bias.coef.tolist(),
                        "visits": wl.visits.tolist(), "ln_f": wl.ln_f, "n_updates": wl.n_updates,
                        "kT0_eV": wl.kT0})
 
 
-def read_bias(attrs: dict) -> tuple[Bias2D, dict]:
-    """The final MOMT bias (and the raw JSON dict with visits, ln f) stored in a frame store's attrs."""
-    import json
-
-    raw = attrs.get("momt_bias_json")
+def read_bias(attrs: dict, frozen: bool = False) -> tuple[Bias2D, dict]:
+    """The final Wang–Landau bias, or with ``frozen`` the production bias (and the raw JSON dict with
+    visits, ln f) stored in a frame store's attrs."""
+    key = "momt_frozen_bias_json" if frozen else "momt_bias_json"
+    raw = attrs.get(key)
     if raw is None:
-        raise ConfigError("the frame store has no MOMT bias (attrs['momt_bias_json']): is it a MOMT run?")
+        raise ConfigError(f"the frame store has no {'frozen ' if frozen else ''}MOMT bias (attrs[{key!r}]): "
+                          + ("it has no production phase (momt.production_fraction = 0, or made before "
+                             "production phases existed)" if frozen else "is it a MOMT run?"))
     d = json.loads(raw) if isinstance(raw, str) else raw
     bias = Bias2D(tuple(d["h_range_eV"]), tuple(d["o_range"]), d["n_h"], d["n_o"], torch.tensor(d["coef"]))
     return bias, d
