@@ -7,14 +7,9 @@ import pytest
 import torch
 
 from nnpdistill.errors import NNPDistillError
-
-potentials = pytest.importorskip("nnpdistill.potentials")
-if not hasattr(potentials, "load_eam"):
-    pytest.skip("EAM engine (nnpdistill.potentials.load_eam) not available", allow_module_level=True)
-
-from nnpdistill.frames import FrameStore  # noqa: E402
-from nnpdistill.md.run import MOMTParams, RunSettings, potential_from_eam, run_sampling  # noqa: E402
-from nnpdistill.md.setup import MDParams  # noqa: E402
+from nnpdistill.frames import FrameStore
+from nnpdistill.md.run import MOMTParams, RunSettings, potential_from_eam, run_sampling
+from nnpdistill.md.setup import MDParams
 
 torch.set_num_threads(1)
 N = 32
@@ -65,6 +60,8 @@ def test_momt_round_trips_and_npt_stays(tmp_path):
 
 def test_potential_without_element():
     from pathlib import Path
+
+    import nnpdistill.potentials as potentials
 
     al = Path(potentials.__file__).parent / "data" / "Al1_Mendelev2008.eam.fs"
     with pytest.raises(NNPDistillError, match="Ni"):

@@ -128,13 +128,14 @@ def test_frozen_bias_momt_reweights_to_exact_and_to_plain_npt(tmp_path):
     h_mid = dof * KB_EV_PER_K * t0
     bias = Bias2D((0.0, 3 * h_mid), (-5.0, 37.0), 12, 6)
     bias.fit(lambda h, o: 0.25 * (h - h_mid) - 0.02 * (h - h_mid) ** 2 / h_mid)  # T_eff 1150-1400 K
-    common = dict(n_frames=2400, n_walkers=8, frame_stride=20, temperature_K=t0, seed=3, equilibration_steps=400,
-                  md=MDParams(timestep_fs=5.0))
+    common = dict(n_frames=2400, n_walkers=8, frame_stride=20, temperature_K=t0, seed=3,
+                  equilibration_steps=400, md=MDParams(timestep_fs=5.0))
     momt = RunSettings(method="momt", momt=MOMTParams(t_min_K=500.0, t_max_K=4000.0, n_h=12, n_o=6,
                                                       production_fraction=1.0), **common)
     run_sampling(tmp_path / "momt.h5", pot, momt, n, bias=bias)
     temps = np.array([1150.0, 1300.0, t0])
-    table, summary = reweight_store(tmp_path / "momt.h5", temps, skip_fraction=0.0, n_blocks=10, n_bootstrap=200)
+    table, summary = reweight_store(tmp_path / "momt.h5", temps, skip_fraction=0.0, n_blocks=10,
+                                    n_bootstrap=200)
     assert summary["clipped_production_frames"] == 0 and summary["n_production_frames"] == 2400
     exact = dof * KB_EV_PER_K * temps / n  # H_min = P0 V0 (1 bar) is negligible here
     z = (table["enthalpy_eV_per_atom"] - exact) / table["enthalpy_err_eV_per_atom"]

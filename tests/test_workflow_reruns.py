@@ -36,16 +36,6 @@ from nnpdistill.resources import (
 ELEMENTS = ("Ni", "Al")
 
 
-def _eam_ready() -> bool:
-    try:
-        from nnpdistill.potentials import EAMCalculator, load_eam  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-NO_EAM = "the EAM engine (nnpdistill.potentials) is not there yet"
-needs_eam = pytest.mark.skipif(not _eam_ready(), reason=NO_EAM)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -108,8 +98,6 @@ def planned_jobs(dry_run_output: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted run of the small campaign: (workdir, snapshot of its results)."""
-    if not _eam_ready():
-        pytest.skip(NO_EAM)
     workdir = _make_campaign(tmp_path_factory.mktemp("reference"))
     _ok(_snakemake(workdir, *_targets()))
     snap = _snapshot(workdir / "results")
@@ -117,7 +105,6 @@ def reference(tmp_path_factory):
     return workdir, snap
 
 
-@needs_eam
 def test_second_run_does_nothing(reference):
     workdir, snap = reference
     out = _ok(_snakemake(workdir, "-n", *_targets()))
@@ -127,7 +114,6 @@ def test_second_run_does_nothing(reference):
     assert _snapshot(workdir / "results") == snap  # same bytes and untouched mtimes
 
 
-@needs_eam
 def test_deleting_one_output_reruns_only_its_dependents(reference, tmp_path):
     ref_dir, ref_snap = reference
     workdir = tmp_path / "run"
@@ -151,7 +137,6 @@ def test_deleting_one_output_reruns_only_its_dependents(reference, tmp_path):
     assert all(after[k][1] == before[k][1] for k in untouched), "an unaffected file was rewritten"
 
 
-@needs_eam
 def test_killed_run_resumes_with_rerun_incomplete(reference, tmp_path):
     _, ref_snap = reference
     workdir = _make_campaign(tmp_path / "killed")
@@ -185,7 +170,6 @@ def test_killed_run_resumes_with_rerun_incomplete(reference, tmp_path):
     assert "Nothing to be done" in _ok(_snakemake(workdir, "-n", *_targets()))
 
 
-@needs_eam
 def test_changed_parameter_reruns_the_affected_rules(reference, tmp_path):
     ref_dir, _ = reference
     workdir = tmp_path / "params"

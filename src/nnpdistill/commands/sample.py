@@ -29,19 +29,21 @@ def register(subparsers) -> None:
     w.add_argument("--csv", required=True, help="table out (CSV)")
     w.add_argument("--json", default=None, help="summary out (default: the CSV's name with .json)")
     w.add_argument("--plots", default=None, help="folder for reweight.png, free_energy.png, flatness.png")
-    w.add_argument("--config", default=None, help="YAML with the element's sample.reweight mapping (or a whole "
-                   "element file)")
+    w.add_argument("--config", default=None,
+                   help="YAML with the element's sample.reweight mapping (or a whole element file)")
     w.add_argument("--t-min-K", type=float, default=None)
     w.add_argument("--t-max-K", type=float, default=None)
     w.add_argument("--n-temperatures", type=int, default=None)
     w.add_argument("--skip-fraction", type=float, default=None)
     w.add_argument("--o-solid-fraction", type=float, default=None)
     w.set_defaults(func=_reweight)
-    c = sub.add_parser("coexistence", help="the EAM's melting point from direct solid-liquid coexistence (NPH)")
+    c = sub.add_parser("coexistence",
+                       help="the EAM's melting point from direct solid-liquid coexistence (NPH)")
     c.add_argument("--element", required=True, help="chemical symbol, e.g. Ni")
     c.add_argument("--temperature-guess-K", type=float, default=None,
                    help="start temperature, within ~20 %% of the melting point (or from --config)")
-    c.add_argument("--out", required=True, help="summary out (.json); the time series goes beside it (.csv, .png)")
+    c.add_argument("--out", required=True,
+                   help="summary out (.json); the time series goes beside it (.csv, .png)")
     c.add_argument("--potential", default=None, help="EAM file (default: shipped file for the element)")
     c.add_argument("--config", default=None, help="YAML with the element's `coexistence` mapping (or a whole "
                    "element file)")
@@ -99,9 +101,9 @@ def _reweight(args) -> int:
     plots = Path(args.plots) if args.plots else None
     if plots is not None:
         plots.mkdir(parents=True, exist_ok=True)
-    summary = reweight_run(args.store, args.csv, out_json, *(
-        (plots / "reweight.png", plots / "free_energy.png", plots / "flatness.png") if plots else (None,) * 3),
-        cfg=cfg)
+    pngs = ((plots / "reweight.png", plots / "free_energy.png", plots / "flatness.png") if plots
+            else (None, None, None))
+    summary = reweight_run(args.store, args.csv, out_json, *pngs, cfg=cfg)
     print(json.dumps({k: v for k, v in summary.items() if k.startswith("t_melt")}))
     return 0
 

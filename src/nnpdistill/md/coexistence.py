@@ -89,7 +89,8 @@ class CoexistenceSettings:
         return float(self.melt_K) if self.melt_K is not None else 2.0 * float(self.temperature_guess_K)
 
 
-def slab_crystallinity(positions: torch.Tensor, cell: torch.Tensor, cells: tuple[int, int, int]) -> np.ndarray:
+def slab_crystallinity(positions: torch.Tensor, cell: torch.Tensor,
+                       cells: tuple[int, int, int]) -> np.ndarray:
     """(nz,) crystallinity ψ per slab of one conventional cell along z, for one configuration
     (positions (N,3), orthorhombic-ish cell (3,3) rows = vectors, ``cells`` = (nx, ny, nz))."""
     nx, ny, nz = cells
@@ -149,8 +150,8 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
             log.warning("%s belongs to other settings: starting afresh", ckpt)
     if state is None:
         sites = fcc_sites_frac(1)
-        grid = torch.stack(torch.meshgrid(torch.arange(nx), torch.arange(ny), torch.arange(nz), indexing="ij"),
-                           -1).reshape(-1, 1, 3).to(torch.float64)
+        ar = (torch.arange(nx), torch.arange(ny), torch.arange(nz))
+        grid = torch.stack(torch.meshgrid(*ar, indexing="ij"), -1).reshape(-1, 1, 3).to(torch.float64)
         pos = ((grid + sites.reshape(1, 4, 3)).reshape(-1, 3)) * a
         cell = torch.diag(torch.tensor([nx * a, ny * a, nz * a], dtype=torch.float64))
         n = pos.shape[0]
@@ -178,7 +179,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
         ev = pot.factory()
         fn = plain_forces(ev)
         f, s, res = fn(state.positions, state.cells)
-        for i in range(int(n_steps)):
+        for _ in range(int(n_steps)):
             f, s, res = integrator.step(state, fn, f, s)
             if record is not None:
                 record(res, s)
@@ -310,7 +311,7 @@ def coexistence(symbol: str, out_json, cfg: dict, potential: str | None = None, 
     return run_coexistence(out_json, pot, settings, out_csv, progress)
 
 
-def compare_melting(momt_jsons, coexistence_json, out_csv, out_md) -> "pd.DataFrame":
+def compare_melting(momt_jsons, coexistence_json, out_csv, out_md):
     """One row per MOMT estimate (size, T_m from ΔG = 0 and from the C_P peak, errors, reasons) beside the
     coexistence T_m: the relative difference and whether it is within 5 %. Writes CSV and Markdown."""
     import pandas as pd
@@ -338,13 +339,14 @@ def compare_melting(momt_jsons, coexistence_json, out_csv, out_md) -> "pd.DataFr
     def fmt(x, spec):
         return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
-    lines = ["| method | atoms | T_m (K) | ± (K) | vs coexistence | within 5 % | note |", "|---|---|---|---|---|---|---|"]
+    lines = ["| method | atoms | T_m (K) | ± (K) | vs coexistence | within 5 % | note |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         rel = r["relative_difference"]
-        lines.append(f"| {r['method']} | {r['n_atoms']} | {fmt(r['t_melt_K'], '.0f')} | {fmt(r['t_melt_err_K'], '.0f')} "
-                     f"| {fmt(None if rel is None else 100 * rel, '+.1f')}{'' if rel is None else ' %'} | "
-                     f"{'–' if r['within_5_percent'] is None else ('yes' if r['within_5_percent'] else 'no')} | "
-                     f"{r['reason'] or ''} |")
+        rel_txt = "–" if rel is None else f"{100 * rel:+.1f} %"
+        within = "–" if r["within_5_percent"] is None else ("yes" if r["within_5_percent"] else "no")
+        lines.append(f"| {r['method']} | {r['n_atoms']} | {fmt(r['t_melt_K'], '.0f')} | "
+                     f"{fmt(r['t_melt_err_K'], '.0f')} | {rel_txt} | {within} | {r['reason'] or ''} |")
     with atomic_path(out_md) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table

@@ -191,7 +191,8 @@ class WangLandau:
     """
 
     def __init__(self, bias: Bias2D, t_ref_K: float, ln_f_initial: float = 1.0, flatness: float = 0.8,
-                 ln_f_min: float = 1.0e-6, min_updates_per_stage: int = 100, max_updates_per_stage: int = 500):
+                 ln_f_min: float = 1.0e-6, min_updates_per_stage: int = 100,
+                 max_updates_per_stage: int = 500):
         if not ln_f_initial > 0:
             raise ConfigError(f"momt.ln_f_initial must be positive, got {ln_f_initial}")
         if not 0 < flatness < 1:

@@ -106,7 +106,7 @@ def plot_reweight(table, png, t_melt: dict | None = None, reference: dict | None
             ("cp_config_kB_per_atom", "cp_config_err_kB_per_atom", "C_P,config/N (k_B)"),
             ("p_solid", "p_solid_err", "P(solid)"),
             ("delta_g_eV_per_atom", "delta_g_err_eV_per_atom", "G_solid − G_liquid (eV/atom)")]
-    for ax, (col, err, label) in zip(axes, cols):
+    for ax, (col, err, label) in zip(axes, cols, strict=True):
         y = table[col].to_numpy()
         ax.plot(t, y, color="tab:blue")
         if err in table:

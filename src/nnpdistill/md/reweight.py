@@ -78,7 +78,8 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D, t_ref_K: 
     if temps.size == 0 or np.any(temps <= 0):
         raise ConfigError(f"reweighting temperatures must be positive and non-empty, got {temps}")
     if n_blocks < 2 or n_bootstrap < 0:
-        raise ConfigError(f"reweighting needs n_blocks >= 2 and n_bootstrap >= 0, got {n_blocks}, {n_bootstrap}")
+        raise ConfigError(f"reweighting needs n_blocks >= 2 and n_bootstrap >= 0, got {n_blocks}, "
+                          f"{n_bootstrap}")
     walker = np.zeros(H.size, dtype=np.int64) if walker is None else np.asarray(walker)
     phi = bias(torch.from_numpy(H), torch.from_numpy(O))[0].numpy()
     beta0 = 1.0 / (KB_EV_PER_K * t_ref_K)
@@ -176,8 +177,8 @@ def melting_temperature(table: pd.DataFrame, p_solid_boot: np.ndarray | None = N
     cp = np.where(ok, table["cp_config_kB_per_atom"].to_numpy(), np.nan)
     i = int(np.nanargmax(cp))
     if t[i] in (lo, hi):
-        out["t_melt_cp_peak_reason"] = (f"the C_P maximum lies at the edge of the supported range ({t[i]:.0f} "
-                                        f"K of {lo:.0f}-{hi:.0f} K): no peak inside it")
+        out["t_melt_cp_peak_reason"] = (f"the C_P maximum lies at the edge of the supported range "
+                                        f"({t[i]:.0f} K of {lo:.0f}-{hi:.0f} K): no peak inside it")
     else:
         out["t_melt_cp_peak_K"] = float(t[i])
         hw = table.get("cp_config_err_kB_per_atom")
