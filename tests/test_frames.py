@@ -463,7 +463,12 @@ def test_cli_export_and_info(tmp_path, capsys):
     assert '"frames": 7' in capsys.readouterr().out
     assert main(["export", str(tmp_path / "missing.h5"), str(out)]) == 2
     assert "frame store not found" in capsys.readouterr().err
+    capsys.readouterr()
     assert main(["export", str(h5), str(out), "--indices", "99"]) == 2
+    assert "the store has 7 frames" in capsys.readouterr().err
+    # slices clip like Python's; negative indices count from the end
+    assert main(["export", str(h5), str(out), "--indices", "5:100", "-1", "::3"]) == 0
+    assert [x.info["frame_index"] for x in ase.io.read(out, ":")] == [5, 6, 6, 0, 3, 6]
 
 
 # ------------------------------------------------------------------------------------------------

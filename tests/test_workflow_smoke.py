@@ -64,6 +64,26 @@ def test_smoke_outputs(smoke_run):
         assert df.set_index("structure").loc["fcc", "rank"] == 1
 
 
+def test_thermodynamics_outputs_are_strict_json_with_reasons(smoke_run):
+    """The smoke MOMT runs are far too short for a melting point: the outputs must say so in words and
+    valid JSON (null, never NaN), and the comparison table must still be written."""
+    import json
+
+    def no_nan(name):
+        raise AssertionError(f"{name} in a JSON output")
+
+    for element in ("Ni", "Al"):
+        base = smoke_run / "results" / "smoke" / element
+        m = json.loads((base / "sample" / "melting_32.json").read_text(), parse_constant=no_nan)
+        for key in ("t_melt_p_solid", "t_melt_cp_peak"):
+            assert (m[f"{key}_K"] is None) == bool(m[f"{key}_reason"]), m
+        assert m["clipped_production_frames"] == 0 and m["n_production_frames"] > 0
+        c = json.loads((base / "coexistence" / "coexistence.json").read_text(), parse_constant=no_nan)
+        assert (c["t_melt_K"] is None) == bool(c["reason"]) and c["n_atoms"] == 64
+        table = pd.read_csv(base / "sample" / "melting_comparison.csv")
+        assert list(table["method"]) == ["coexistence", "momt (ΔG = 0)", "momt (C_P peak)"]
+
+
 def test_rerun_has_nothing_to_do(smoke_run):
     proc = _snakemake(smoke_run, "-n", "--cores", "1")
     assert proc.returncode == 0

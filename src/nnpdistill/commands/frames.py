@@ -11,8 +11,11 @@ import numpy as np
 from ..errors import FrameStoreError
 
 
-def parse_indices(tokens: list[str] | None) -> np.ndarray | None:
-    """Frame indices from CLI tokens: integers and Python slices ``a:b[:c]``, comma or space separated."""
+def parse_indices(tokens: list[str] | None, n_frames: int) -> np.ndarray | None:
+    """Frame indices of a store of ``n_frames`` from CLI tokens: integers and Python slices ``a:b[:c]``
+    (comma or space separated). Slices clip as Python's do (``0:100`` of 48 frames is 0..47; open ends
+    and negative bounds work); a single index out of range is an error naming the frame count; a
+    negative single index counts from the end."""
     if not tokens:
         return None
     out: list[int] = []
@@ -25,13 +28,15 @@ def parse_indices(tokens: list[str] | None) -> np.ndarray | None:
                 parts = [int(p) if p.strip() else None for p in token.split(":")]
                 if len(parts) > 3:
                     raise ValueError
-                start, stop = parts[0], parts[1]
-                step = parts[2] if len(parts) == 3 else None
-                if stop is None:
-                    raise FrameStoreError(f"--indices: range {token!r} needs an end (e.g. 0:100)")
-                out.extend(range(start or 0, stop, step or 1))
+                if len(parts) == 3 and parts[2] == 0:
+                    raise FrameStoreError(f"--indices: slice {token!r} has step 0")
+                out.extend(range(*slice(*parts).indices(n_frames)))
             else:
-                out.append(int(token))
+                i = int(token)
+                if not -n_frames <= i < n_frames:
+                    raise FrameStoreError(f"--indices: frame {i} is out of range: the store has {n_frames} "
+                                          f"frames (0..{n_frames - 1})")
+                out.append(i % n_frames)
         except ValueError:
             raise FrameStoreError(f"--indices: cannot parse {token!r} "
                                   "(use e.g. 0 5 10:20 or 0,5,10:20:2)") from None
@@ -39,9 +44,11 @@ def parse_indices(tokens: list[str] | None) -> np.ndarray | None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ..frames import export_extxyz
+    from ..frames import FrameStore, export_extxyz
 
-    n = export_extxyz(args.input, args.output, indices=parse_indices(args.indices))
+    with FrameStore(args.input) as store:
+        n_frames = len(store)
+    n = export_extxyz(args.input, args.output, indices=parse_indices(args.indices, n_frames))
     print(f"wrote {n} frames to {args.output}")
     return 0
 
@@ -108,7 +115,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="frame store (.h5)")
     p.add_argument("output", help="extended XYZ file to write (.extxyz)")
     p.add_argument("--indices", nargs="+", metavar="I",
-                   help="global frame indices: integers and ranges a:b[:step], e.g. 0 5 10:20 (default: all)")
+                   help="global frame indices: integers and Python slices a:b[:step] (clipped like Python's), "
+                        "e.g. 0 5 10:20 -1 (default: all)")
     p.set_defaults(func=_cmd_export)
 
     q = subparsers.add_parser("info", help="summarise an HDF5 frame store",
