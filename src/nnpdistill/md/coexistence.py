@@ -36,8 +36,9 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .integrators import LangevinNPT, MDState, maxwell_boltzmann, plain_forces, pressure_bar
+from .integrators import LangevinNPT, MDState, maxwell_boltzmann, pressure_bar
 from .models import fcc_sites_frac
+from .setup import run_plain
 
 log = logging.getLogger("nnpdistill.md")
 
@@ -176,14 +177,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
                            settings.compressibility_per_bar, "orthorhombic", gen)
 
     def run(n_steps, integrator, record=None):
-        ev = pot.factory()
-        fn = plain_forces(ev)
-        f, s, res = fn(state.positions, state.cells)
-        for _ in range(int(n_steps)):
-            f, s, res = integrator.step(state, fn, f, s)
-            if record is not None:
-                record(res, s)
-        return res
+        return run_plain(state, pot.factory(), integrator, n_steps, record)
 
     stages = ["start", "solid", "melt", "settle", "nph", "done"]
     bar = None
@@ -222,7 +216,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
     if stages.index(prog.stage) < stages.index("nph"):
         nph = integ(T, thermostat=False)
 
-        def record(res, s):
+        def record(_state, res):
             prog.step += 1
             if prog.step % settings.record_every == 0:
                 psi = slab_crystallinity(state.positions[0], state.cells[0], (nx, ny, nz))
@@ -230,7 +224,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
                 prog.records.append({
                     "step": prog.step, "time_ps": prog.step * dt / 1000.0,
                     "temperature_K": float(state.temperature_K()[0]),
-                    "pressure_bar": float(pressure_bar(state, s)[0]),
+                    "pressure_bar": float(pressure_bar(state, res.stress)[0]),
                     "potential_energy_eV_per_atom": float(res.energy[0]) / n_atoms,
                     "solid_fraction": float((psi > threshold).mean()),
                     "lx_A": float(lengths[0]), "ly_A": float(lengths[1]), "lz_A": float(lengths[2])})
