@@ -115,8 +115,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="frame store (.h5)")
     p.add_argument("output", help="extended XYZ file to write (.extxyz)")
     p.add_argument("--indices", nargs="+", metavar="I",
-                   help="global frame indices: integers and Python slices a:b[:step] (clipped like Python's), "
-                        "e.g. 0 5 10:20 -1 (default: all)")
+                   help="global frame indices: integers and Python slices a:b[:step] (clipped like "
+                        "Python's), e.g. 0 5 10:20 -1 (default: all)")
     p.set_defaults(func=_cmd_export)
 
     q = subparsers.add_parser("info", help="summarise an HDF5 frame store",
