@@ -152,3 +152,35 @@ def test_frozen_bias_momt_reweights_to_exact_and_to_plain_npt(tmp_path):
     rw, rw_err = table["enthalpy_eV_per_atom"].iloc[-1], table["enthalpy_err_eV_per_atom"].iloc[-1]
     assert abs(rw - npt_mean) < 4 * np.hypot(rw_err, npt_err), (rw, rw_err, npt_mean, npt_err)
     assert abs(npt_mean - exact[-1]) < 4 * npt_err
+
+
+def test_two_state_melting_point_and_monotonic_curves():
+    """A two-state 'metal' with a known density of states: Ω(H) = Ω_s(H) + g Ω_s(H − L), Ω_s ∝ H^(k−1)
+    (latent heat L, entropy of fusion k_B ln g), so P_solid(T) = 1 / (1 + g e^(−L/k_B T)) exactly and
+    T_m = L / (k_B ln g). Frames drawn exactly from the biased ensemble of a linear frozen bias (T_eff
+    near T_m) must give T_m within its error bar, a P_solid that falls and an ⟨H⟩ that rises with T."""
+    rng = np.random.default_rng(7)
+    n_atoms, k = 108, 160
+    latent, ln_g = 108 * 0.17, 108 * 0.17 / (KB_EV_PER_K * 1850.0)  # T_m = 1850 K, L = 0.17 eV/atom
+    t_m = latent / (KB_EV_PER_K * ln_g)
+    t0, t_eff = 2000.0, 1850.0
+    beta_eff = 1 / (KB_EV_PER_K * t_eff)
+    p_liq = 1 / (1 + np.exp(-ln_g + beta_eff * latent))  # liquid weight at T_eff
+    n_walkers, n_per = 16, 500
+    liquid = rng.random((n_per, n_walkers)) < p_liq
+    H = rng.gamma(k, 1 / beta_eff, size=(n_per, n_walkers)) + latent * liquid
+    O = np.where(liquid, 0.05, 0.9) * n_atoms + rng.normal(0, 2, size=H.shape)
+    walker = np.tile(np.arange(n_walkers), n_per)
+    bias = Bias2D((0.0, float(H.max()) + 10), (-5.0, n_atoms + 5.0), 40, 8)
+    bias.fit(lambda h, o: (t0 / t_eff - 1) * h)
+    temps = np.linspace(1700.0, 2000.0, 61)
+    table, boot = reweight(H.reshape(-1), O.reshape(-1), bias, t0, temps, n_atoms, walker=walker,
+                           n_bootstrap=200)
+    exact_ps = 1 / (1 + np.exp(ln_g - latent / (KB_EV_PER_K * temps)))
+    z = (table["p_solid"] - exact_ps) / table["p_solid_err"]
+    assert np.all(np.abs(z[table["n_eff"] > 200]) < 4), z
+    tm = melting_temperature(table, boot)
+    assert tm["t_melt_p_solid_err_K"] and abs(tm["t_melt_p_solid_K"] - t_m) < 3 * tm["t_melt_p_solid_err_K"], tm
+    assert tm["t_melt_p_solid_err_K"] < 20.0
+    assert np.all(np.diff(table["p_solid"]) < 0) and np.all(np.diff(table["enthalpy_eV_per_atom"]) > 0)
+    assert tm["t_melt_cp_peak_K"] == pytest.approx(t_m, abs=40.0)  # the latent-heat peak
