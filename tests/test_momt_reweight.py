@@ -180,7 +180,8 @@ def test_two_state_melting_point_and_monotonic_curves():
     z = (table["p_solid"] - exact_ps) / table["p_solid_err"]
     assert np.all(np.abs(z[table["n_eff"] > 200]) < 4), z
     tm = melting_temperature(table, boot)
-    assert tm["t_melt_p_solid_err_K"] and abs(tm["t_melt_p_solid_K"] - t_m) < 3 * tm["t_melt_p_solid_err_K"], tm
+    err = tm["t_melt_p_solid_err_K"]
+    assert err and abs(tm["t_melt_p_solid_K"] - t_m) < 3 * err, tm
     assert tm["t_melt_p_solid_err_K"] < 20.0
     assert np.all(np.diff(table["p_solid"]) < 0) and np.all(np.diff(table["enthalpy_eV_per_atom"]) > 0)
     assert tm["t_melt_cp_peak_K"] == pytest.approx(t_m, abs=40.0)  # the latent-heat peak
