@@ -305,7 +305,7 @@ def test_resumed_store_has_the_bytes_of_an_uninterrupted_one(tmp_path, monkeypat
     # a store of an older nnpdistill (written without the final compaction) holds the same frames in
     # other bytes; compact_store gives it the canonical ones
     with monkeypatch.context() as m:
-        m.setattr(frames_module, "compact_store", lambda path: path)
+        m.setattr(frames_module.writer, "compact_store", lambda path: path)
         with FrameWriter(tmp_path / "c.h5", ATTRS, flush_bytes=0) as w:
             for p in parts:
                 w.append(p)
