@@ -58,6 +58,17 @@ def run_relax(args) -> int:
     return 0
 
 
+def run_export_nnp(args) -> int:
+    from ..nnp.export import export_torchscript
+    from ..runtime import setup_job
+
+    setup_job(None, threads=1)
+    path = export_torchscript(args.members, args.out)
+    print(f"{len(args.members)}-member ensemble written to {path} (TorchScript: torch.jit.load, no "
+          "nnpdistill needed)")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one NNP ensemble member on a frame store")
     p.add_argument("frames", help="labelled frame store (.h5)")
@@ -90,3 +101,9 @@ def register(subparsers) -> None:
     p.add_argument("--fmax", type=float, default=1e-3, help="force tolerance, eV/Å")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=run_relax)
+
+    p = subparsers.add_parser("export-nnp", help="an ensemble as one portable TorchScript file (energy, "
+                              "forces, stress, atomic uncertainty; loads with plain torch)")
+    p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
+    p.add_argument("--out", required=True, help="the TorchScript file to write (.pt)")
+    p.set_defaults(func=run_export_nnp)
