@@ -194,3 +194,21 @@ def test_a_bad_reference_stops_the_workflow_before_any_job(tmp_path):
     err = proc.stdout + proc.stderr
     assert "element Al" in err and "no-such-cp2k_shell" in err and "apt-get install cp2k" in err
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("  Al:\n    potential: /no/such/Al.eam.fs\n", ["element Al", "/no/such/Al.eam.fs", "does not exist"]),
+    ("  Ni:\n    potential: lammps:Al_jnp.eam\n", ["element Ni", "Al_jnp.eam"]),
+    ("  Al:\n    sample:\n      n_framez: 3\n", ["element Al", "al.yaml", "n_framez"]),
+])
+def test_bad_element_settings_stop_the_workflow_at_start_up(tmp_path, override, expected):
+    """A bad potential path, a potential without the element and a misspelt key in one element file are
+    named (element, file, key) at start-up, in a few lines, before any job writes anything."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("element_overrides:\n" + override)
+    proc = _snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad), timeout=300)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert all(word in err for word in expected), err[-3000:]
+    assert "Failed validating" not in err  # not the schema dump
+    assert not (tmp_path / "results").exists()

@@ -13,6 +13,20 @@ BASE_DIR = Path(workflow.basedir)
 RESULTS = config["results_dir"]
 
 
+def _schema_error(exc):
+    """The first lines of a schema validation error (what is wrong and where), without the schema dump."""
+    text = str(exc)
+    for marker in ("\n\nFailed validating", "\nFailed validating"):
+        text = text.split(marker)[0]
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("Error validating config")]
+    return " ".join(lines[:4]).strip()
+
+
+def _where(path):
+    """An element's config file, and the overrides merged over it when there are any."""
+    return f"{path} with element_overrides" if config["element_overrides"] else str(path)
+
+
 def _load_elements():
     elements = {}
     for symbol in config["elements"]:
@@ -21,7 +35,11 @@ def _load_elements():
             data = deep_merge(load_yaml(path), overrides_for(config["element_overrides"], symbol))
         except ConfigError as exc:
             raise WorkflowError(f"element {symbol}: {exc}") from exc
-        validate(data, "../schemas/element.schema.yaml", set_default=True)
+        try:
+            validate(data, "../schemas/element.schema.yaml", set_default=True)
+        except WorkflowError as exc:
+            # the element, its file and the offending key in a few lines, not the whole schema
+            raise WorkflowError(f"element {symbol} ({_where(path)}): {_schema_error(exc)}") from None
         if data["symbol"] != symbol:
             raise WorkflowError(f"{path} declares symbol {data['symbol']!r} but is listed as {symbol!r}")
         elements[symbol] = data
@@ -52,6 +70,23 @@ def _check_references():
 
 
 _check_references()
+
+
+def _check_potentials():
+    """Every element's EAM file must exist, parse and hold the element: a bad one stops the run at
+    start-up, naming the element and its config file, before any job has written anything."""
+    from nnpdistill.errors import NNPDistillError
+    from nnpdistill.potentials import load_eam
+
+    for symbol, cfg in ELEMENTS.items():
+        try:
+            load_eam(symbol, path=cfg["potential"])
+        except (NNPDistillError, OSError, ValueError) as exc:
+            where = _where(element_config_path(BASE_DIR / config["element_config_dir"], symbol))
+            raise WorkflowError(f"element {symbol} ({where}): potential {cfg['potential']!r}: {exc}") from None
+
+
+_check_potentials()
 
 
 def check_resources():
