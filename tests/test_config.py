@@ -83,3 +83,22 @@ def test_overrides_for_applies_symbol_keys_to_their_element_only():
     assert overrides_for(ov, "Ni") == {"sample": {"methods": ["momt"], "n_frames": 100}}
     with pytest.raises(ConfigError, match="element_overrides.Cu must be a mapping"):
         overrides_for({"Cu": 3}, "Cu")
+
+
+def test_progress_streams_log_lines_in_a_job(tmp_path):
+    """In a workflow job (setup_job with a log file) progress is log lines with a rate and the time left,
+    written while the loop runs, never a tqdm bar."""
+    import logging
+
+    from nnpdistill.runtime import Progress, setup_job
+
+    log = tmp_path / "job.log"
+    setup_job(log, 1)
+    with Progress(10, "sampling", "round", every_s=0.0) as bar:
+        assert bar.bar is None
+        bar.update(4)
+        text = log.read_text()
+        assert "sampling: 4/10 round (40 %)" in text and "min left" in text
+        bar.update(6)
+    assert "sampling: 10/10 round (100 %)" in log.read_text()
+    logging.getLogger().handlers.clear()

@@ -203,10 +203,9 @@ def label_chunk(
     Returns a report: frames in the chunk, computed now, taken from the journal, failed (index and
     reason), and seconds per computed frame.
     """
-    from tqdm.auto import tqdm
-
     from .frames import Frames, FrameStore, write_frames
     from .io_utils import sha256_file
+    from .runtime import Progress
 
     if not 0.0 <= max_failed_fraction <= 1.0:
         raise NNPDistillError(f"max_failed_fraction must lie in [0, 1], got {max_failed_fraction}")
@@ -239,7 +238,8 @@ def label_chunk(
         todo = [i for i in range(len(rows)) if int(rows[i]) not in journal.done]
         if len(todo) < len(rows):
             log.info("resuming: %d of %d frames already in the journal", len(rows) - len(todo), len(rows))
-        for i in tqdm(todo, desc=f"label {out_h5.name}", unit="frame", disable=not progress, mininterval=5):
+        bar = Progress(len(todo), f"label {out_h5.name}", "frame", enabled=progress)
+        for i in todo:
             index = int(rows[i])
             start = time.perf_counter()
             try:
@@ -252,6 +252,8 @@ def label_chunk(
             seconds += time.perf_counter() - start
             computed += 1
             journal.record(record)
+            bar.update(1)
+        bar.close()
     finally:
         journal.close()
     records = [journal.done[int(r)] for r in rows]

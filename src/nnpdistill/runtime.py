@@ -9,6 +9,7 @@ from pathlib import Path
 from .io_utils import set_torch_threads
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_JOB_LOG = [False]  # set by setup_job with a log file: progress then goes to the log as lines
 
 
 def setup_job(
@@ -19,6 +20,7 @@ def setup_job(
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))
+    _JOB_LOG[0] = bool(log_path)
     logging.basicConfig(level=level, format=LOG_FORMAT, handlers=handlers, force=True)
     set_torch_threads(threads)
     logger = logging.getLogger("nnpdistill")
@@ -31,3 +33,60 @@ def setup_job(
 
     sys.excepthook = _log_uncaught
     return logger
+
+
+class Progress:
+    """Progress of a long loop that a person can follow: a tqdm bar on an interactive terminal, or, in a
+    workflow job (after :func:`setup_job` with a log file) and whenever stderr is not a terminal, a log
+    line every ``every_s`` seconds and at the end ("desc: k/n unit (x %), r unit/s, about t left"),
+    so the job's log streams while it runs and parallel jobs never interleave bars.
+
+    ``update(n)``, ``close()``; a context manager. ``enabled=False`` is silent.
+    """
+
+    def __init__(self, total: int, desc: str, unit: str = "it", initial: int = 0, enabled: bool = True,
+                 every_s: float = 60.0):
+        import time
+
+        self.total, self.desc, self.unit, self.n = int(total), desc, unit, int(initial)
+        self.enabled, self.every_s = enabled, float(every_s)
+        self._time = time.perf_counter
+        self._t0 = self._last = self._time()
+        self._n0 = self.n
+        self.bar = None
+        if enabled and not _JOB_LOG[0] and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=self.n, desc=desc, unit=unit, mininterval=1.0)
+
+    def update(self, n: int = 1) -> None:
+        self.n += int(n)
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.enabled and self._time() - self._last >= self.every_s:
+            self._log()
+
+    def _log(self) -> None:
+        now = self._time()
+        self._last = now
+        rate = (self.n - self._n0) / max(now - self._t0, 1e-9)
+        left = (self.total - self.n) / rate if rate > 0 else float("inf")
+        eta = f"about {left / 60:.0f} min left" if left != float("inf") else "rate unknown"
+        pct = 100.0 * self.n / self.total if self.total else 100.0
+        logging.getLogger("nnpdistill.progress").info(
+            "%s: %d/%d %s (%.0f %%), %.3g %s/s, %s", self.desc, self.n, self.total, self.unit, pct, rate,
+            self.unit, eta)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        elif self.enabled and self.n > self._n0:
+            self._log()
+        self.enabled = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

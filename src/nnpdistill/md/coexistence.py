@@ -180,38 +180,32 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
         return run_plain(state, pot.factory(), integrator, n_steps, record)
 
     stages = ["start", "solid", "melt", "settle", "nph", "done"]
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from ..runtime import Progress
 
-        total = settings.solid_steps + settings.melt_steps + settings.settle_steps + settings.nph_steps
-        bar = tqdm(total=total, desc=f"coexistence {pot.element} N={n_atoms}", unit="step")
+    total = settings.solid_steps + settings.melt_steps + settings.settle_steps + settings.nph_steps
+    bar = Progress(total, f"coexistence {pot.element} N={n_atoms}", "step", enabled=progress)
     done_before = {"start": 0, "solid": settings.solid_steps,
                    "melt": settings.solid_steps + settings.melt_steps,
                    "settle": settings.solid_steps + settings.melt_steps + settings.settle_steps}
-    if bar is not None:
-        bar.update(done_before.get(prog.stage, done_before["settle"] + prog.step))
+    bar.update(done_before.get(prog.stage, done_before["settle"] + prog.step))
 
     if stages.index(prog.stage) < stages.index("solid"):
         run(settings.solid_steps, integ(T))
         prog.psi_solid = float(np.mean(slab_crystallinity(state.positions[0], state.cells[0], (nx, ny, nz))))
         prog.stage = "solid"
         save()
-        if bar is not None:
-            bar.update(settings.solid_steps)
+        bar.update(settings.solid_steps)
     if stages.index(prog.stage) < stages.index("melt"):
         t_atoms = torch.where(upper, settings.melt_temperature_K, T).to(torch.float64)[None]
         run(settings.melt_steps, integ(t_atoms))
         prog.stage = "melt"
         save()
-        if bar is not None:
-            bar.update(settings.melt_steps)
+        bar.update(settings.melt_steps)
     if stages.index(prog.stage) < stages.index("settle"):
         run(settings.settle_steps, integ(T))
         prog.stage, prog.step = "settle", 0
         save()
-        if bar is not None:
-            bar.update(settings.settle_steps)
+        bar.update(settings.settle_steps)
     threshold = 0.5 * float(prog.psi_solid)
     if stages.index(prog.stage) < stages.index("nph"):
         nph = integ(T, thermostat=False)
@@ -228,8 +222,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
                     "potential_energy_eV_per_atom": float(res.energy[0]) / n_atoms,
                     "solid_fraction": float((psi > threshold).mean()),
                     "lx_A": float(lengths[0]), "ly_A": float(lengths[1]), "lz_A": float(lengths[2])})
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
 
         while prog.step < settings.nph_steps:
             n = min(settings.checkpoint_every, settings.nph_steps - prog.step)
@@ -237,8 +230,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
             save()
         prog.stage = "nph"
         save()
-    if bar is not None:
-        bar.close()
+    bar.close()
 
     import pandas as pd
 

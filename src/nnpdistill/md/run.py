@@ -265,11 +265,9 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
              "method": settings.method, "n_atoms": n_atoms, "settings": settings.fingerprint(),
              **(extra_attrs or {})}
     integ = settings.md.integrator(T, gen)
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from ..runtime import Progress
 
-        bar = tqdm(total=n_rounds, initial=done_rounds, desc=f"{settings.method} N={n_atoms}", unit="round")
+    bar = Progress(n_rounds, f"{settings.method} N={n_atoms}", "round", initial=done_rounds, enabled=progress)
     with FrameWriter(out_path, attrs, resume=payload is not None, keep_partial_on_error=True) as writer:
         if writer.n_frames < frames_done:
             raise ConfigError(f"{writer.partial} holds {writer.n_frames} frames, the checkpoint expects "
@@ -313,8 +311,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                                       production=(not momt) or frozen is not None, clipped=clipped))
                 frames_done += keep
                 done_rounds += 1
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
                 if hook is not None:
                     hook(done_rounds)
             writer.flush()
@@ -325,8 +322,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                               "momt_history_json": json.dumps({
                                   "freeze_round": freeze_round, "n_rounds": n_rounds, **history,
                                   "production_visits": prod_visits.tolist()})})
-    if bar is not None:
-        bar.close()
+    bar.close()
     ckpt.unlink(missing_ok=True)
     return out_path
 

@@ -158,12 +158,9 @@ def compute_pool_aevs(
     is_path = isinstance(source, (str, os.PathLike))
     n_features = int(model.aev_computer.out_dim)
     n_total = sum(g.n_frames for g in groups)
-    try:
-        from tqdm import tqdm
+    from ..runtime import Progress
 
-        bar = tqdm(total=n_total, unit="frame", disable=not progress, desc="AEVs", mininterval=2.0)
-    except ImportError:  # pragma: no cover
-        bar = None
+    bar = Progress(n_total, "AEVs", "frame", enabled=progress)
     with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as fh:
         fh.attrs["format"] = CACHE_FORMAT
         fh.attrs["version"] = CACHE_VERSION

@@ -117,12 +117,9 @@ def predict_pool(
     check_groups(groups, model.atomic_number, model.settings.element, need_energy=False)
     cache = _open_cache(model, aevs, groups, source, on_mismatch) if aevs is not None else None
     n_total = sum(g.n_frames for g in groups)
-    try:
-        from tqdm import tqdm
+    from ..runtime import Progress
 
-        bar = tqdm(total=n_total, unit="frame", disable=not progress, desc="predict", mininterval=2.0)
-    except ImportError:  # pragma: no cover
-        bar = None
+    bar = Progress(n_total, "predict", "frame", enabled=progress)
     tables, uq_parts, pred_parts, true_parts = [], [], [], []
     model.eval()
     with torch.no_grad():
