@@ -14,12 +14,16 @@ RESULTS = config["results_dir"]
 
 
 def _schema_error(exc):
-    """The first lines of a schema validation error (what is wrong and where), without the schema dump."""
+    """A schema validation error in one line: the key (dotted path) and what is wrong (an enum's message
+    lists the allowed values), not the schema dump."""
+    import re
+
     text = str(exc)
-    for marker in ("\n\nFailed validating", "\nFailed validating"):
-        text = text.split(marker)[0]
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("Error validating config")]
-    return " ".join(lines[:4]).strip()
+    msg = next((ln for ln in text.splitlines() if ln.startswith("ValidationError:")), text.splitlines()[0])
+    msg = msg.replace("ValidationError: ", "")
+    where = re.search(r"On instance((?:\[[^\]]+\])+)", text)
+    key = ".".join(re.findall(r"\['?([^'\]]+)'?\]", where.group(1))) if where else ""
+    return f"{key}: {msg}" if key else msg
 
 
 def _where(path):
