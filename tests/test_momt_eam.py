@@ -41,7 +41,10 @@ def test_momt_round_trips_and_npt_stays(tmp_path):
     momt = RunSettings(method="momt", n_frames=8 * 300, n_walkers=8, frame_stride=20, temperature_K=2000.0,
                        seed=5, equilibration_steps=0, checkpoint_every=100, md=md,
                        momt=MOMTParams(t_min_K=1000.0, t_max_K=3200.0, n_h=30, n_o=40, update_stride=5,
-                                       ln_f_initial=1.0, estimate_steps=600))
+                                       ln_f_initial=1.0, estimate_steps=600,
+                                       # the Wang-Landau phase throughout: its round trips are tested here,
+                                       # the frozen-bias production phase in test_momt_reweight.py
+                                       production_fraction=0.0))
     path = run_sampling(tmp_path / "momt.h5", pot, momt, N)
     O = _o(path, 8)
     melts = freezes = 0
