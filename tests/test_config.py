@@ -102,3 +102,34 @@ def test_progress_streams_log_lines_in_a_job(tmp_path):
         bar.update(6)
     assert "sampling: 10/10 round (100 %)" in log.read_text()
     logging.getLogger().handlers.clear()
+
+
+def test_typed_settings_defaults_equal_the_schema_defaults():
+    """The dataclasses the CLI and the package use and the workflow schema give the same defaults, so a
+    run with only the required arguments is the run the workflow makes (issue 18's one source of truth,
+    checked until the dataclasses are generated from the schema)."""
+    import dataclasses
+
+    from nnpdistill.md.coexistence import CoexistenceSettings
+    from nnpdistill.md.run import MOMTParams, RunSettings
+    from nnpdistill.md.setup import MDParams
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/element.schema.yaml").read_text())["properties"]
+    sample = schema["sample"]["properties"]
+
+    checked = []
+
+    def check(cls, props):
+        for f in dataclasses.fields(cls):
+            if f.name not in props or f.default is dataclasses.MISSING:
+                continue
+            want = props[f.name].get("default")
+            got = list(f.default) if isinstance(f.default, tuple) else f.default
+            assert got == want, f"{cls.__name__}.{f.name}: dataclass {got!r}, schema {want!r}"
+            checked.append(f.name)
+
+    check(RunSettings, sample)
+    check(MDParams, sample)
+    check(MOMTParams, sample["momt"]["properties"])
+    check(CoexistenceSettings, schema["coexistence"]["properties"])
+    assert len(checked) >= 40, checked

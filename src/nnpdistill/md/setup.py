@@ -104,15 +104,18 @@ class PhaseLines:
 def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: float, md: MDParams,
                          t_ref_K: float, t_min_K: float, t_max_K: float, generator: torch.Generator,
                          n_steps: int = 2000, copies: int = 2) -> PhaseLines:
-    """Short batched NPT runs: FCC at T_min and (T_min+T0)/2, liquid at T0 and T_max (melted at 1.3 T_max
-    first). Each of the four points gets ``copies`` walkers; the second half of ``n_steps`` is averaged."""
+    """Short batched NPT runs: FCC at T_min and (T_min+T0)/2, liquid at T0 and T_max (melted first at
+    max(1.3 T_max, 2 T0)). Each of the four points gets ``copies`` walkers; the second half of ``n_steps``
+    is averaged."""
     t_s = (float(t_min_K), 0.5 * (t_min_K + t_ref_K))
     t_l = (float(t_ref_K), float(t_max_K))
     temps = torch.tensor([*t_s, *t_l], dtype=torch.float64).repeat_interleave(copies)
     B = temps.numel()
     state = fcc_state(B, n_atoms, lattice_A, mass_amu, temps, generator)
     liquid = torch.arange(B) >= 2 * copies
-    melt = torch.where(liquid, torch.full_like(temps, 1.3 * t_max_K), temps)
+    # melt well above the superheating limit of a surface-free crystal (~1.3-1.5 T_m): 1.3 T_max, and at
+    # least 2 T0 for a narrow window around T_m (at 1.3 x 2300 K a 108-atom Ni crystal did not melt)
+    melt = torch.where(liquid, torch.full_like(temps, max(1.3 * t_max_K, 2.0 * t_ref_K)), temps)
     run_plain(state, evaluator, md.integrator(melt, generator), n_steps)
     p0 = md.pressure_bar * BAR_EV_PER_A3
     hs, os_ = [], []
