@@ -137,6 +137,8 @@ def test_frozen_bias_momt_reweights_to_exact_and_to_plain_npt(tmp_path):
     table, summary = reweight_store(tmp_path / "momt.h5", temps, skip_fraction=0.0, n_blocks=10,
                                     n_bootstrap=200)
     assert summary["clipped_production_frames"] == 0 and summary["n_production_frames"] == 2400
+    # a model without a phase transition: no melting point, and the summary says why instead of a number
+    assert summary["t_melt_p_solid_K"] is None and summary["t_melt_p_solid_reason"]
     exact = dof * KB_EV_PER_K * temps / n  # H_min = P0 V0 (1 bar) is negligible here
     z = (table["enthalpy_eV_per_atom"] - exact) / table["enthalpy_err_eV_per_atom"]
     assert np.all(np.abs(z) < 4.0), (table, z)
@@ -185,3 +187,38 @@ def test_two_state_melting_point_and_monotonic_curves():
     assert tm["t_melt_p_solid_err_K"] < 20.0
     assert np.all(np.diff(table["p_solid"]) < 0) and np.all(np.diff(table["enthalpy_eV_per_atom"]) > 0)
     assert tm["t_melt_cp_peak_K"] == pytest.approx(t_m, abs=40.0)  # the latent-heat peak
+
+
+def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
+    """Two-state frames written as a MOMT store in which every walker stays in its phase: the P_solid
+    crossing exists, but the phase balance was never sampled, so the summary withholds it."""
+    from nnpdistill.frames import Frames, write_frames
+    from nnpdistill.md.reweight import reweight_store
+    from nnpdistill.md.run import _bias_json
+
+    rng = np.random.default_rng(3)
+    n_atoms, n_walkers, n_per = 4, 8, 200
+    liquid = np.tile(np.arange(n_walkers) % 2 == 1, n_per)  # walkers 1, 3, 5, 7 liquid for ever
+    H = rng.gamma(40, KB_EV_PER_K * 1000.0, size=liquid.size) + 0.5 * liquid
+    O = np.where(liquid, 0.1, 3.8) * np.ones(liquid.size)
+    bias = Bias2D((0.0, float(H.max()) + 1), (-1.0, 5.0), 12, 6)
+    F = liquid.size
+    meta = {"enthalpy_eV": H, "order_parameter": O, "walker": np.tile(np.arange(n_walkers), n_per),
+            "production": np.ones(F, dtype=np.int64), "clipped": np.zeros(F, dtype=np.int64)}
+    fr = Frames(numbers=np.full((F, n_atoms), 28), positions=rng.normal(size=(F, n_atoms, 3)),
+                cell=np.tile(np.eye(3) * 5, (F, 1, 1)), meta=meta)
+
+    class _WL:
+        visits = torch.zeros(12, 6)
+        ln_f, n_updates, kT0 = 0.01, 1, 0.1
+
+    attrs = {"method": "momt", "n_atoms": n_atoms, "settings": {"temperature_K": 1000.0},
+             "momt_bias_json": _bias_json(bias, _WL()), "momt_frozen_bias_json": _bias_json(bias, _WL()),
+             "momt_history_json": json.dumps({"freeze_round": 0, "ln_f": []})}
+    write_frames(tmp_path / "stuck.h5", fr, {"element": "Ni", **attrs})
+    _, summary = reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), skip_fraction=0.0,
+                                min_n_eff=5)
+    assert summary["production_phase_switches"] == 0
+    assert summary["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
+        summary["t_melt_p_solid_reason"]
+    assert 700 < summary["t_melt_p_solid_unsupported_K"] < 1300  # there was a crossing: withheld, not lost

@@ -191,10 +191,13 @@ def melting_temperature(table: pd.DataFrame, p_solid_boot: np.ndarray | None = N
 
 def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fraction: float = 0.5,
                    n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0,
-                   min_n_eff: float = 50.0) -> tuple[pd.DataFrame, dict]:
+                   min_n_eff: float = 50.0, min_phase_switches: int = 4) -> tuple[pd.DataFrame, dict]:
     """Reweight the production (frozen-bias) frames of the MOMT store ``path``, after dropping the first
     ``skip_fraction`` of each walker's production frames (relaxation onto the frozen bias). Returns the
-    table and the summary (melting temperatures with errors or reasons, run diagnostics)."""
+    table and the summary (melting temperatures with errors or reasons, run diagnostics).
+
+    The solid/liquid balance is only sampled if walkers cross between the phases under the frozen bias:
+    with fewer than ``min_phase_switches`` crossings the melting estimates are withheld (null, and why)."""
     from ..frames import FrameStore
 
     if not 0 <= skip_fraction < 1:
@@ -233,6 +236,17 @@ def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fra
     if clipped:
         summary["warning"] = (f"{clipped} production frames were clipped by the safety clip: their weights "
                               "are approximate")
+    switches = summary["production_phase_switches"]
+    if switches < min_phase_switches:
+        why = (f"the walkers crossed between solid and liquid {switches} times under the frozen bias (need "
+               f"{min_phase_switches}): the phase balance was not sampled, so P_solid reflects where they "
+               "were when the bias froze; lengthen the Wang-Landau phase (more frames, a smaller grid or a "
+               "narrower effective-temperature window)")
+        for key in ("t_melt_p_solid", "t_melt_cp_peak"):
+            if summary[f"{key}_K"] is not None:
+                summary[f"{key}_unsupported_K"] = summary[f"{key}_K"]
+            summary[f"{key}_K"] = summary[f"{key}_err_K"] = None
+            summary[f"{key}_reason"] = why
     return table, summary
 
 
@@ -290,11 +304,11 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
 
     cfg = {"t_min_K": 1000.0, "t_max_K": 3000.0, "n_temperatures": 201, "skip_fraction": 0.1,
            "o_solid_fraction": 0.5, "n_blocks": 10, "n_bootstrap": 200, "seed": 0, "min_n_eff": 50.0,
-           **(cfg or {})}
+           "min_phase_switches": 4, **(cfg or {})}
     temps = np.linspace(float(cfg["t_min_K"]), float(cfg["t_max_K"]), int(cfg["n_temperatures"]))
     table, summary = reweight_store(store, temps, cfg["skip_fraction"], cfg["o_solid_fraction"],
                                     int(cfg["n_blocks"]), int(cfg["n_bootstrap"]), int(cfg["seed"]),
-                                    float(cfg["min_n_eff"]))
+                                    float(cfg["min_n_eff"]), int(cfg["min_phase_switches"]))
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     write_json(summary, out_json)
