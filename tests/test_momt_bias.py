@@ -81,6 +81,16 @@ def test_bias_derivatives_and_continuity():
     fd_h = (bias(H + e, O)[0] - bias(H - e, O)[0]) / (2 * e)
     fd_o = (bias(H, O + e)[0] - bias(H, O - e)[0]) / (2 * e)
     assert torch.allclose(fd_h, dh, atol=1e-6) and torch.allclose(fd_o, do, atol=1e-6)
+    # beyond the enthalpy range: linear continuation, still the gradient of the value (a conservative force)
+    far = torch.cat([bias.h_lo - 3 - 10 * torch.rand(5, generator=g, dtype=torch.float64),
+                     bias.h_hi + 3 + 10 * torch.rand(5, generator=g, dtype=torch.float64)])
+    oo = O[:10]
+    v2, dh2, do2 = bias(far, oo)
+    fd_h2 = (bias(far + e, oo)[0] - bias(far - e, oo)[0]) / (2 * e)
+    fd_o2 = (bias(far, oo + e)[0] - bias(far, oo - e)[0]) / (2 * e)
+    assert torch.allclose(fd_h2, dh2, atol=1e-6) and torch.allclose(fd_o2, do2, atol=1e-6)
+    edge = bias(torch.full((10,), bias.h_hi, dtype=torch.float64), oo)[1]
+    assert torch.allclose(dh2[5:], edge[5:], atol=1e-9) and float(dh2.abs().max()) > 1e-3  # the edge slope
     # C1 across a node: derivative from both sides agrees
     node = torch.tensor([bias.h_lo + 5 * bias.dh], dtype=torch.float64)
     o = torch.tensor([3.3], dtype=torch.float64)

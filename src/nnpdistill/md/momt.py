@@ -4,7 +4,8 @@ all walkers, and biased forces/stress for NPT on U_eff = U + ΔH(U + P0 V, O).
 Grid: ``n_h`` nodes over [h_min, h_max] (total potential enthalpy, eV) × ``n_o`` nodes over
 [o_min, o_max] (order parameter). ΔH = Σ_jk c_jk B((H − H_j)/dH) B((O − O_k)/dO) with the uniform cubic
 B-spline B (C², so both derivatives are continuous); coefficients are padded by one node on every side.
-Outside the grid the coordinates are clamped (zero slope there) and no update is made.
+Beyond the enthalpy range the bias continues linearly with its edge slope (T_eff stays at the edge's
+value); beyond the order-parameter range it is constant; no update is made outside the grid.
 
 Biased dynamics (Yoshimoto 2006; notes/momt.md): s = 1 + ∂ΔH/∂H = T0/T_eff, clipped to
 [T0/T_max, T0/T_min]; F = s F_U − (∂ΔH/∂O) ∇O; σ_eff = s σ_U + (s − 1) P0 I (no virial from O).
@@ -79,14 +80,24 @@ class Bias2D:
         return self.coef[rows, cols]  # (B,4,4)
 
     def __call__(self, H: torch.Tensor, O: torch.Tensor):
-        """ΔH (B,) eV, ∂ΔH/∂H (B,) (dimensionless), ∂ΔH/∂O (B,) eV for H (B,) eV and O (B,)."""
+        """ΔH (B,) eV, ∂ΔH/∂H (B,) (dimensionless), ∂ΔH/∂O (B,) eV for H (B,) eV and O (B,).
+
+        Beyond the enthalpy range the bias continues linearly with its slope at the edge (the walker
+        keeps the edge's effective temperature, which brings it back, instead of jumping to T0); beyond
+        the order-parameter range it is constant in O."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
-        ih, wh, dwh, io, wo, dwo, _ = self._weights(H, O)
+        ih, wh, _, io, wo, dwo, _ = self._weights(H, O)
+        u = (H - self.h_lo) / self.dh
+        uc = u.clamp(0.0, self.n_h - 1.0)
+        t = uc - ih.to(uc.dtype)
+        t2 = t * t
+        dwh = torch.stack([-(1 - t) ** 2 / 2, 1.5 * t2 - 2 * t, -1.5 * t2 + t + 0.5, t2 / 2], -1)  # not zeroed
         c = self._block(ih, io)
-        val = torch.einsum("bi,bij,bj->b", wh, c, wo)
         d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh
-        d_o = torch.einsum("bi,bij,bj->b", wh, c, dwo) / self.do
+        val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * (u - uc) * self.dh
+        d_o = (torch.einsum("bi,bij,bj->b", wh, c, dwo) / self.do
+               + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.do * (u - uc))  # the extension's O-slope
         return val, d_h, d_o
 
     def add(self, H: torch.Tensor, O: torch.Tensor, amount_eV: float) -> torch.Tensor:
