@@ -92,7 +92,8 @@ class Bias2D:
         uc = u.clamp(0.0, self.n_h - 1.0)
         t = uc - ih.to(uc.dtype)
         t2 = t * t
-        dwh = torch.stack([-(1 - t) ** 2 / 2, 1.5 * t2 - 2 * t, -1.5 * t2 + t + 0.5, t2 / 2], -1)  # not zeroed
+        # d/du weights at the clamped point, not zeroed outside: the slope the extension continues with
+        dwh = torch.stack([-(1 - t) ** 2 / 2, 1.5 * t2 - 2 * t, -1.5 * t2 + t + 0.5, t2 / 2], -1)
         c = self._block(ih, io)
         d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh
         val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * (u - uc) * self.dh
