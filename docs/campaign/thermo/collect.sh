@@ -8,11 +8,13 @@ D=docs/campaign/thermo
 mkdir -p "$D"
 for el in Ni Al; do
   [ -d "$R/$el" ] || { echo "missing: $R/$el" >&2; continue; }
-  for f in sample/melting_108.json sample/reweight_108.csv sample/melting_comparison.csv \
-           sample/melting_comparison.md sample/plots/reweight_108.png sample/plots/free_energy_108.png \
-           sample/plots/flatness_108.png coexistence/coexistence.json \
-           coexistence/coexistence.csv coexistence/coexistence.png logs/sample_momt_108.log \
-           logs/run_coexistence.log; do
+  files="sample/melting_comparison.csv sample/melting_comparison.md coexistence/coexistence.json
+         coexistence/coexistence.csv coexistence/coexistence.png logs/run_coexistence.log"
+  for n in 32 108; do
+    files="$files sample/melting_$n.json sample/reweight_$n.csv sample/plots/reweight_$n.png
+           sample/plots/free_energy_$n.png sample/plots/flatness_$n.png logs/sample_momt_$n.log"
+  done
+  for f in $files; do
     if [ -e "$R/$el/$f" ]; then cp "$R/$el/$f" "$D/${el}_$(basename "$f")"; else echo "missing: $R/$el/$f" >&2; fi
   done
 done
