@@ -114,3 +114,16 @@ def _tiled(a=3.52):
     pos, cell = _box((2, 2, 4), a)
     frac = pos @ torch.linalg.inv(cell)
     return Potential(lambda: EinsteinCrystal(frac, 1.0), "Ni", 28, 58.69, a)
+
+
+def test_cli_coexistence_writes_json_csv_png(tmp_path):
+    """The README's command, at toy size: strict JSON (a 64-atom box is too small to hold an interface,
+    so the answer is a reason, not a number), the time series and the plot, in a folder it creates."""
+    from nnpdistill.cli import main
+
+    out = tmp_path / "new" / "coex.json"
+    assert main(["sample", "coexistence", "--element", "Ni", "--temperature-guess-K", "1850",
+                 "--cells", "2", "2", "4", "--nph-steps", "200", "--out", str(out), "--no-progress"]) == 0
+    d = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert d["n_atoms"] == 64 and (d["t_melt_K"] is None) == bool(d["reason"])
+    assert out.with_suffix(".csv").exists() and out.with_suffix(".png").stat().st_size > 5000

@@ -131,6 +131,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
 
     settings.validate()
     out_json = Path(out_json)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
     out_csv = Path(out_csv) if out_csv is not None else out_json.with_suffix(".csv")
     ckpt = out_json.with_name(out_json.name + ".ckpt")
     fp = _fingerprint(settings, pot)
