@@ -24,7 +24,8 @@ from .order import fcc_cells_per_side, order_parameter
 
 
 def _bspline_weights(u: torch.Tensor, n: int):
-    """Cell index i (into the padded coefficients: nodes i..i+3), weights (…,4) and d/du weights (…,4)."""
+    """Cell index i (into the padded coefficients: nodes i..i+3), weights (…,4), d/du weights (…,4) at the
+    point clamped into the grid (not zeroed outside it), and the in-range mask."""
     inside = (u >= 0) & (u <= n - 1)
     uc = u.clamp(0.0, n - 1.0)
     i = torch.floor(uc).clamp(max=n - 2)
@@ -33,7 +34,6 @@ def _bspline_weights(u: torch.Tensor, n: int):
     w = torch.stack([(1 - t) ** 3 / 6, (3 * t3 - 6 * t2 + 4) / 6, (-3 * t3 + 3 * t2 + 3 * t + 1) / 6, t3 / 6],
                     -1)
     dw = torch.stack([-(1 - t) ** 2 / 2, 1.5 * t2 - 2 * t, -1.5 * t2 + t + 0.5, t2 / 2], -1)
-    dw = dw * inside[..., None].to(dw.dtype)
     return i.long(), w, dw, inside
 
 
@@ -71,6 +71,7 @@ class Bias2D:
     def _weights(self, H: torch.Tensor, O: torch.Tensor):
         ih, wh, dwh, in_h = _bspline_weights((H - self.h_lo) / self.dh, self.n_h)
         io, wo, dwo, in_o = _bspline_weights((O - self.o_lo) / self.do, self.n_o)
+        dwo = dwo * in_o[..., None].to(dwo.dtype)  # constant in O beyond its range
         return ih, wh, dwh, io, wo, dwo, in_h & in_o
 
     def _block(self, ih: torch.Tensor, io: torch.Tensor) -> torch.Tensor:
@@ -87,18 +88,13 @@ class Bias2D:
         the order-parameter range it is constant in O."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
-        ih, wh, _, io, wo, dwo, _ = self._weights(H, O)
-        u = (H - self.h_lo) / self.dh
-        uc = u.clamp(0.0, self.n_h - 1.0)
-        t = uc - ih.to(uc.dtype)
-        t2 = t * t
-        # d/du weights at the clamped point, not zeroed outside: the slope the extension continues with
-        dwh = torch.stack([-(1 - t) ** 2 / 2, 1.5 * t2 - 2 * t, -1.5 * t2 + t + 0.5, t2 / 2], -1)
+        ih, wh, dwh, io, wo, dwo, _ = self._weights(H, O)
+        beyond = H - H.clamp(self.h_lo, self.h_hi)  # eV past the enthalpy range (0 inside)
         c = self._block(ih, io)
-        d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh
-        val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * (u - uc) * self.dh
-        d_o = (torch.einsum("bi,bij,bj->b", wh, c, dwo) / self.do
-               + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.do * (u - uc))  # the extension's O-slope
+        d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh  # edge slope beyond the range
+        val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond
+        d_o = (torch.einsum("bi,bij,bj->b", wh, c, dwo)
+               + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.dh * beyond) / self.do
         return val, d_h, d_o
 
     def add(self, H: torch.Tensor, O: torch.Tensor, amount_eV: float) -> torch.Tensor:

@@ -198,20 +198,15 @@ def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fra
 
     The solid/liquid balance is only sampled if walkers cross between the phases under the frozen bias:
     with fewer than ``min_phase_switches`` crossings the melting estimates are withheld (null, and why)."""
-    from ..frames import FrameStore
+    return _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blocks, n_bootstrap, seed,
+                           min_n_eff, min_phase_switches)[:2]
 
-    if not 0 <= skip_fraction < 1:
-        raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
-    with FrameStore(path) as st:
-        attrs = st.attrs
-        names = st.meta_names
-        n_total = len(st)
-    if attrs.get("method") != "momt":
-        raise ConfigError(f"{path}: reweighting needs a MOMT run, this one is {attrs.get('method')!r}")
-    if "production" not in names:
-        raise ConfigError(f"{path}: the store has no production (frozen-bias) phase; it was made before "
-                          "MOMT runs had one: sample it again")
-    meta, attrs, bias = _production(path, skip_fraction)
+
+def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blocks, n_bootstrap, seed,
+                    min_n_eff, min_phase_switches):
+    """:func:`reweight_store`, also returning the kept frames' metadata, the attrs and the frozen bias
+    (the stage's plots use them: the store is read once)."""
+    meta, attrs, bias, n_total = _production(path, skip_fraction)
     if meta["walker"].size == 0:
         raise ConfigError(f"{path}: no production frames (momt.production_fraction = 0?)")
     n_atoms = int(attrs["n_atoms"])
@@ -219,8 +214,7 @@ def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fra
     table, boot = reweight(meta["enthalpy_eV"], meta["order_parameter"], bias, t_ref, temperatures_K, n_atoms,
                            o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed)
     summary = melting_temperature(table, boot, min_n_eff)
-    history = attrs.get("momt_history_json")
-    history = json.loads(history) if isinstance(history, str) else (history or {})
+    history = _history(attrs)
     ln_f = history.get("ln_f") or []
     fr = int(history.get("freeze_round", 0))
     solid = meta["order_parameter"] > o_solid_fraction * n_atoms
@@ -247,7 +241,13 @@ def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fra
                 summary[f"{key}_unsupported_K"] = summary[f"{key}_K"]
             summary[f"{key}_K"] = summary[f"{key}_err_K"] = None
             summary[f"{key}_reason"] = why
-    return table, summary
+    return table, summary, meta, attrs, bias
+
+
+def _history(attrs: dict) -> dict:
+    """The run's ln f per round, flatness, freeze round and production visits (``momt_history_json``)."""
+    raw = attrs.get("momt_history_json")
+    return json.loads(raw) if isinstance(raw, str) else (raw or {})
 
 
 def _switches(walker: np.ndarray, solid: np.ndarray) -> int:
@@ -279,19 +279,28 @@ def write_json(summary: dict, path) -> None:
 
 
 def _production(path, skip_fraction: float):
-    """(meta of the kept production frames, attrs, frozen bias) of a MOMT store."""
+    """(meta of the kept production frames, attrs, frozen bias, frames in the store) of a MOMT store, read
+    once; a clear error for a store that is not a MOMT run or has no production phase."""
     from ..frames import FrameStore
     from .run import read_bias
 
+    if not 0 <= skip_fraction < 1:
+        raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
     with FrameStore(path) as st:
         attrs = st.attrs
+        if attrs.get("method") != "momt":
+            raise ConfigError(f"{path}: reweighting needs a MOMT run, this one is {attrs.get('method')!r}")
+        if "production" not in st.meta_names:
+            raise ConfigError(f"{path}: the store has no production (frozen-bias) phase; it was made before "
+                              "MOMT runs had one: sample it again")
+        n_total = len(st)
         meta = {name: st.meta(name) for name in st.meta_names}
     bias, _ = read_bias(attrs, frozen=True)
     prod = np.flatnonzero(np.asarray(meta["production"]) == 1)
     walker = np.asarray(meta["walker"])[prod]
     keep = np.sort(np.concatenate([prod[walker == w][int(skip_fraction * (walker == w).sum()):]
-                                   for w in np.unique(walker)]))
-    return {k: np.asarray(v)[keep] for k, v in meta.items()}, attrs, bias
+                                   for w in np.unique(walker)] or [prod]))  # none: empty, said by the caller
+    return {k: np.asarray(v)[keep] for k, v in meta.items()}, attrs, bias, n_total
 
 
 def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatness_png=None,
@@ -306,16 +315,15 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
            "o_solid_fraction": 0.5, "n_blocks": 10, "n_bootstrap": 200, "seed": 0, "min_n_eff": 50.0,
            "min_phase_switches": 4, **(cfg or {})}
     temps = np.linspace(float(cfg["t_min_K"]), float(cfg["t_max_K"]), int(cfg["n_temperatures"]))
-    table, summary = reweight_store(store, temps, cfg["skip_fraction"], cfg["o_solid_fraction"],
-                                    int(cfg["n_blocks"]), int(cfg["n_bootstrap"]), int(cfg["seed"]),
-                                    float(cfg["min_n_eff"]), int(cfg["min_phase_switches"]))
+    table, summary, meta, attrs, bias = _reweight_store(
+        store, temps, cfg["skip_fraction"], cfg["o_solid_fraction"], int(cfg["n_blocks"]),
+        int(cfg["n_bootstrap"]), int(cfg["seed"]), float(cfg["min_n_eff"]), int(cfg["min_phase_switches"]))
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     write_json(summary, out_json)
     if png is not None:
         plot_reweight(table, png, summary)
     if free_energy_png is not None:
-        meta, attrs, bias = _production(store, cfg["skip_fraction"])
         t_ref = float(attrs["settings"]["temperature_K"])
         t_fes = summary["t_melt_p_solid_K"] or t_ref
         H, O = meta["enthalpy_eV"], meta["order_parameter"]
@@ -323,9 +331,5 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         lw = (H + phi) / (KB_EV_PER_K * t_ref) - H / (KB_EV_PER_K * t_fes)
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png)
     if flatness_png is not None:
-        from ..frames import FrameStore
-
-        with FrameStore(store) as st:
-            hist = st.attrs.get("momt_history_json")
-        plot_flatness(json.loads(hist) if isinstance(hist, str) else hist, flatness_png)
+        plot_flatness(_history(attrs), flatness_png)
     return summary
