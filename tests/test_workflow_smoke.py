@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from nnpdistill.frames import FrameStore
+
 HAVE_CP2K = shutil.which("cp2k_shell") is not None
 if not HAVE_CP2K and os.environ.get("CI"):
     raise RuntimeError("cp2k_shell is not on the PATH in CI: .ci/run must `apt-get install cp2k`")
@@ -84,6 +86,24 @@ def test_thermodynamics_outputs_are_strict_json_with_reasons(smoke_run):
         assert list(table["method"]) == ["coexistence", "momt (ΔG = 0)", "momt (C_P peak)"]
 
 
+def test_validation_in_md_and_its_candidates_labelled(smoke_run):
+    """The smoke ensemble (10 epochs, 2 members) ran in MD beside the EAM: one row per state point, and
+    its uncertain frames became a candidate store that the labelling stage labelled with the EAM."""
+    base = smoke_run / "results" / "smoke" / "Ni"
+    val = base / "distill" / "uncertainty" / "iter_2" / "validate"
+    table = pd.read_csv(val / "validation.csv")
+    assert list(table["phase"]) == ["solid", "liquid", "liquid"]
+    assert np.allclose(table["temperature_K"], [0.75 * 1967, 1.1 * 1967, 2000.0])
+    assert (table["density_reference_g_cm3"].between(7.5, 9.5)).all()  # EAM Ni near its melting point
+    assert (table["rdf_overlap"] <= 1.0).all() and (table["n_frames"] == 10).all()
+    with FrameStore(val / "candidates.h5") as cand:
+        n_cand = len(cand)
+    assert n_cand == table["n_candidates"].sum()
+    labelled = base / "labelled" / "distill" / "uncertainty" / "iter_2" / "validate" / "candidates.h5"
+    with FrameStore(labelled) as st:
+        assert len(st) == min(4, n_cand) and st.labels
+
+
 def test_rerun_has_nothing_to_do(smoke_run):
     proc = _snakemake(smoke_run, "-n", "--cores", "1")
     assert proc.returncode == 0
@@ -124,7 +144,8 @@ def test_report_holds_every_table_and_figure(smoke_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = html.read_text()
     for category in ("Summary", "EAM reference", "Sampling", "NNP parity", "NNP pool errors",
-                     "Uncertainty quality", "Crystal relaxations (Tables 1-3)", "Distillation"):
+                     "Uncertainty quality", "Crystal relaxations (Tables 1-3)", "Distillation",
+                     "NNP validation in MD"):
         assert category in text, f"report lacks category {category!r}"
     for name in ("figure2.png", "learning_curve.csv", "crystals_nnp.csv", "summary.md", "parity.png"):
         assert name in text, f"report lacks {name}"

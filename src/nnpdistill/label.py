@@ -214,6 +214,8 @@ def label_chunk(
     default_workdir = workdir is None
     workdir = Path(workdir) if workdir else out_h5.with_name(out_h5.name + ".work")
     with FrameStore(in_h5) as store:
+        if len(store) == 0:  # nothing to label (e.g. an NNP run without uncertain frames): empty chunks
+            return _label_empty(in_h5, out_h5, store.user_attrs, store.element, reference, chunk)
         rows = chunk_rows(len(store), chunk, max_frames)
         if len(rows) == 0:
             raise LabelError(
@@ -329,6 +331,24 @@ def label_chunk(
     return report
 
 
+def _label_empty(in_h5, out_h5, in_attrs: dict, element: str, reference, chunk) -> dict[str, Any]:
+    """An empty labelled chunk of an empty store (same attributes as a labelled one)."""
+    from .frames import FrameWriter
+    from .io_utils import sha256_file
+
+    if element != reference.symbol:
+        raise NNPDistillError(f"{in_h5} holds {element} frames but the reference is for {reference.symbol}")
+    log.warning("%s holds no frames: writing an empty labelled store", in_h5)
+    attrs = {"element": reference.symbol, "method": "labelled", "reference": reference.provenance(),
+             "labelled_from": Path(in_h5).name, "labelled_from_sha256": sha256_file(in_h5),
+             "chunk": list(chunk), "rows": [], "n_failed": 0, "failures": [],
+             "potential": in_attrs.get("potential", "") if reference.kind == "eam" else reference.kind}
+    with FrameWriter(out_h5, attrs):
+        pass
+    return {"chunk": list(chunk), "rows": [], "n_frames": 0, "n_computed": 0, "n_from_journal": 0,
+            "n_failed": 0, "failures": [], "seconds_per_frame": None}
+
+
 def merge_labelled(chunks: list[str | os.PathLike], out_h5: str | os.PathLike) -> dict[str, Any]:
     """Join labelled chunks (in order) into one store; the failures of all chunks go into its attributes."""
     from .frames import Frames, FrameStore, write_frames
@@ -348,8 +368,16 @@ def merge_labelled(chunks: list[str | os.PathLike], out_h5: str | os.PathLike) -
                     f"{path} was labelled with another reference or from another input than {chunks[0]}"
                 )
             failures += list(a.get("failures") or [])
-            parts.append(store.read())
+            if len(store):
+                parts.append(store.read())
     assert attrs is not None
+    attrs.update(n_chunks=len(chunks), n_failed=len(failures), failures=failures)
+    if not parts:  # the labelled chunks of an empty store
+        from .frames import FrameWriter
+
+        with FrameWriter(out_h5, attrs):
+            pass
+        return {"n_frames": 0, "n_failed": len(failures), "failures": failures}
     merged = Frames.concatenate(parts)
     merged = Frames(
         numbers=merged.numbers,
@@ -361,6 +389,5 @@ def merge_labelled(chunks: list[str | os.PathLike], out_h5: str | os.PathLike) -
         stress=merged.stress,
         meta=merged.meta,
     )
-    attrs.update(n_chunks=len(chunks), n_failed=len(failures), failures=failures)
     write_frames(out_h5, merged, attrs)
     return {"n_frames": merged.n_frames, "n_failed": len(failures), "failures": failures}

@@ -146,6 +146,7 @@ def all_targets():
             targets += distill_targets(element)
         targets += translate_targets(element)
         targets += label_targets(element)
+        targets += validate_targets(element)
     return targets
 
 
@@ -348,6 +349,38 @@ def distill_targets(element):
 
 
 
+# used by nnp.smk
+def validated_trainset(element, name):
+    """The training-set folder of an entry of ``validate.ensembles`` (aliases: distilled, whole_pool)."""
+    d = ELEMENTS[element]["distill"]
+    if name == "distilled":
+        return f"distill/uncertainty/iter_{d['n_iterations']}"
+    if name == "whole_pool":
+        return f"subset/{d['pool']}_all"
+    return name
+
+
+def validate_targets(element):
+    cfg = ELEMENTS[element]["validate"]
+    if not cfg["ensembles"]:
+        return []
+    if ELEMENTS[element]["reference"]["kind"] != "eam":
+        raise WorkflowError(f"element {element}: validate.ensembles needs the EAM as reference (MD with "
+                            f"{ELEMENTS[element]['reference']['kind']!r} is not run); leave it empty")
+    if cfg["melting_point_K"] is None and not ELEMENTS[element]["coexistence"]["enabled"]:
+        raise WorkflowError(f"element {element}: validate.melting_point_K is null and coexistence is not "
+                            "enabled: set one of them")
+    return [res(f"{element}/{validated_trainset(element, name)}/validate/validation.csv")
+            for name in cfg["ensembles"]]
+
+
+def validation_inputs(wc):
+    out = {"members": member_models(wc)}
+    if element_cfg(wc)["validate"]["melting_point_K"] is None:
+        out["coexistence"] = res(f"{wc.element}/coexistence/coexistence.json")
+    return out
+
+
 # used by translate.smk
 def translate_cfg(wc):
     return element_cfg(wc)["translate"]
@@ -428,7 +461,8 @@ def translate_source_frames(wc):
 
 # used by label.smk
 LABEL_STORE_REGEX = (r"translated/from_[A-Z][a-z]?|sample/(momt|npt_fcc|npt_liq)_\d+"
-                     r"|subset/(momt|npt_fcc|npt_liq)_\d+_n\d+/train|distill/[a-z]+/distilled")
+                     r"|subset/(momt|npt_fcc|npt_liq)_\d+_n\d+/train|distill/[a-z]+/distilled"
+                     r"|(distill/[a-z]+/iter_\d+|subset/(momt|npt_fcc|npt_liq)_\d+_(all|n\d+))/validate/candidates")
 
 
 def label_cfg(wc):

@@ -158,3 +158,42 @@ rule subsample_pool:
         "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/subsample_pool.py"
+
+
+rule validate_nnp:
+    """NPT with a training set's NNP ensemble and with the EAM at the same state points (solid and liquid
+    around the reference's melting point, the paper's 2000 K): density, energy, g(r), uncertainty,
+    stability, NVE drift; the NNP's uncertain frames as a candidate store for the labelling stage."""
+    input:
+        unpack(validation_inputs),
+    output:
+        csv=report(
+            res("{element}/{trainset}/validate/validation.csv"),
+            caption="../report/validation.rst",
+            category="NNP validation in MD",
+            labels={"element": "{element}", "training set": "{trainset}", "file": "table"},
+        ),
+        markdown=res("{element}/{trainset}/validate/validation.md"),
+        json=res("{element}/{trainset}/validate/validation.json"),
+        png=report(
+            res("{element}/{trainset}/validate/rdf.png"),
+            caption="../report/validation.rst",
+            category="NNP validation in MD",
+            labels={"element": "{element}", "training set": "{trainset}", "file": "g(r) and uncertainty"},
+        ),
+        candidates=res("{element}/{trainset}/validate/candidates.h5"),
+    log:
+        res("{element}/{trainset}/logs/validate_nnp.log"),
+    params:
+        symbol=lambda wc: element_cfg(wc)["symbol"],
+        potential=lambda wc: element_cfg(wc)["potential"],
+        settings=lambda wc: {k: v for k, v in element_cfg(wc)["validate"].items() if k != "ensembles"},
+        seed=lambda wc: seed_for("validate_nnp", wc.element, wc.trainset),
+    threads: 1
+    resources:
+        runtime=240,
+        mem_mb=4000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/validate_nnp.py"

@@ -69,6 +69,23 @@ def run_export_nnp(args) -> int:
     return 0
 
 
+def run_validate_nnp(args) -> int:
+    from ..nnp.validate import ValidateSettings, melting_point_from, validate_ensemble
+    from ..runtime import setup_job
+
+    setup_job(None, threads=args.threads)
+    cfg = _json_arg(args.settings)
+    cfg["melting_point_K"] = melting_point_from(args.melting_point_K if args.melting_point_K is not None
+                                                else cfg.get("melting_point_K"), args.coexistence)
+    table = validate_ensemble(args.members, args.out, ValidateSettings.from_dict(cfg), args.element,
+                              potential=args.potential, seed=args.seed, progress=not args.quiet)
+    cols = ["phase", "temperature_K", "density_error_percent", "epot_difference_meV_per_atom", "rdf_overlap",
+            "max_atomic_uncertainty_eV", "nve_drift_meV_per_atom_ps", "stable", "within_data"]
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"-> {args.out}/validation.csv, rdf.png, candidates.h5")
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one NNP ensemble member on a frame store")
     p.add_argument("frames", help="labelled frame store (.h5)")
@@ -107,3 +124,22 @@ def register(subparsers) -> None:
     p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
     p.add_argument("--out", required=True, help="the TorchScript file to write (.pt)")
     p.set_defaults(func=run_export_nnp)
+
+    p = subparsers.add_parser("validate-nnp", help="NPT with the NNP ensemble and with the EAM at the same "
+                              "state points: density, energy, RDF, uncertainty, stability, NVE drift")
+    p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
+    p.add_argument("--element", required=True, help="element symbol; its EAM is the reference")
+    p.add_argument("--out", required=True,
+                   help="output folder (validation.csv/.md/.json, rdf.png, candidates.h5)")
+    p.add_argument("--potential", default=None, help="EAM file (default: the shipped one for the element)")
+    p.add_argument("--melting-point-K", type=float, default=None,
+                   help="the reference's melting point (K); the state points are fractions of it")
+    p.add_argument("--coexistence", default=None,
+                   help="or read it from a coexistence result "
+                   "(results/{element}/coexistence/coexistence.json)")
+    p.add_argument("--settings",
+                   help="JSON text or file: ValidateSettings fields (the config's validate section)")
+    p.add_argument("--seed", type=int, default=0, help="initial velocities and thermostat noise")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run_validate_nnp)

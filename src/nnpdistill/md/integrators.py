@@ -90,12 +90,27 @@ class MDState:
                    int(d["step"]))
 
 
+Generators = torch.Generator | list[torch.Generator]
+
+
+def randn_walkers(shape: tuple[int, ...], generator: Generators, dtype=torch.float64) -> torch.Tensor:
+    """Standard normal numbers of ``shape`` (B, ...). One generator draws them all in one call; a list of
+    B generators draws walker b's numbers from generator b, so a walker's trajectory does not depend on
+    which other walkers share its batch (a batched run equals per-walker runs with the same seeds)."""
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != shape[0]:
+            raise ConfigError(f"{len(generator)} generators for {shape[0]} walkers")
+        return torch.stack([torch.randn(shape[1:], generator=g, dtype=dtype) for g in generator])
+    return torch.randn(shape, generator=generator, dtype=dtype)
+
+
 def maxwell_boltzmann(masses: torch.Tensor, temperature_K: torch.Tensor | float, shape: tuple[int, int],
-                      generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
-    """Momenta (B,N,3) drawn from the Maxwell–Boltzmann distribution at ``temperature_K`` ((B,) or scalar)."""
+                      generator: Generators, dtype=torch.float64) -> torch.Tensor:
+    """Momenta (B,N,3) drawn from the Maxwell–Boltzmann distribution at ``temperature_K`` ((B,) or scalar);
+    ``generator`` one generator or one per walker (see :func:`randn_walkers`)."""
     B, N = shape
     kT = torch.as_tensor(temperature_K, dtype=dtype).reshape(-1, 1, 1) * KB_EV_PER_K
-    xi = torch.randn((B, N, 3), generator=generator, dtype=dtype)
+    xi = randn_walkers((B, N, 3), generator, dtype)
     return xi * torch.sqrt(masses.reshape(1, -1, 1) * kT)
 
 
@@ -106,13 +121,14 @@ class LangevinNPT:
     ``pressure_bar`` (target);
     ``thermostat_tau_fs`` (1/friction; None → no thermostat, NVE/NPH); ``barostat_tau_fs`` (None → constant
     volume); ``compressibility_per_bar`` (β_T of the barostat, sets its coupling together with τ_p);
-    ``barostat_mode`` "isotropic" or "orthorhombic"; ``generator`` a seeded torch.Generator.
+    ``barostat_mode`` "isotropic" or "orthorhombic"; ``generator`` a seeded torch.Generator, or a list of
+    one per walker (:func:`randn_walkers`: a walker's noise then does not depend on its batch).
     """
 
     def __init__(self, timestep_fs: float, temperature_K, pressure_bar: float = 1.0,
                  thermostat_tau_fs: float | None = 100.0, barostat_tau_fs: float | None = 1000.0,
                  compressibility_per_bar: float = 1.0e-6, barostat_mode: str = "isotropic",
-                 generator: torch.Generator | None = None):
+                 generator: Generators | None = None):
         if not timestep_fs > 0:
             raise ConfigError(f"timestep_fs must be positive, got {timestep_fs}")
         t = torch.as_tensor(temperature_K, dtype=torch.float64)
@@ -163,7 +179,7 @@ class LangevinNPT:
         kin = (state.momenta.square() / m).sum(1)  # (B,3) = 2 K_αα
         if self.mode == "isotropic":
             p_int = (kin.sum(-1) / 3.0 - V * torch.diagonal(stress, dim1=1, dim2=2).sum(-1) / 3.0) / V
-            xi = torch.randn((B,), generator=self.generator, dtype=dtype)
+            xi = randn_walkers((B,), self.generator, dtype)
             deps = (-(self.beta_T / self.tau_p) * (self.pressure - p_int) * self.dt
                     + torch.sqrt(2.0 * kT * self.beta_T * self.dt / (V * self.tau_p)) * xi)
             lam = torch.exp(deps / 3.0).reshape(B, 1, 1)
@@ -172,7 +188,7 @@ class LangevinNPT:
             state.momenta = state.momenta / lam
         else:
             p_aa = (kin - V[:, None] * torch.diagonal(stress, dim1=1, dim2=2)) / V[:, None]
-            xi = torch.randn((B, 3), generator=self.generator, dtype=dtype)
+            xi = randn_walkers((B, 3), self.generator, dtype)
             c = self.beta_T / (3.0 * self.tau_p)
             deps = (-c * (self.pressure - p_aa) * self.dt
                     + torch.sqrt(2.0 * kT[:, None] * c * self.dt / V[:, None]) * xi)
@@ -192,7 +208,7 @@ class LangevinNPT:
             c1 = math.exp(-dt / self.tau_t)
             c2 = math.sqrt(1.0 - c1 * c1)
             kT = self._kT_atoms(state.n_walkers, state.n_atoms, state.positions.dtype)
-            xi = torch.randn(state.momenta.shape, generator=self.generator, dtype=state.momenta.dtype)
+            xi = randn_walkers(tuple(state.momenta.shape), self.generator, state.momenta.dtype)
             state.momenta = c1 * state.momenta + c2 * torch.sqrt(m * kT) * xi
         if self.tau_p is not None:
             self._barostat(state, stress)

@@ -77,8 +77,10 @@ class NNPSettings:
     hidden_layers: tuple[int, ...] = (128, 96, 64)
     activation: str = "gelu"
     bias: bool = False
-    self_energy_method: str = "mean"  # "mean" | "regression"
-    self_energy_eV: float = 0.0  # set by fit_self_energy before training
+    # "mean" | "regression": fitted on the training frames; "fixed": self_energy_eV as given (e.g. an
+    # isolated atom's DFT energy, or members trained on different frames joined into one ensemble)
+    self_energy_method: str = "mean"
+    self_energy_eV: float = 0.0  # set by fit_self_energy before training unless the method is "fixed"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,9 +91,9 @@ class NNPSettings:
             )
         if min(self.radial_start_A, self.angular_start_A) <= 0:
             raise NNPDistillError("AEV shift starts must be positive (Å)")
-        if self.self_energy_method not in ("mean", "regression"):
+        if self.self_energy_method not in ("mean", "regression", "fixed"):
             raise NNPDistillError(
-                f"self_energy_method must be 'mean' or 'regression', got {self.self_energy_method!r}"
+                f"self_energy_method must be 'mean', 'regression' or 'fixed', got {self.self_energy_method!r}"
             )
         if self.activation not in ("gelu", "celu"):
             raise NNPDistillError(f"activation must be 'gelu' or 'celu', got {self.activation!r}")

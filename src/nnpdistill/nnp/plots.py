@@ -91,3 +91,29 @@ def uncertainty_plot(uq_eV: np.ndarray, pred_eV: np.ndarray, true_eV: np.ndarray
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=150, format=str(path).rsplit(".", 1)[-1])
     plt.close(fig)
+
+
+def validation_plot(curves: list[dict], points: list[tuple[str, float]], nnp: dict, settings, path) -> None:
+    """One column per state point: g(r) of the NNP over the reference's (the overlap range shaded), and the
+    largest atomic uncertainty along the NNP's run against the candidate threshold."""
+    plt = _plt()
+    n = len(points)
+    fig, axes = plt.subplots(2, n, figsize=(3.6 * n, 5.6), squeeze=False, constrained_layout=True)
+    t_ps = nnp["step"] * settings.timestep_fs / 1000.0
+    for b, ((phase, temp), c) in enumerate(zip(points, curves, strict=True)):
+        ax = axes[0, b]
+        ax.plot(c["r_A"], c["g_reference"], color="k", lw=1.4, label="reference (EAM)")
+        ax.plot(c["r_A"], c["g_nnp"], color="C1", lw=1.2, ls="--", label="NNP ensemble")
+        ax.axvspan(0, float(c["r_cut_A"]), color="0.92", zorder=0)
+        ax.set(title=f"{phase}, {temp:.0f} K", xlabel="r (Å)", ylabel="g(r)")
+        if b == 0:
+            ax.legend(frameon=False, fontsize=8)
+        ax = axes[1, b]
+        ax.plot(t_ps, nnp["uncertainty"][:, b].max(-1) * 1000.0, color="C0", lw=1)
+        ax.axhline(settings.uncertainty_threshold_eV * 1000.0, color="C3", ls=":",
+                   label="candidate threshold")
+        ax.set(xlabel="time (ps)", ylabel="largest atomic uncertainty (meV)")
+        if b == 0:
+            ax.legend(frameon=False, fontsize=8)
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)

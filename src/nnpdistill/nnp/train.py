@@ -197,7 +197,7 @@ def train_member(
     check_groups(groups, z, nnp_settings.element, need_forces=need_forces)
     n_all = np.concatenate([np.full(g.n_frames, g.n_atoms) for g in groups])
     e_all = np.concatenate([g.energy for g in groups])
-    settings = nnp_settings.replace(
+    settings = nnp_settings if nnp_settings.self_energy_method == "fixed" else nnp_settings.replace(
         self_energy_eV=fit_self_energy(n_all, e_all, nnp_settings.self_energy_method))
     model = build_model(settings, n_members=1, seed=seed, dtype=dtype)
     params = list(model.member_networks()[0].parameters())
