@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from nnpdistill.distill import (
     export_distilled,
@@ -46,7 +47,7 @@ def _scores(n=100, seed=0):
     )
 
 
-@pytest.mark.parametrize("strategy", ["uncertainty", "random", "grid", "fps"])
+@pytest.mark.parametrize("strategy", ["uncertainty", "random", "grid", "fps", "ceiling"])
 def test_iterations_spend_budget_without_repeats_and_are_seeded(strategy):
     scores = _scores()
     runs = []
@@ -67,6 +68,32 @@ def test_uncertainty_takes_the_most_uncertain():
     added = new.loc[new["iteration_added"] == 1, "frame_index"]
     rest = scores.drop(index=sel["frame_index"]).drop(index=added)
     assert scores.loc[added, "uq_max_eV"].min() >= rest["uq_max_eV"].max()
+
+
+def test_ceiling_takes_the_largest_true_errors_of_the_current_ensemble():
+    """The ceiling against a direct computation: the ensemble's energies of every pool frame, their
+    errors against the labels, the largest among the unselected ones."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_nnp_md import _model
+    from test_nnp_train import make_frames
+
+    from nnpdistill.nnp.batch import evaluate
+    from nnpdistill.nnp.predict import predict_pool
+
+    pool = make_frames(60, 4, amp=(0.02, 0.2))
+    model = _model()
+    scores = predict_pool(model, pool, progress=False).scores
+    sel = initial_selection(60, 10, seed=5)
+    new, _ = select_iteration("ceiling", sel, scores, 1, CFG, seed=0, n_pool=60)
+    added = set(new.loc[new["iteration_added"] == 1, "frame_index"])
+    e = evaluate(model.to(torch.float64), pool["numbers"], pool["positions"], pool["cell"]).energy
+    err = np.abs(e - pool["energy"]) / 32
+    err[sel["frame_index"].to_numpy()] = -1.0
+    assert added == set(np.argsort(-err)[:10].tolist())
+    assert len(added) == 10 and not added & set(sel["frame_index"])
 
 
 def test_converged_iteration_adds_nothing():

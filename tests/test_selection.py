@@ -7,6 +7,7 @@ from nnpdistill.errors import NNPDistillError
 from nnpdistill.selection import (
     grid_cells,
     initial_random,
+    select_ceiling,
     select_fps,
     select_grid,
     select_random,
@@ -23,7 +24,7 @@ def test_initial_random_is_seeded_and_unique():
         initial_random(10, 11, seed=0)
 
 
-@pytest.mark.parametrize("strategy", ["random", "grid", "uncertainty", "fps"])
+@pytest.mark.parametrize("strategy", ["random", "grid", "uncertainty", "fps", "ceiling"])
 def test_iterated_selection_never_repeats_and_spends_budget(strategy):
     rng = np.random.default_rng(0)
     n = 400
@@ -38,6 +39,8 @@ def test_iterated_selection_never_repeats_and_spends_budget(strategy):
             new = select_grid(cells, selected, 30, seed=it)
         elif strategy == "uncertainty":
             new = select_uncertainty(scores, selected, 30, cells=cells, max_per_cell=3)
+        elif strategy == "ceiling":
+            new = select_ceiling(scores, selected, 30)
         else:
             new = select_fps(features, selected, 30, seed=it)
         assert new.size == 30

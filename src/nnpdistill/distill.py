@@ -88,6 +88,10 @@ def next_selection(
             raise NNPDistillError("uncertainty selection needs frame scores of the previous ensemble")
         new = sel.select_uncertainty(scores, chosen, k, cells=cells, max_per_cell=max_per_cell,
                                      acquisition=acquisition, power_beta=power_beta, seed=seed)
+    elif strategy == "ceiling":
+        if scores is None:
+            raise NNPDistillError("ceiling selection needs the previous ensemble's true errors")
+        new = sel.select_ceiling(scores, chosen, k)
     else:
         if features is None:
             raise NNPDistillError("fps selection needs per-frame descriptors")
@@ -179,6 +183,8 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
             kwargs["max_per_cell"] = int(cfg["guard_max_per_cell"])
     elif strategy == "grid":
         kwargs["cells"] = sel.grid_cells(energy, order, *cfg["grid_bins"])
+    elif strategy == "ceiling":
+        kwargs["scores"] = _aligned(scores, "abs_error_meV_per_atom", n_pool)
     elif strategy == "fps":
         volume = _aligned(scores, "volume_A3", n_pool) if "volume_A3" in scores else np.zeros(n_pool)
         feats = np.stack([energy, order, volume], axis=1)
@@ -233,7 +239,8 @@ def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: 
 
     pools = list(dict.fromkeys(curve["pool"]))
     fig, axes = plt.subplots(1, len(pools) + 1, figsize=(4.2 * (len(pools) + 1), 3.6), squeeze=False)
-    styles = {"uncertainty": ("C3", "o"), "random": ("C0", "s"), "grid": ("C2", "^"), "fps": ("C4", "D")}
+    styles = {"uncertainty": ("C3", "o"), "random": ("C0", "s"), "grid": ("C2", "^"), "fps": ("C4", "D"),
+              "ceiling": ("k", "*")}
     for ax, pool in zip(axes[0], pools, strict=False):
         for strategy, sub in curve[curve["pool"] == pool].groupby("strategy", sort=True):
             color, marker = styles.get(strategy, ("k", "x"))

@@ -11,6 +11,10 @@ twice, and never return one that is already selected.
 - ``grid``: equal frames per occupied cell of an energy × order-parameter grid (the paper's
   "grid-based distillation"), drawn at random within each cell, round-robin over the cells.
 - ``fps``: farthest-point sampling in a descriptor space (any (F, D) feature matrix).
+- ``ceiling``: the k frames with the largest true error under the current ensemble. Not a selector a
+  user can run (it needs the labels of the whole pool): the ceiling any acquisition by uncertainty
+  approaches, so the gap to it measures how far the uncertainty is from an ideal one (DP-GEN's
+  ``simplify`` picks the same way).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import numpy as np
 
 from .errors import NNPDistillError
 
-STRATEGIES: tuple[str, ...] = ("uncertainty", "random", "grid", "fps")
+STRATEGIES: tuple[str, ...] = ("uncertainty", "random", "grid", "fps", "ceiling")
+# strategies whose selection needs the previous iteration's ensemble
+MODEL_STRATEGIES: tuple[str, ...] = ("uncertainty", "ceiling")
 
 
 def _check(n_pool: int, selected: np.ndarray, k: int) -> np.ndarray:
@@ -177,6 +183,17 @@ def select_uncertainty(
             skipped.append(int(idx))
     picks.extend(skipped[: k - len(picks)])
     return np.sort(np.asarray(picks, dtype=np.int64))
+
+
+def select_ceiling(errors: np.ndarray, selected: Sequence[int], k: int) -> np.ndarray:
+    """The k unselected frames with the largest ``errors`` (F,) (ties: the lower index first), sorted."""
+    errors = np.asarray(errors, dtype=float)
+    selected = _check(errors.size, selected, k)
+    if not np.isfinite(errors).all():
+        raise NNPDistillError("ceiling selection needs finite true errors for every frame of the pool")
+    avail = _available(errors.size, selected)
+    order = np.lexsort((avail, -errors[avail]))  # largest error first, then index
+    return np.sort(avail[order[:k]])
 
 
 def select_fps(features: np.ndarray, selected: Sequence[int], k: int, seed: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from snakemake.utils import validate
 
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
+from nnpdistill.selection import MODEL_STRATEGIES
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
@@ -263,6 +264,7 @@ STRATEGY_KEYS = {
     "grid": ("grid_bins",),
     "random": (),
     "fps": (),
+    "ceiling": (),
 }
 
 
@@ -291,12 +293,12 @@ def final_iteration(element):
 
 # used by distill.smk
 def selection_scores(wc):
-    """The scores select_frames reads. The uncertainty strategy (and any strategy under an early-stop
-    target) needs the previous iteration's ensemble; random, grid and FPS only need the pool's energies
+    """The scores select_frames reads. The uncertainty and ceiling strategies (and any strategy under
+    an early-stop target) need the previous iteration's ensemble; random, grid and FPS only need the pool's energies
     and order parameters, which every scores file of the pool holds, so they read iteration 0's and
     their chain of selections does not wait for (or force) the training of every iteration."""
     cfg = distill_cfg(wc)
-    needs_model = wc.strategy == "uncertainty" or cfg["target_mae_meV_per_atom"] is not None \
+    needs_model = wc.strategy in MODEL_STRATEGIES or cfg["target_mae_meV_per_atom"] is not None \
         or cfg["target_uq_eV"] is not None
     it = int(wc.iteration) - 1 if needs_model else 0
     return res(f"{wc.element}/distill/{wc.strategy}/iter_{it}/pred_{cfg['pool']}/scores.csv")
@@ -305,10 +307,10 @@ def selection_scores(wc):
 # used by distill.smk
 def evaluated_iterations(cfg, strategy):
     """Iterations whose ensemble is trained and scored for the learning curve: every one for the
-    uncertainty loop; for a baseline, those of ``baseline_iterations`` or else every
+    uncertainty loop and the ceiling; for a baseline, those of ``baseline_iterations`` or else every
     ``baseline_stride``-th one (0, s, 2s, ...), and always 0 and the final iteration."""
     final = cfg["n_iterations"]
-    if strategy == "uncertainty":
+    if strategy in MODEL_STRATEGIES:  # every iteration's ensemble is trained and scored anyway
         return list(range(final + 1))
     if cfg.get("baseline_iterations") is not None:
         chosen = {it for it in cfg["baseline_iterations"] if it <= final}

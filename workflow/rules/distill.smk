@@ -5,7 +5,7 @@
 # results/{element}/distill/{strategy}/iter_{iteration}/.
 
 wildcard_constraints:
-    strategy="uncertainty|random|grid|fps",
+    strategy="uncertainty|random|grid|fps|ceiling",
     iteration=r"\d+",
 
 
