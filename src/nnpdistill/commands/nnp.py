@@ -89,12 +89,13 @@ def run_validate_nnp(args) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one NNP ensemble member on a frame store")
     p.add_argument("frames", help="labelled frame store (.h5)")
-    p.add_argument("--element", required=True)
+    p.add_argument("--element", required=True, help="element symbol of the frames, e.g. Ni")
     p.add_argument("--out", required=True, help="output folder (model.pt, learning_curve.csv, split.npz)")
     p.add_argument("--seed", type=int, default=0, help="weights, split and batch order")
     p.add_argument("--nnp-settings", help="JSON text or file: NNPSettings fields")
     p.add_argument("--train-settings", help="JSON text or file: TrainSettings fields")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=run_train)
 
     p = subparsers.add_parser("predict", help="score a pool with an ensemble (energies + atomic uncertainty)")
@@ -102,21 +103,24 @@ def register(subparsers) -> None:
     p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
     p.add_argument("--scores", required=True, help="output CSV")
     p.add_argument("--atomic", required=True, help="output NPZ of per-atom values")
-    p.add_argument("--batch-frames", type=int, default=128)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--batch-frames", type=int, default=128, help="frames evaluated at once (memory vs speed)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: run jobs side by side instead)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--aevs", default=None,
                    help="the pool's AEV cache (results/{element}/sample/aev/{pool}.h5): much faster scoring")
     p.set_defaults(func=run_predict)
 
     p = subparsers.add_parser("relax", help="relax FCC/BCC/HCP with an NNP ensemble and compare with EAM")
-    p.add_argument("--members", nargs="+", required=True)
+    p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
     p.add_argument("--reference", required=True, help="results/{element}/eam/crystals.csv")
-    p.add_argument("--csv", required=True)
-    p.add_argument("--markdown", required=True)
-    p.add_argument("--strains", type=float, nargs="+", default=[0.0, -0.03, 0.03])
+    p.add_argument("--csv", required=True, help="the NNP crystal table to write (CSV)")
+    p.add_argument("--markdown", required=True, help="the same beside the reference (Markdown)")
+    p.add_argument("--strains", type=float, nargs="+", default=[0.0, -0.03, 0.03],
+                   help="start each relaxation from these isotropic strains of the reference lattice")
     p.add_argument("--fmax", type=float, default=1e-3, help="force tolerance, eV/Å")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=run_relax)
 
     p = subparsers.add_parser("export-nnp", help="an ensemble as one portable TorchScript file (energy, "
@@ -140,6 +144,7 @@ def register(subparsers) -> None:
     p.add_argument("--settings",
                    help="JSON text or file: ValidateSettings fields (the config's validate section)")
     p.add_argument("--seed", type=int, default=0, help="initial velocities and thermostat noise")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: run jobs side by side instead)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_validate_nnp)

@@ -10,7 +10,8 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="sample_command", metavar="ACTION")
     r = sub.add_parser("run", help="run (or resume) one sampling job")
     r.add_argument("--element", required=True, help="chemical symbol, e.g. Ni")
-    r.add_argument("--method", required=True, choices=["momt", "npt_fcc", "npt_liq"])
+    r.add_argument("--method", required=True, choices=["momt", "npt_fcc", "npt_liq"],
+                   help="momt: biased NPT across solid and liquid; npt_fcc, npt_liq: NPT from FCC, liquid")
     r.add_argument("--n-atoms", type=int, default=32, help="4 L^3 atoms (32, 108, ...)")
     r.add_argument("--out", required=True, help="output frame store (.h5)")
     r.add_argument("--potential", default=None, help="EAM file (default: shipped file for the element)")
@@ -19,26 +20,31 @@ def register(subparsers) -> None:
                    "(each frame records the largest and mean atomic uncertainty)")
     r.add_argument("--config", default=None, help="YAML with the element's `sample` mapping (or a whole "
                    "element file holding `sample:`)")
-    r.add_argument("--n-frames", type=int, default=None)
-    r.add_argument("--n-walkers", type=int, default=None)
-    r.add_argument("--frame-stride", type=int, default=None)
-    r.add_argument("--temperature-K", type=float, default=None)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--n-frames", type=int, default=None,
+                   help="frames to write, all walkers together (default 20000)")
+    r.add_argument("--n-walkers", type=int, default=None, help="walkers run side by side (default 16)")
+    r.add_argument("--frame-stride", type=int, default=None,
+                   help="MD steps between saved frames (default 100)")
+    r.add_argument("--temperature-K", type=float, default=None,
+                   help="T of NPT, T0 of MOMT (default 2000 K, the paper's)")
+    r.add_argument("--seed", type=int, default=0, help="initial velocities and thermostat noise")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=_run)
     w = sub.add_parser("reweight", help="thermodynamics of a MOMT store: <H>(T), C_P(T), P_solid(T), dG(T) "
                        "with error bars and the melting temperature (frozen-bias production frames)")
-    w.add_argument("store")
+    w.add_argument("store", help="a MOMT frame store (.h5) with its frozen-bias production frames")
     w.add_argument("--csv", required=True, help="table out (CSV)")
     w.add_argument("--json", default=None, help="summary out (default: the CSV's name with .json)")
     w.add_argument("--plots", default=None, help="folder for reweight.png, free_energy.png, flatness.png")
     w.add_argument("--config", default=None,
                    help="YAML with the element's sample.reweight mapping (or a whole element file)")
-    w.add_argument("--t-min-K", type=float, default=None)
-    w.add_argument("--t-max-K", type=float, default=None)
-    w.add_argument("--n-temperatures", type=int, default=None)
-    w.add_argument("--skip-fraction", type=float, default=None)
-    w.add_argument("--o-solid-fraction", type=float, default=None)
+    w.add_argument("--t-min-K", type=float, default=None, help="lowest temperature of the table")
+    w.add_argument("--t-max-K", type=float, default=None, help="highest temperature of the table")
+    w.add_argument("--n-temperatures", type=int, default=None, help="temperatures in the table")
+    w.add_argument("--skip-fraction", type=float, default=None,
+                   help="fraction of the production frames dropped at its start (equilibration)")
+    w.add_argument("--o-solid-fraction", type=float, default=None,
+                   help="a frame is solid when its order parameter exceeds this fraction of N")
     w.set_defaults(func=_reweight)
     c = sub.add_parser("coexistence",
                        help="the EAM's melting point from direct solid-liquid coexistence (NPH)")
@@ -50,10 +56,11 @@ def register(subparsers) -> None:
     c.add_argument("--potential", default=None, help="EAM file (default: shipped file for the element)")
     c.add_argument("--config", default=None, help="YAML with the element's `coexistence` mapping (or a whole "
                    "element file)")
-    c.add_argument("--cells", type=int, nargs=3, default=None, metavar=("NX", "NY", "NZ"))
-    c.add_argument("--nph-steps", type=int, default=None)
-    c.add_argument("--seed", type=int, default=None)
-    c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--cells", type=int, nargs=3, default=None, metavar=("NX", "NY", "NZ"),
+                   help="conventional FCC cells; the interface is normal to z (default 6 6 14)")
+    c.add_argument("--nph-steps", type=int, default=None, help="steps of the NPH coexistence run")
+    c.add_argument("--seed", type=int, default=None, help="initial velocities and thermostat noise")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=_coexistence)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 

@@ -44,5 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pressure_match: the factor at which the mean virial pressure under the target EAM equals "
         "the source frames')",
     )
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=_run)
