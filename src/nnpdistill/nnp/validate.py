@@ -292,7 +292,7 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     with atomic_path(out / "validation.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     with atomic_path(out / "validation.md") as tmp:
-        tmp.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+        tmp.write_text(markdown_table(table, s))
     with atomic_path(out / "validation.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.8g")
     for name in ("validate_reference.partial.npz", "validate_nnp.partial.npz"):
@@ -304,6 +304,35 @@ def sha256(path) -> str:
     from ..io_utils import sha256_file
 
     return sha256_file(path)
+
+
+MARKDOWN_COLUMNS = {  # column -> (header, format)
+    "phase": ("phase", "{}"), "temperature_K": ("T (K)", "{:.0f}"),
+    "density_reference_g_cm3": ("ρ EAM (g/cm³)", "{:.4f}"), "density_nnp_g_cm3": ("ρ NNP (g/cm³)", "{:.4f}"),
+    "density_error_percent": ("Δρ (%)", "{:+.2f}"),
+    "epot_difference_meV_per_atom": ("ΔE_pot (meV/atom)", "{:+.2f}"),
+    "energy_mae_meV_per_atom": ("NNP error (meV/atom)", "{:.2f}"), "rdf_overlap": ("g(r) overlap", "{:.4f}"),
+    "max_atomic_uncertainty_eV": ("max σ_atom (meV)", "{:.1f}"), "min_distance_A": ("closest (Å)", "{:.2f}"),
+    "nve_drift_meV_per_atom_ps": ("NVE drift (meV/atom/ps)", "{:+.3f}"), "stable": ("stable", "{}"),
+    "within_data": ("within data", "{}"), "simulated_ps": ("NPT (ps)", "{:g}"),
+}
+
+
+def markdown_table(table: pd.DataFrame, s: ValidateSettings) -> str:
+    """The validation table for people: the columns that answer the questions, with units."""
+    head = [h for h, _ in MARKDOWN_COLUMNS.values()]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, row in table.iterrows():
+        cells = []
+        for col, (_, fmt) in MARKDOWN_COLUMNS.items():
+            v = row[col] * 1000.0 if col == "max_atomic_uncertainty_eV" else row[col]
+            cells.append("–" if isinstance(v, float) and np.isnan(v) else fmt.format(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"ΔE_pot: the NNP's frames re-labelled by the EAM minus the EAM run; g(r) overlap over r ≤ "
+                 f"{s.rdf_shells} × the first peak; within data: max σ_atom ≤ "
+                 f"{s.uncertainty_threshold_eV * 1000:.0f} meV.")
+    return "\n".join(lines) + "\n"
 
 
 def _density(cells: np.ndarray, n_atoms: int, mass_amu: float) -> np.ndarray:
