@@ -12,8 +12,13 @@ previous = read_selection(sm.input.previous)
 scores = pd.read_csv(sm.input.scores)
 with FrameStore(sm.input.pool) as store:
     n_pool = len(store)
+descriptors = None
+if sm.input.get("aevs"):  # fps_aev: the frames' pooled AEVs from the pool's cache
+    from nnpdistill.nnp.aev_cache import frame_descriptors
+
+    descriptors = frame_descriptors(sm.input.aevs)
 selection, reason = select_iteration(sm.wildcards.strategy, previous, scores, int(sm.wildcards.iteration),
-                                     dict(sm.params.cfg), int(sm.params.seed), n_pool)
+                                     dict(sm.params.cfg), int(sm.params.seed), n_pool, descriptors)
 write_selection(selection, sm.output.csv)
 log.info("%s iteration %s: %d -> %d frames (%s)", sm.wildcards.strategy, sm.wildcards.iteration,
          len(previous), len(selection), reason)

@@ -171,3 +171,49 @@ def test_learning_curve_collects_metrics(tmp_path):
     assert curve["fraction_of_pool"].tolist() == [0.1, 0.2]
     assert curve["mae_meV_per_atom"].tolist() == [5.0, 4.0]
     assert read_selection(tmp_path / "s1.csv")["frame_index"].is_unique
+
+
+def test_descriptor_selectors_find_a_rare_cluster_that_random_misses(tmp_path):
+    """A pool of 200 slightly distorted FCC frames and 3 strongly disordered, expanded ones (the rare
+    cluster, liquid-like): farthest-point sampling on the frames' pooled AEVs (fps_aev) picks one in its
+    first batch of 10, and so does the
+    uncertainty loop of an ensemble trained on FCC only; random's first batch (this seed) does not."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_nnp_train import SETTINGS, TRAIN, make_frames
+
+    from nnpdistill.nnp.aev_cache import compute_pool_aevs, frame_descriptors
+    from nnpdistill.nnp.predict import load_ensemble, predict_pool
+    from nnpdistill.nnp.train import train_member
+
+    fcc, hot = make_frames(200, 11), make_frames(3, 12, amp=(0.3, 0.4), strain=(0.05, 0.06))
+    keys = ("numbers", "positions", "cell", "energy", "forces", "energies")
+    pool = {k: np.concatenate([fcc[k], hot[k]]) for k in keys}
+    write_frames(tmp_path / "pool.h5", Frames(**pool), {"element": "Ni"})
+    rare = {200, 201, 202}
+    compute_pool_aevs(tmp_path / "pool.h5", SETTINGS, tmp_path / "aev.h5")
+    desc = frame_descriptors(tmp_path / "aev.h5")
+    assert desc.shape == (203, 2 * (desc.shape[1] // 2))
+    start = initial_selection(203, 10, seed=1)
+    assert not rare & set(start["frame_index"])
+    cfg = {**CFG, "n_per_iteration": 10}
+
+    def first_batch(strategy, scores, descriptors=None):
+        sel, _ = select_iteration(strategy, start, scores, 1, cfg, seed=1, n_pool=203,
+                                  descriptors=descriptors)
+        return set(sel.loc[sel["iteration_added"] == 1, "frame_index"])
+
+    train_member({k: v[start["frame_index"].to_numpy()] for k, v in pool.items()}, SETTINGS,
+                 TRAIN, seed=0, out_dir=tmp_path / "m0")
+    train_member({k: v[start["frame_index"].to_numpy()] for k, v in pool.items()}, SETTINGS,
+                 TRAIN, seed=1, out_dir=tmp_path / "m1")
+    scores = predict_pool(load_ensemble([tmp_path / "m0/model.pt", tmp_path / "m1/model.pt"]),
+                          tmp_path / "pool.h5", progress=False).scores
+    assert rare & first_batch("fps_aev", scores, desc)
+    assert rare & first_batch("uncertainty", scores)
+    assert rare <= first_batch("ceiling", scores)
+    assert not rare & first_batch("random", scores)
+    with pytest.raises(NNPDistillError, match="frame descriptors"):
+        first_batch("fps_aev", scores)

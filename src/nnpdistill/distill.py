@@ -92,9 +92,9 @@ def next_selection(
         if scores is None:
             raise NNPDistillError("ceiling selection needs the previous ensemble's true errors")
         new = sel.select_ceiling(scores, chosen, k)
-    else:
+    else:  # fps, fps_aev
         if features is None:
-            raise NNPDistillError("fps selection needs per-frame descriptors")
+            raise NNPDistillError(f"{strategy} selection needs per-frame descriptors")
         new = sel.select_fps(features, chosen, k, seed)
     added = pd.DataFrame({"frame_index": new, "iteration_added": iteration})
     return pd.concat([previous.loc[:, list(SELECTION_COLUMNS)], added], ignore_index=True)
@@ -163,10 +163,17 @@ def converged(scores: pd.DataFrame, cfg: dict) -> tuple[bool, str]:
     return False, f"pool MAE {mae:.3f} meV/atom, mean frame uncertainty {uq:.4g} eV"
 
 
+def _standardised(feats: np.ndarray) -> np.ndarray:
+    std = feats.std(axis=0)
+    return (feats - feats.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
 def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame, iteration: int,
-                     cfg: dict, seed: int, n_pool: int) -> tuple[pd.DataFrame, str]:
+                     cfg: dict, seed: int, n_pool: int,
+                     descriptors: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
     """The selection of ``iteration`` from the previous selection and the previous ensemble's scores
-    over the whole pool of ``n_pool`` frames.
+    over the whole pool of ``n_pool`` frames. ``descriptors`` (n_pool, D): the frames' pooled AEVs
+    (:func:`nnpdistill.nnp.aev_cache.frame_descriptors`), needed by ``fps_aev``.
 
     ``cfg`` is the element's ``distill`` settings. Returns the selection and a one-line reason.
     """
@@ -187,9 +194,11 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
         kwargs["scores"] = _aligned(scores, "abs_error_meV_per_atom", n_pool)
     elif strategy == "fps":
         volume = _aligned(scores, "volume_A3", n_pool) if "volume_A3" in scores else np.zeros(n_pool)
-        feats = np.stack([energy, order, volume], axis=1)
-        std = feats.std(axis=0)
-        kwargs["features"] = (feats - feats.mean(axis=0)) / np.where(std > 0, std, 1.0)
+        kwargs["features"] = _standardised(np.stack([energy, order, volume], axis=1))
+    elif strategy == "fps_aev":
+        if descriptors is None or len(descriptors) != n_pool:
+            raise NNPDistillError(f"fps_aev needs the pool's {n_pool} frame descriptors (its AEV cache)")
+        kwargs["features"] = _standardised(np.asarray(descriptors, dtype=float))
     out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)
     return out, ("converged: " if done else "") + reason
 
@@ -240,7 +249,7 @@ def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: 
     pools = list(dict.fromkeys(curve["pool"]))
     fig, axes = plt.subplots(1, len(pools) + 1, figsize=(4.2 * (len(pools) + 1), 3.6), squeeze=False)
     styles = {"uncertainty": ("C3", "o"), "random": ("C0", "s"), "grid": ("C2", "^"), "fps": ("C4", "D"),
-              "ceiling": ("k", "*")}
+              "fps_aev": ("C5", "v"), "ceiling": ("k", "*")}
     for ax, pool in zip(axes[0], pools, strict=False):
         for strategy, sub in curve[curve["pool"] == pool].groupby("strategy", sort=True):
             color, marker = styles.get(strategy, ("k", "x"))

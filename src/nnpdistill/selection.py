@@ -10,7 +10,9 @@ twice, and never return one that is already selected.
 - ``random``: k frames drawn uniformly from the unselected ones.
 - ``grid``: equal frames per occupied cell of an energy × order-parameter grid (the paper's
   "grid-based distillation"), drawn at random within each cell, round-robin over the cells.
-- ``fps``: farthest-point sampling in a descriptor space (any (F, D) feature matrix).
+- ``fps``: farthest-point sampling in a descriptor space (any (F, D) feature matrix); the workflow's
+  ``fps`` uses (energy, order parameter, volume), ``fps_aev`` the frames' pooled ANI descriptors
+  (mean and spread over atoms of each AEV feature, standardised).
 - ``ceiling``: the k frames with the largest true error under the current ensemble. Not a selector a
   user can run (it needs the labels of the whole pool): the ceiling any acquisition by uncertainty
   approaches, so the gap to it measures how far the uncertainty is from an ideal one (DP-GEN's
@@ -25,7 +27,7 @@ import numpy as np
 
 from .errors import NNPDistillError
 
-STRATEGIES: tuple[str, ...] = ("uncertainty", "random", "grid", "fps", "ceiling")
+STRATEGIES: tuple[str, ...] = ("uncertainty", "random", "grid", "fps", "fps_aev", "ceiling")
 # strategies whose selection needs the previous iteration's ensemble
 MODEL_STRATEGIES: tuple[str, ...] = ("uncertainty", "ceiling")
 

@@ -264,6 +264,7 @@ STRATEGY_KEYS = {
     "grid": ("grid_bins",),
     "random": (),
     "fps": (),
+    "fps_aev": (),
     "ceiling": (),
 }
 
@@ -302,6 +303,12 @@ def selection_scores(wc):
         or cfg["target_uq_eV"] is not None
     it = int(wc.iteration) - 1 if needs_model else 0
     return res(f"{wc.element}/distill/{wc.strategy}/iter_{it}/pred_{cfg['pool']}/scores.csv")
+
+
+# used by distill.smk
+def selection_descriptors(wc):
+    """fps_aev reads the frames' pooled descriptors from the selection pool's AEV cache."""
+    return res(f"{wc.element}/sample/aev/{distill_cfg(wc)['pool']}.h5") if wc.strategy == "fps_aev" else []
 
 
 # used by distill.smk
@@ -463,8 +470,8 @@ def translate_source_frames(wc):
 
 # used by label.smk
 LABEL_STORE_REGEX = (r"translated/from_[A-Z][a-z]?|sample/(momt|npt_fcc|npt_liq)_\d+"
-                     r"|subset/(momt|npt_fcc|npt_liq)_\d+_n\d+/train|distill/[a-z]+/distilled"
-                     r"|(distill/[a-z]+/iter_\d+|subset/(momt|npt_fcc|npt_liq)_\d+_(all|n\d+))/validate/candidates")
+                     r"|subset/(momt|npt_fcc|npt_liq)_\d+_n\d+/train|distill/[a-z_]+/distilled"
+                     r"|(distill/[a-z_]+/iter_\d+|subset/(momt|npt_fcc|npt_liq)_\d+_(all|n\d+))/validate/candidates")
 
 
 def label_cfg(wc):

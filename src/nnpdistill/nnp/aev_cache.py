@@ -287,6 +287,28 @@ class AEVCache:
                 f"score (digest {digest[:12]}...): the pool changed since; compute the cache again")
 
 
+def frame_descriptors(path: str | os.PathLike, chunk_frames: int = 512) -> np.ndarray:
+    """Per-frame descriptors of a pool from its AEV cache: the mean and the standard deviation over a
+    frame's atoms of each AEV feature, ``(F, 2 D)`` in global frame order (float64). Pooled this way a
+    frame's descriptor does not depend on the order or number of its atoms."""
+    with AEVCache(path) as cache:
+        parts, index = [], []
+        for k in range(cache.n_groups):
+            idx = cache.group_index(k)
+            for start in range(0, len(idx), chunk_frames):
+                a = cache.read(k, start, min(start + chunk_frames, len(idx))).astype(np.float64)
+                parts.append(np.concatenate([a.mean(1), a.std(1)], axis=1))
+            index.append(idx)
+    if not parts:
+        raise DatasetError(f"AEV cache {path} holds no frames")
+    feats, index = np.concatenate(parts), np.concatenate(index)
+    if not np.array_equal(np.sort(index), np.arange(len(index))):
+        raise DatasetError(f"AEV cache {path} does not hold frames 0..{len(index) - 1} once each")
+    out = np.empty_like(feats)
+    out[index] = feats
+    return out
+
+
 def _n_features(s: NNPSettings) -> int:
     n_radial = int(s.radial_shifts)
     n_angular = int(s.angular_shifts) * int(s.angular_sections)
