@@ -313,7 +313,7 @@ MARKDOWN_COLUMNS = {  # column -> (header, format)
     "epot_difference_meV_per_atom": ("ΔE_pot (meV/atom)", "{:+.2f}"),
     "energy_mae_meV_per_atom": ("NNP error (meV/atom)", "{:.2f}"), "rdf_overlap": ("g(r) overlap", "{:.4f}"),
     "max_atomic_uncertainty_eV": ("max σ_atom (meV)", "{:.1f}"), "min_distance_A": ("closest (Å)", "{:.2f}"),
-    "nve_drift_meV_per_atom_ps": ("NVE drift (meV/atom/ps)", "{:+.3f}"), "stable": ("stable", "{}"),
+    "nve_drift_meV_per_atom_ps": ("NVE drift (meV/atom/ps)", "{:+.1e}"), "stable": ("stable", "{}"),
     "within_data": ("within data", "{}"), "simulated_ps": ("NPT (ps)", "{:g}"),
 }
 
