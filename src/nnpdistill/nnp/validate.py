@@ -286,7 +286,7 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     with atomic_path(out / "rdf.png") as tmp:
         validation_plot(curves, points, nnp, s, tmp)
     meta = {"symbol": symbol, "potential": pot.name, "potential_sha256": pot.sha256, "seed": seed,
-            "members": [str(p) for p in members], "settings": asdict(s),
+            "member_sha256": [sha256(p) for p in members], "settings": asdict(s),
             "rdf": {f"{p}_{t:.0f}K": {k: v.tolist() for k, v in c.items()}
                     for (p, t), c in zip(points, curves, strict=True)}}
     with atomic_path(out / "validation.json") as tmp:
