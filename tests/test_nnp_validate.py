@@ -135,6 +135,10 @@ def test_validation_flags_an_ensemble_with_a_member_trained_on_5_frames(ensemble
         assert len(st) == 0
     assert pd.read_csv(tmp_path / "good" / "validation.csv").shape[0] == 2
     assert not list((tmp_path / "good").glob("*.partial*"))
+    with pytest.raises(ConfigError, match="at least 2 members"):
+        validate_ensemble(good[:1], tmp_path / "one", s, "Ni", progress=False)
+    with pytest.raises(ConfigError, match="for Z = 28, the reference potential for Al"):
+        validate_ensemble(good, tmp_path / "al", s, "Al", progress=False)
 
 
 def test_validation_is_deterministic_and_resumes_a_finished_run(ensembles, tmp_path):

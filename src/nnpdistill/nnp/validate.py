@@ -251,6 +251,9 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = load_ensemble(members)
+    if model.n_members < 2:
+        raise ConfigError(f"validation needs an ensemble of at least 2 members (the uncertainty is their "
+                          f"spread), got {model.n_members}")
     pot = potential_from_eam(symbol, potential)
     if pot.atomic_number != int(model.atomic_number):
         raise ConfigError(f"the ensemble is for Z = {model.atomic_number}, the reference potential for "
