@@ -310,25 +310,33 @@ def label_chunk(
             "source_index": rows[ok].astype(np.int64),
         },
     )
-    attrs = {
-        "element": reference.symbol,
-        "potential": in_attrs.get("potential", "") if reference.kind == "eam" else reference.kind,
-        "potential_sha256": in_attrs.get("potential_sha256", "") if reference.kind == "eam" else "",
-        "method": "labelled",
-        "reference": reference.provenance(),
-        "labelled_from": Path(in_h5).name,
-        "labelled_from_sha256": header["input_sha256"],
-        "chunk": list(chunk),
-        "rows": rows.tolist(),
-        "n_failed": len(failures),
-        "failures": report["failures"],
-    }
+    attrs = _labelled_attrs(reference, in_h5, in_attrs, header["input_sha256"], chunk, rows.tolist(),
+                            report["failures"])
     write_frames(out_h5, labelled, attrs)
     if default_workdir:  # the calculator's scratch files (CP2K input/output); the journal stays
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
     return report
+
+
+def _labelled_attrs(reference, in_h5, in_attrs: dict, input_sha256: str, chunk, rows: list,
+                    failures: list) -> dict[str, Any]:
+    """The attributes of a labelled chunk: the reference, the input it was labelled from, its rows."""
+    eam = reference.kind == "eam"
+    return {
+        "element": reference.symbol,
+        "potential": in_attrs.get("potential", "") if eam else reference.kind,
+        "potential_sha256": in_attrs.get("potential_sha256", "") if eam else "",
+        "method": "labelled",
+        "reference": reference.provenance(),
+        "labelled_from": Path(in_h5).name,
+        "labelled_from_sha256": input_sha256,
+        "chunk": list(chunk),
+        "rows": rows,
+        "n_failed": len(failures),
+        "failures": failures,
+    }
 
 
 def _label_empty(in_h5, out_h5, in_attrs: dict, element: str, reference, chunk) -> dict[str, Any]:
@@ -339,10 +347,7 @@ def _label_empty(in_h5, out_h5, in_attrs: dict, element: str, reference, chunk) 
     if element != reference.symbol:
         raise NNPDistillError(f"{in_h5} holds {element} frames but the reference is for {reference.symbol}")
     log.warning("%s holds no frames: writing an empty labelled store", in_h5)
-    attrs = {"element": reference.symbol, "method": "labelled", "reference": reference.provenance(),
-             "labelled_from": Path(in_h5).name, "labelled_from_sha256": sha256_file(in_h5),
-             "chunk": list(chunk), "rows": [], "n_failed": 0, "failures": [],
-             "potential": in_attrs.get("potential", "") if reference.kind == "eam" else reference.kind}
+    attrs = _labelled_attrs(reference, in_h5, in_attrs, sha256_file(in_h5), chunk, [], [])
     with FrameWriter(out_h5, attrs):
         pass
     return {"chunk": list(chunk), "rows": [], "n_frames": 0, "n_computed": 0, "n_from_journal": 0,

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 from ..errors import ConfigError
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, sha256_file
 from ..md.structure import half_width_A, pair_distances, rdf, rdf_overlap
 from ..units import FS
 from .md import EnsembleEvaluator
@@ -259,15 +259,18 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
         raise ConfigError(f"the ensemble is for Z = {model.atomic_number}, the reference potential for "
                           f"{symbol} (Z = {pot.atomic_number})")
     points = s.points()
-    fp = json.dumps({"settings": asdict(s), "seed": seed, "potential": pot.sha256,
-                     "members": [sha256(p) for p in members]}, sort_keys=True)
+    member_sha256 = [sha256_file(p) for p in members]
+    fp = json.dumps({"settings": asdict(s), "seed": seed, "potential": pot.sha256, "members": member_sha256},
+                    sort_keys=True)
     n_md = s.equilibration_steps + s.production_steps
     with Progress(2 * n_md + s.nve_steps, f"validate {symbol} ({len(points)} state points)", "step",
                   enabled=progress) as bar:
-        start = initial_state(pot, s, seed)
+        starts = []  # the common start, made once and only when a run is not already kept
 
         def run_with(evaluator, tag, nve):
-            state = type(start).from_dict(start.to_dict())
+            if not starts:
+                starts.append(initial_state(pot, s, seed))
+            state = type(starts[0]).from_dict(starts[0].to_dict())
             rec = run_npt(state, evaluator, s, seed, tag, bar).arrays()
             if nve:
                 rec["nve_energy"] = run_nve(state, evaluator, s, bar)
@@ -289,7 +292,7 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     with atomic_path(out / "rdf.png") as tmp:
         validation_plot(curves, points, nnp, s, tmp)
     meta = {"symbol": symbol, "potential": pot.name, "potential_sha256": pot.sha256, "seed": seed,
-            "member_sha256": [sha256(p) for p in members], "settings": asdict(s),
+            "member_sha256": member_sha256, "settings": asdict(s),
             "rdf": {f"{p}_{t:.0f}K": {k: v.tolist() for k, v in c.items()}
                     for (p, t), c in zip(points, curves, strict=True)}}
     with atomic_path(out / "validation.json") as tmp:
@@ -301,12 +304,6 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     for name in ("validate_reference.partial.npz", "validate_nnp.partial.npz"):
         (out / name).unlink(missing_ok=True)
     return table
-
-
-def sha256(path) -> str:
-    from ..io_utils import sha256_file
-
-    return sha256_file(path)
 
 
 MARKDOWN_COLUMNS = {  # column -> (header, format)
