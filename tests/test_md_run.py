@@ -1,6 +1,8 @@
 """Run driver: frames, metadata, determinism under a seed, and bitwise-exact resume after a kill.
 Uses the analytic Einstein crystal (fast); the EAM physics runs are in test_momt_eam.py."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -45,10 +47,15 @@ class Kill(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("method", ["momt", "npt_liq"])
-def test_resume_after_kill_is_bitwise_identical(tmp_path, method):
+@pytest.mark.parametrize("method,stage_rounds", [("momt", 0), ("momt", 3), ("npt_liq", 0)])
+def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds):
     pot = _pot()
-    ref = run_sampling(tmp_path / "ref.h5", pot, _settings(method), 32, bias=_bias())
+
+    def settings():
+        return _settings(method, momt=MOMTParams(t_min_K=800.0, t_max_K=3000.0, update_stride=3, n_h=8, n_o=8,
+                                                 stage_rounds=stage_rounds))
+
+    ref = run_sampling(tmp_path / "ref.h5", pot, settings(), 32, bias=_bias())
     out = tmp_path / "run.h5"
 
     def kill(r):
@@ -56,9 +63,9 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method):
             raise Kill()
 
     with pytest.raises(Kill):
-        run_sampling(out, pot, _settings(method), 32, hook=kill, bias=_bias())
+        run_sampling(out, pot, settings(), 32, hook=kill, bias=_bias())
     assert not out.exists() and checkpoint_path(out).exists()
-    run_sampling(out, pot, _settings(method), 32, bias=_bias())
+    run_sampling(out, pot, settings(), 32, bias=_bias())
     assert not checkpoint_path(out).exists()
     a, attrs_a = _read(ref)
     b, attrs_b = _read(out)
@@ -71,6 +78,22 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method):
         assert attrs_a["momt_bias_json"] == attrs_b["momt_bias_json"]
         bias, raw = read_bias(attrs_a)
         assert float(np.sum(raw["visits"])) > 0 and not torch.equal(bias.coef, _bias().coef)
+        assert attrs_a.get("momt_stages_json") == attrs_b.get("momt_stages_json")
+        if stage_rounds:  # 8 rounds, frozen at round 4: stages begin at rounds 0 and 3, production at 4
+            stages = json.loads(attrs_a["momt_stages_json"])["stages"]
+            assert [st["start_round"] for st in stages] == [0, 3, 4]
+            frozen = read_bias(attrs_a, frozen=True)[0]
+            assert np.allclose(stages[-1]["coef"], frozen.coef.numpy())
+            assert np.abs(np.subtract(stages[1]["coef"], stages[0]["coef"])).max() > 1e-2  # the bias grew
+            # every frame's recorded bias is the acting stage's value at its (H, O)
+            rnd = np.arange(len(a)) // 4
+            k = np.searchsorted([0, 3, 4], rnd, side="right") - 1
+            for i in range(len(a)):
+                b = Bias2D((-1.0, 6.0), (-5.0, 37.0), 8, 8, torch.tensor(stages[k[i]]["coef"]))
+                val = b(torch.tensor([a.meta["enthalpy_eV"][i]]),
+                        torch.tensor([a.meta["order_parameter"][i]]))[0]
+                assert abs(float(val) - a.meta["bias_eV"][i]) < 1e-6  # stages differ by ~0.1 eV
+            assert int(a.meta["clipped"].sum()) == 0
     # frame bookkeeping: walker-minor order, stride, last round cut short (30 = 7*4 + 2)
     assert a.meta["walker"].tolist()[:6] == [0, 1, 2, 3, 0, 1]
     assert a.meta["step"].tolist()[:5] == [5, 5, 5, 5, 10] and int(a.meta["step"][-1]) == 40

@@ -222,3 +222,124 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
     assert summary["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
         summary["t_melt_p_solid_reason"]
     assert 700 < summary["t_melt_p_solid_unsupported_K"] < 1300  # there was a crossing: withheld, not lost
+    assert summary["estimator"] == "frozen" and "record stages (momt.stage_rounds)" in \
+        summary["t_melt_p_solid_reason"]
+    with pytest.raises(ConfigError, match="needs a run with Wang-Landau stages"):
+        reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), estimator="mbar")
+
+
+def _two_state_frames(rng, t_effs, n_per, n_atoms=108, k=160, t_m=1850.0, latent_per_atom=0.17):
+    """Frames drawn exactly from the two-state model of the test above under linear biases with effective
+    temperatures ``t_effs`` (one stage each): H, O, stage, and the exact P_solid(T) function."""
+    latent = n_atoms * latent_per_atom
+    ln_g = latent / (KB_EV_PER_K * t_m)
+    H, O, stage = [], [], []
+    for s, t_eff in enumerate(t_effs):
+        beta_eff = 1 / (KB_EV_PER_K * t_eff)
+        p_liq = 1 / (1 + np.exp(-ln_g + beta_eff * latent))
+        liquid = rng.random(n_per) < p_liq
+        H.append(rng.gamma(k, 1 / beta_eff, size=n_per) + latent * liquid)
+        O.append(np.where(liquid, 0.05, 0.9) * n_atoms + rng.normal(0, 2, size=n_per))
+        stage.append(np.full(n_per, s))
+
+    def exact(temps):
+        return 1 / (1 + np.exp(ln_g - latent / (KB_EV_PER_K * np.asarray(temps))))
+
+    return np.concatenate(H), np.concatenate(O), np.concatenate(stage), exact
+
+
+def test_mbar_stage_free_energies_and_combined_averages_are_exact():
+    """Ω(H) ∝ H^(k−1) sampled under three linear biases Φ_j = a_j H (exact Gamma draws): the stage free
+    energies are f_j − f_0 = k ln((1 + a_j)/(1 + a_0)); MBAR must find them, and the combined frames must
+    give ⟨H⟩_T = k k_B T over a range no single stage covers. One stage reduces to the frozen estimator."""
+    from nnpdistill.md.reweight import mbar_log_density
+
+    rng = np.random.default_rng(11)
+    k, t0 = 60, 2000.0
+    beta0 = 1 / (KB_EV_PER_K * t0)
+    a = np.array([0.0, 0.25, 0.6])  # T_eff = 2000, 1600, 1250 K
+    n_per = 3000
+    H = np.concatenate([rng.gamma(k, 1 / (beta0 * (1 + aj)), size=n_per) for aj in a])
+    stage = np.repeat(np.arange(3), n_per)
+    O = rng.uniform(0, 32, size=H.size)
+    u_kn = beta0 * (1 + a)[:, None] * H[None, :]
+    _, f = mbar_log_density(u_kn, stage)
+    assert np.allclose(f - f[0], k * np.log((1 + a) / (1 + a[0])), atol=0.05), f
+    biases = []
+    for aj in a:
+        b = Bias2D((0.0, float(H.max()) + 1), (-5.0, 37.0), 30, 8)
+        b.fit(lambda h, o, aj=aj: aj * h)
+        biases.append(b)
+    temps = np.array([1150.0, 1400.0, 1800.0, 2100.0])
+    table, _ = reweight(H, O, None, t0, temps, n_atoms=1, n_bootstrap=40, stage=stage, stage_biases=biases,
+                        walker=np.tile(np.arange(8), H.size // 8))
+    z = (table["enthalpy_eV_per_atom"] - k * KB_EV_PER_K * temps) / table["enthalpy_err_eV_per_atom"]
+    assert np.all(np.abs(z) < 4), (table, z)
+    assert np.all(table["enthalpy_err_eV_per_atom"] > 0)
+    # one stage: MBAR is the frozen-bias estimator
+    one = stage == 1
+    t_mbar, _ = reweight(H[one], O[one], None, t0, temps, 1, n_bootstrap=0, stage=np.zeros(n_per, int),
+                         stage_biases=[biases[1]])
+    t_frozen, _ = reweight(H[one], O[one], biases[1], t0, temps, 1, n_bootstrap=0)
+    assert np.allclose(t_mbar["enthalpy_eV_per_atom"], t_frozen["enthalpy_eV_per_atom"], rtol=1e-12)
+    with pytest.raises(ConfigError, match="either one frozen bias or the staged biases"):
+        reweight(H, O, biases[0], t0, temps, 1, stage=stage, stage_biases=biases)
+
+
+def test_mbar_over_stages_finds_the_melting_point_no_stage_brackets():
+    """Two-state frames from three stages whose effective temperatures (1650, 1750, 2050 K) each leave the
+    phase balance lopsided: combined by MBAR they give T_m = 1850 K within the error bar, with P_solid
+    falling and ⟨H⟩ rising monotonically."""
+    rng = np.random.default_rng(5)
+    n_atoms = 108
+    H, O, stage, exact = _two_state_frames(rng, [1650.0, 1750.0, 2050.0], 2000, n_atoms)
+    t0 = 2000.0
+    biases = []
+    for t_eff in (1650.0, 1750.0, 2050.0):
+        b = Bias2D((0.0, float(H.max()) + 10), (-5.0, n_atoms + 5.0), 40, 8)
+        b.fit(lambda h, o, c=t0 / t_eff - 1: c * h)
+        biases.append(b)
+    temps = np.linspace(1700.0, 2000.0, 31)
+    walker = np.tile(np.arange(16), H.size // 16)
+    table, boot = reweight(H, O, None, t0, temps, n_atoms, walker=walker, n_bootstrap=60, stage=stage,
+                           stage_biases=biases)
+    z = (table["p_solid"] - exact(temps)) / table["p_solid_err"]
+    assert np.all(np.abs(z[table["n_eff"] > 200]) < 4), z
+    tm = melting_temperature(table, boot)
+    assert tm["t_melt_p_solid_err_K"] and abs(tm["t_melt_p_solid_K"] - 1850.0) < 3 * tm["t_melt_p_solid_err_K"]
+    assert np.all(np.diff(table["p_solid"]) < 0) and np.all(np.diff(table["enthalpy_eV_per_atom"]) > 0)
+
+
+def test_staged_momt_run_reweights_to_the_exact_einstein_enthalpy(tmp_path):
+    """MOMT with Wang-Landau stages on the Einstein crystal (⟨H⟩_T = H_min + (3N+1)/2 k_B T exactly): MBAR
+    over the recorded stages must match the exact ⟨H⟩(T) within error bars across 1100-2100 K, with more
+    effective frames than the production phase alone, and no frame clipped. The order-parameter grid spans
+    far beyond O's range, so the bias is multithermal only (the crystal has no phase to find in O; a bias
+    learned in O drives its walkers to large displacements that a short run samples too thinly)."""
+    from nnpdistill.md.reweight import reweight_store
+
+    pot = _einstein()
+    n, t0 = 32, 1500.0
+    dof = (3 * n + 1) / 2
+    h_mid = dof * KB_EV_PER_K * t0
+    bias = Bias2D((0.0, 3 * h_mid), (-400.0, 432.0), 12, 4)
+    settings = RunSettings(method="momt", n_frames=4800, n_walkers=16, frame_stride=20, temperature_K=t0, seed=4,
+                           equilibration_steps=400, md=MDParams(timestep_fs=5.0, barostat_tau_fs=200.0),
+                           momt=MOMTParams(t_min_K=1000.0, t_max_K=2200.0, n_h=12, n_o=4, production_fraction=0.3,
+                                           update_stride=5, ln_f_initial=0.25, stage_rounds=10,
+                                           max_updates_per_stage=100))
+    run_sampling(tmp_path / "staged.h5", pot, settings, n, bias=bias)
+    temps = np.array([1100.0, 1300.0, 1500.0, 1800.0, 2100.0])
+    exact = dof * KB_EV_PER_K * temps / n
+    table, summary = reweight_store(tmp_path / "staged.h5", temps, skip_fraction=0.0, n_bootstrap=60,
+                                    mbar_max_ln_f=1.0, mbar_skip_rounds=2)
+    assert summary["estimator"] == "mbar" and summary["mbar"]["n_stages_used"] > 10
+    assert summary["clipped_production_frames"] == 0
+    z = (table["enthalpy_eV_per_atom"] - exact) / table["enthalpy_err_eV_per_atom"]
+    assert np.all(np.abs(z) < 4), (table, z)
+    assert np.all(np.abs(table["enthalpy_eV_per_atom"] - exact) < 5e-3)  # and within 5 meV/atom
+    frozen, _ = reweight_store(tmp_path / "staged.h5", temps, skip_fraction=0.0, n_bootstrap=0,
+                               estimator="frozen")
+    assert np.all(table["n_eff"] > 2 * frozen["n_eff"])
+    with pytest.raises(ConfigError, match="estimator must be auto, frozen or mbar"):
+        reweight_store(tmp_path / "staged.h5", temps, estimator="wham")

@@ -45,6 +45,10 @@ def register(subparsers) -> None:
                    help="fraction of the production frames dropped at its start (equilibration)")
     w.add_argument("--o-solid-fraction", type=float, default=None,
                    help="a frame is solid when its order parameter exceeds this fraction of N")
+    w.add_argument("--estimator", choices=["auto", "frozen", "mbar"], default=None,
+                   help="frozen: production frames under the frozen bias only; mbar: every Wang-Landau stage "
+                        "too (runs with momt.stage_rounds > 0), combined by MBAR; auto (default): mbar when "
+                        "the run has stages")
     w.set_defaults(func=_reweight)
     c = sub.add_parser("coexistence",
                        help="the EAM's melting point from direct solid-liquid coexistence (NPH)")
@@ -104,7 +108,7 @@ def _reweight(args) -> int:
 
     setup_job(None, 1)
     cfg = _section(args.config, "reweight")
-    for key in ("t_min_K", "t_max_K", "n_temperatures", "skip_fraction", "o_solid_fraction"):
+    for key in ("t_min_K", "t_max_K", "n_temperatures", "skip_fraction", "o_solid_fraction", "estimator"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     out_json = args.json or str(Path(args.csv).with_suffix(".json"))

@@ -1,17 +1,26 @@
-"""Thermodynamics from a MOMT run: reweight its frozen-bias production frames to canonical NPT averages.
+"""Thermodynamics from a MOMT run: reweight its frames to canonical NPT averages.
 
-A frame recorded under the frozen bias Φ was drawn from p(x) ∝ exp(−β0 (H + Φ(H, O))) (H = U + P0 V,
-potential enthalpy; the production bias honours the effective-temperature clip, so no clip acted:
+A frame recorded under a fixed bias Φ was drawn from p(x) ∝ exp(−β0 (H + Φ(H, O))) (H = U + P0 V,
+potential enthalpy; frozen and staged biases honour the effective-temperature clip, so no clip acted:
 ``clipped`` is checked). Reweighting to temperature T: ln w_i = β0 (H_i + Φ_i) − β H_i,
-⟨A⟩_T = Σ w_i A_i / Σ w_i. Frames from the Wang–Landau phase are never used: the bias changed under them.
+⟨A⟩_T = Σ w_i A_i / Σ w_i. Two estimators:
+
+- ``frozen``: the production frames under the one frozen bias. Frames made while the bias grew under the
+  walkers are never used.
+- ``mbar``: a run with Wang–Landau stages (``momt.stage_rounds``) recorded every acting bias Φ_k; the
+  frames of all stages (those that began with ln f ≤ ``mbar_max_ln_f``, and production) are one mixture,
+  p_mix(x) ∝ Σ_k N_k exp(f_k − β0 (H + Φ_k)), whose free energies f_k MBAR solves (pymbar; Shirts &
+  Chodera, J. Chem. Phys. 129, 124105 (2008)); then ln w_i = −β H_i − ln Σ_k N_k exp(f_k − u_k(x_i)).
+  Stages where the walkers still cross between solid and liquid thus carry the phase balance that a
+  frozen bias alone may not sample.
 
 Per temperature: ⟨H⟩/N (eV/atom), configurational C_P/N = Var(H)/(N k_B T²) (k_B per atom; add 3/2 for
 the kinetic part), P_solid = P(O > o_solid_fraction·N), ΔG = G_solid − G_liquid = −k_B T ln(P_s/P_l)
 per atom (from the (H, O) histogram split at the dividing order parameter), and the Kish effective sample
-size. Error bars: a block bootstrap (each walker's production series cut into ``n_blocks`` contiguous
-blocks, the blocks resampled with replacement). The melting temperature is where ΔG = 0 (P_solid = ½);
-the C_P peak is reported beside it. Where the data cannot support an estimate the summary holds ``null``
-and a reason in words.
+size. Error bars: a block bootstrap (each walker's frames cut into ``n_blocks`` contiguous blocks, the
+blocks resampled with replacement; with MBAR the f_k are solved again for every replica). The melting
+temperature is where ΔG = 0 (P_solid = ½); the C_P peak is reported beside it. Where the data cannot
+support an estimate the summary holds ``null`` and a reason in words.
 """
 
 from __future__ import annotations
@@ -64,12 +73,64 @@ def _crossings(t: np.ndarray, y: np.ndarray) -> list[float]:
     return out
 
 
-def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D, t_ref_K: float, temperatures_K,
+def _import_mbar():
+    """pymbar's MBAR, imported quietly (pymbar logs a timeseries caveat and a JAX note at import)."""
+    import contextlib
+    import io
+    import logging
+
+    logging.getLogger("pymbar").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from pymbar import MBAR
+    return MBAR
+
+
+def mbar_log_density(u_kn: np.ndarray, stage: np.ndarray, multiplicity: np.ndarray | None = None,
+                     initial_f_k: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """ln Σ_k N_k exp(f_k − u_kn) for every frame n, the (unnormalised) log density of the mixture of
+    stages the frames were drawn from, with the stage free energies f_k solved by MBAR (pymbar).
+
+    ``u_kn`` (K, F): reduced potential of frame n under stage k's bias; ``stage`` (F,): the stage each
+    frame was drawn under; ``multiplicity`` (F,): how often each frame counts (bootstrap replicas; 0 drops
+    it). Returns (log density (F,), f_k (K,), NaN for stages without frames)."""
+    u_kn = np.asarray(u_kn, dtype=np.float64)
+    stage = np.asarray(stage, dtype=np.int64)
+    K, F = u_kn.shape
+    mult = np.ones(F, dtype=np.int64) if multiplicity is None else np.asarray(multiplicity).astype(np.int64)
+    N_k = np.bincount(stage, weights=mult, minlength=K)
+    used = np.flatnonzero(N_k > 0)
+    if used.size == 0:
+        raise ConfigError("MBAR needs at least one frame")
+    remap = np.full(K, -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    idx = np.repeat(np.arange(F), mult)
+    idx = idx[np.argsort(remap[stage[idx]], kind="stable")]
+    f_used = np.zeros(used.size)
+    if used.size > 1:
+        init = None
+        if initial_f_k is not None and np.all(np.isfinite(initial_f_k[used])):
+            init = initial_f_k[used] - initial_f_k[used][0]
+        # "robust" (L-BFGS-B on MBAR's convex objective): the default Newton/adaptive path stalled on
+        # Wang-Landau stages whose biases differ by tens of k_B T
+        mbar = _import_mbar()(u_kn[used][:, idx], N_k[used], initial_f_k=init,
+                              x_kindices=remap[stage[idx]], solver_protocol="robust")
+        f_used = np.asarray(mbar.f_k, dtype=np.float64)
+    a = np.log(N_k[used])[:, None] + f_used[:, None] - u_kn[used]
+    amax = a.max(0)
+    log_den = amax + np.log(np.exp(a - amax).sum(0))
+    f_k = np.full(K, np.nan)
+    f_k[used] = f_used
+    return log_den, f_k
+
+
+def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_ref_K: float, temperatures_K,
              n_atoms: int, o_solid_fraction: float = 0.5, walker: np.ndarray | None = None,
-             n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+             n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0, stage: np.ndarray | None = None,
+             stage_biases: list[Bias2D] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Canonical averages at ``temperatures_K`` from frames (H (F,) eV, O (F,)) sampled under the frozen
-    ``bias`` at ``t_ref_K``. Returns the table (values and bootstrap standard errors) and the bootstrap
-    replicas of P_solid, (n_bootstrap, nT), for estimates derived from it (the melting temperature)."""
+    ``bias`` at ``t_ref_K``, or, with ``stage_biases`` and ``stage`` (F,), under the staged biases combined
+    by MBAR. Returns the table (values and bootstrap standard errors) and the bootstrap replicas of
+    P_solid, (n_bootstrap, nT), for estimates derived from it (the melting temperature)."""
     H = np.asarray(enthalpy_eV, dtype=np.float64)
     O = np.asarray(order, dtype=np.float64)
     if H.size == 0 or H.shape != O.shape:
@@ -80,14 +141,13 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D, t_ref_K: 
     if n_blocks < 2 or n_bootstrap < 0:
         raise ConfigError(f"reweighting needs n_blocks >= 2 and n_bootstrap >= 0, got {n_blocks}, "
                           f"{n_bootstrap}")
+    if (stage_biases is None) == (bias is None):
+        raise ConfigError("reweighting needs either one frozen bias or the staged biases, not both")
     walker = np.zeros(H.size, dtype=np.int64) if walker is None else np.asarray(walker)
-    phi = bias(torch.from_numpy(H), torch.from_numpy(O))[0].numpy()
     beta0 = 1.0 / (KB_EV_PER_K * t_ref_K)
     betas = 1.0 / (KB_EV_PER_K * temps)
     c = float(H.mean())
     h = H - c
-    lw = beta0 * (H + phi)[None, :] - betas[:, None] * H[None, :]  # (nT, F)
-    E = np.exp(lw - lw.max(1, keepdims=True))
     solid = (O > o_solid_fraction * n_atoms).astype(np.float64)
 
     blocks = _blocks(walker, n_blocks)
@@ -98,7 +158,25 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D, t_ref_K: 
         draws = rng.integers(0, n_blk, size=(n_bootstrap, n_blk))
         counts = np.stack([np.bincount(d, minlength=n_blk) for d in draws], 1).astype(np.float64)
         m[:, 1:] = counts[blocks]
-    z, s1, s2, ss, ww = _moments(E, m, h, solid)
+    Ht, Ot = torch.from_numpy(H), torch.from_numpy(O)
+    if stage_biases is None:
+        # one frozen bias: ln p(x) = −β0 (H + Φ) + const, the same for every replica
+        log_den = -beta0 * (h + bias(Ht, Ot)[0].numpy())
+        lw = -betas[:, None] * h[None, :] - log_den[None, :]  # (nT, F)
+        E = np.exp(lw - lw.max(1, keepdims=True))
+        z, s1, s2, ss, ww = _moments(E, m, h, solid)
+    else:
+        u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in stage_biases])  # (K, F)
+        parts = []
+        f_full = None
+        for r in range(m.shape[1]):  # MBAR again for every replica: the f_k carry their own error
+            log_den, f = mbar_log_density(u_kn, stage, m[:, r], f_full)
+            if r == 0:
+                f_full = f
+            lw = -betas[:, None] * h[None, :] - log_den[None, :]
+            E = np.exp(lw - lw.max(1, keepdims=True))
+            parts.append(_moments(E, m[:, r:r + 1], h, solid))
+        z, s1, s2, ss, ww = (np.concatenate([p[i] for p in parts], 1) for i in range(5))
     mean = s1 / z
     var = np.maximum(s2 / z - mean * mean, 0.0)
     kT = (KB_EV_PER_K * temps)[:, None]
@@ -191,57 +269,74 @@ def melting_temperature(table: pd.DataFrame, p_solid_boot: np.ndarray | None = N
 
 def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fraction: float = 0.5,
                    n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0,
-                   min_n_eff: float = 50.0, min_phase_switches: int = 4) -> tuple[pd.DataFrame, dict]:
-    """Reweight the production (frozen-bias) frames of the MOMT store ``path``, after dropping the first
-    ``skip_fraction`` of each walker's production frames (relaxation onto the frozen bias). Returns the
-    table and the summary (melting temperatures with errors or reasons, run diagnostics).
+                   min_n_eff: float = 50.0, min_phase_switches: int = 4, estimator: str = "auto",
+                   mbar_max_ln_f: float = 0.25, mbar_skip_rounds: int = 1) -> tuple[pd.DataFrame, dict]:
+    """Reweight the MOMT store ``path``: its production (frozen-bias) frames, after dropping the first
+    ``skip_fraction`` of each walker's production frames (relaxation onto the frozen bias), and with the
+    ``mbar`` estimator also the Wang–Landau stages that began with ln f ≤ ``mbar_max_ln_f`` (each without
+    its first ``mbar_skip_rounds`` frame rounds). ``estimator``: frozen, mbar or auto (mbar when the run
+    recorded stages). Returns the table and the summary (melting temperatures with errors or reasons, run
+    diagnostics).
 
-    The solid/liquid balance is only sampled if walkers cross between the phases under the frozen bias:
-    with fewer than ``min_phase_switches`` crossings the melting estimates are withheld (null, and why)."""
+    The solid/liquid balance is only sampled if walkers cross between the phases in the frames used: with
+    fewer than ``min_phase_switches`` crossings the melting estimates are withheld (null, and why)."""
     return _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blocks, n_bootstrap, seed,
-                           min_n_eff, min_phase_switches)[:2]
+                           min_n_eff, min_phase_switches, estimator, mbar_max_ln_f, mbar_skip_rounds)[:2]
 
 
 def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blocks, n_bootstrap, seed,
-                    min_n_eff, min_phase_switches):
-    """:func:`reweight_store`, also returning the kept frames' metadata, the attrs and the frozen bias
-    (the stage's plots use them: the store is read once)."""
-    meta, attrs, bias, n_total = _production(path, skip_fraction)
+                    min_n_eff, min_phase_switches, estimator="auto", mbar_max_ln_f=0.25, mbar_skip_rounds=1):
+    """:func:`reweight_store`, also returning the kept frames' metadata, the attrs and the sampling
+    density's ingredients (the stage's plots use them: the store is read once)."""
+    sel = _select_frames(path, skip_fraction, estimator, mbar_max_ln_f, mbar_skip_rounds)
+    meta, attrs = sel["meta"], sel["attrs"]
     if meta["walker"].size == 0:
-        raise ConfigError(f"{path}: no production frames (momt.production_fraction = 0?)")
+        raise ConfigError(f"{path}: no frames to reweight (momt.production_fraction = 0 and no stages?)")
     n_atoms = int(attrs["n_atoms"])
     t_ref = float(attrs["settings"]["temperature_K"])
-    table, boot = reweight(meta["enthalpy_eV"], meta["order_parameter"], bias, t_ref, temperatures_K, n_atoms,
-                           o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed)
+    table, boot = reweight(meta["enthalpy_eV"], meta["order_parameter"], sel["bias"], t_ref, temperatures_K,
+                           n_atoms, o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed,
+                           sel["stage"], sel["stage_biases"])
     summary = melting_temperature(table, boot, min_n_eff)
     history = _history(attrs)
     ln_f = history.get("ln_f") or []
     fr = int(history.get("freeze_round", 0))
     solid = meta["order_parameter"] > o_solid_fraction * n_atoms
     clipped = int(meta["clipped"].sum())
+    production = meta["production"] == 1
     summary.update({
-        "n_atoms": n_atoms, "t_ref_K": t_ref, "n_production_frames": int(solid.size),
-        "n_frames_total": int(n_total), "clipped_production_frames": clipped,
+        "estimator": sel["estimator"],
+        "n_atoms": n_atoms, "t_ref_K": t_ref, "n_frames_used": int(solid.size),
+        "n_production_frames": int(production.sum()),
+        "n_frames_total": int(sel["n_total"]), "clipped_production_frames": clipped,
         "ln_f_at_freeze": float(ln_f[fr - 1]) if 0 < fr <= len(ln_f) else None,
-        "production_solid_fraction": float(solid.mean()),
-        "production_phase_switches": _switches(meta["walker"], solid),
+        "production_solid_fraction": float(solid[production].mean()) if production.any() else None,
+        "solid_fraction_used": float(solid.mean()),
+        "production_phase_switches": _switches(meta["walker"][production], solid[production]),
+        "phase_switches_used": _switches(meta["walker"], solid),
         "bootstrap": {"n_blocks": n_blocks, "n_bootstrap": n_bootstrap, "seed": seed},
     })
+    if sel["estimator"] == "mbar":
+        summary["mbar"] = {"n_stages_used": int(len(sel["stage_biases"])), "max_ln_f": mbar_max_ln_f,
+                           "skip_rounds": mbar_skip_rounds,
+                           "stage_start_rounds": sel["stage_start_rounds"]}
     if clipped:
-        summary["warning"] = (f"{clipped} production frames were clipped by the safety clip: their weights "
+        summary["warning"] = (f"{clipped} frames used were clipped by the safety clip: their weights "
                               "are approximate")
-    switches = summary["production_phase_switches"]
+    switches = summary["phase_switches_used"]
     if switches < min_phase_switches:
-        why = (f"the walkers crossed between solid and liquid {switches} times under the frozen bias (need "
+        where = "under the frozen bias" if sel["estimator"] == "frozen" else "in the stages used"
+        why = (f"the walkers crossed between solid and liquid {switches} times {where} (need "
                f"{min_phase_switches}): the phase balance was not sampled, so P_solid reflects where they "
                "were when the bias froze; lengthen the Wang-Landau phase (more frames, a smaller grid or a "
-               "narrower effective-temperature window)")
+               "narrower effective-temperature window)"
+               + ("" if sel["estimator"] == "mbar" else ", or record stages (momt.stage_rounds) for MBAR"))
         for key in ("t_melt_p_solid", "t_melt_cp_peak"):
             if summary[f"{key}_K"] is not None:
                 summary[f"{key}_unsupported_K"] = summary[f"{key}_K"]
             summary[f"{key}_K"] = summary[f"{key}_err_K"] = None
             summary[f"{key}_reason"] = why
-    return table, summary, meta, attrs, bias
+    return table, summary, meta, attrs, sel
 
 
 def _history(attrs: dict) -> dict:
@@ -278,14 +373,31 @@ def write_json(summary: dict, path) -> None:
         tmp.write_text(json.dumps(clean(summary), indent=2, allow_nan=False))
 
 
-def _production(path, skip_fraction: float):
-    """(meta of the kept production frames, attrs, frozen bias, frames in the store) of a MOMT store, read
-    once; a clear error for a store that is not a MOMT run or has no production phase."""
+def read_stages(attrs: dict) -> tuple[list[Bias2D], list[int], list[float], int] | None:
+    """The staged biases of a MOMT store (``momt_stages_json``): (biases, start rounds, ln f at each start,
+    walkers per round), or None for a run without stages."""
+    raw = attrs.get("momt_stages_json")
+    if raw is None:
+        return None
+    d = json.loads(raw) if isinstance(raw, str) else raw
+    grid = (tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]))
+    biases = [Bias2D(*grid, torch.tensor(st["coef"], dtype=torch.float64)) for st in d["stages"]]
+    return (biases, [int(st["start_round"]) for st in d["stages"]], [float(st["ln_f"]) for st in d["stages"]],
+            int(d["n_walkers"]))
+
+
+def _select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_ln_f: float = 0.25,
+                   mbar_skip_rounds: int = 1) -> dict:
+    """The frames a reweighting uses, read once: ``meta`` of the kept frames, ``attrs``, ``n_total``,
+    ``estimator`` (frozen or mbar), and either ``bias`` (frozen) or ``stage`` (F,) with ``stage_biases``
+    (mbar). A clear error for a store that is not a MOMT run or lacks what the estimator needs."""
     from ..frames import FrameStore
     from .run import read_bias
 
     if not 0 <= skip_fraction < 1:
         raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
+    if estimator not in ("auto", "frozen", "mbar"):
+        raise ConfigError(f"reweight estimator must be auto, frozen or mbar, got {estimator!r}")
     with FrameStore(path) as st:
         attrs = st.attrs
         if attrs.get("method") != "momt":
@@ -294,13 +406,51 @@ def _production(path, skip_fraction: float):
             raise ConfigError(f"{path}: the store has no production (frozen-bias) phase; it was made before "
                               "MOMT runs had one: sample it again")
         n_total = len(st)
-        meta = {name: st.meta(name) for name in st.meta_names}
-    bias, _ = read_bias(attrs, frozen=True)
-    prod = np.flatnonzero(np.asarray(meta["production"]) == 1)
-    walker = np.asarray(meta["walker"])[prod]
+        meta = {name: np.asarray(st.meta(name)) for name in st.meta_names}
+    staged = read_stages(attrs)
+    if estimator == "auto":
+        estimator = "mbar" if staged is not None else "frozen"
+    if estimator == "mbar" and staged is None:
+        raise ConfigError(f"{path}: the mbar estimator needs a run with Wang-Landau stages "
+                          "(momt.stage_rounds > 0); this one has none: use estimator frozen")
+    prod = np.flatnonzero(meta["production"] == 1)
+    walker = meta["walker"][prod]
     keep = np.sort(np.concatenate([prod[walker == w][int(skip_fraction * (walker == w).sum()):]
                                    for w in np.unique(walker)] or [prod]))  # none: empty, said by the caller
-    return {k: np.asarray(v)[keep] for k, v in meta.items()}, attrs, bias, n_total
+    out = {"attrs": attrs, "n_total": n_total, "estimator": estimator, "bias": None, "stage": None,
+           "stage_biases": None, "stage_start_rounds": None}
+    if estimator == "frozen":
+        out["bias"] = read_bias(attrs, frozen=True)[0]
+        out["meta"] = {k: v[keep] for k, v in meta.items()}
+        return out
+    biases, starts, ln_fs, n_walkers = staged
+    rounds = np.arange(n_total) // n_walkers
+    stage = np.searchsorted(np.asarray(starts), rounds, side="right") - 1
+    use = np.array([ln_f <= mbar_max_ln_f for ln_f in ln_fs])
+    in_stage = rounds - np.asarray(starts)[stage]
+    wl = (meta["production"] == 0) & use[stage] & (in_stage >= int(mbar_skip_rounds))
+    keep = np.union1d(keep, np.flatnonzero(wl))
+    used = np.unique(stage[keep])
+    remap = np.full(len(biases), -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    out["meta"] = {k: v[keep] for k, v in meta.items()}
+    out["stage"] = remap[stage[keep]]
+    out["stage_biases"] = [biases[k] for k in used]
+    out["stage_start_rounds"] = [starts[k] for k in used]
+    return out
+
+
+def _log_weights(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, t_K: float) -> np.ndarray:
+    """ln w of the selected frames at ``t_K`` (up to a constant), by the selection's estimator."""
+    beta0, beta = 1.0 / (KB_EV_PER_K * t_ref_K), 1.0 / (KB_EV_PER_K * t_K)
+    h = H - H.mean()
+    Ht, Ot = torch.from_numpy(H), torch.from_numpy(O)
+    if sel["stage_biases"] is None:
+        log_den = -beta0 * (h + sel["bias"](Ht, Ot)[0].numpy())
+    else:
+        u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in sel["stage_biases"]])
+        log_den = mbar_log_density(u_kn, sel["stage"])[0]
+    return -beta * h - log_den
 
 
 def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatness_png=None,
@@ -313,11 +463,13 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
 
     cfg = {"t_min_K": 1000.0, "t_max_K": 3000.0, "n_temperatures": 201, "skip_fraction": 0.1,
            "o_solid_fraction": 0.5, "n_blocks": 10, "n_bootstrap": 200, "seed": 0, "min_n_eff": 50.0,
-           "min_phase_switches": 4, **(cfg or {})}
+           "min_phase_switches": 4, "estimator": "auto", "mbar_max_ln_f": 0.25, "mbar_skip_rounds": 1,
+           **(cfg or {})}
     temps = np.linspace(float(cfg["t_min_K"]), float(cfg["t_max_K"]), int(cfg["n_temperatures"]))
-    table, summary, meta, attrs, bias = _reweight_store(
+    table, summary, meta, attrs, sel = _reweight_store(
         store, temps, cfg["skip_fraction"], cfg["o_solid_fraction"], int(cfg["n_blocks"]),
-        int(cfg["n_bootstrap"]), int(cfg["seed"]), float(cfg["min_n_eff"]), int(cfg["min_phase_switches"]))
+        int(cfg["n_bootstrap"]), int(cfg["seed"]), float(cfg["min_n_eff"]), int(cfg["min_phase_switches"]),
+        str(cfg["estimator"]), float(cfg["mbar_max_ln_f"]), int(cfg["mbar_skip_rounds"]))
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     write_json(summary, out_json)
@@ -327,8 +479,7 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         t_ref = float(attrs["settings"]["temperature_K"])
         t_fes = summary["t_melt_p_solid_K"] or t_ref
         H, O = meta["enthalpy_eV"], meta["order_parameter"]
-        phi = bias(torch.from_numpy(H), torch.from_numpy(O))[0].numpy()
-        lw = (H + phi) / (KB_EV_PER_K * t_ref) - H / (KB_EV_PER_K * t_fes)
+        lw = _log_weights(H, O, sel, t_ref, t_fes)
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png)
     if flatness_png is not None:
         plot_flatness(_history(attrs), flatness_png)

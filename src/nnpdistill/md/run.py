@@ -17,6 +17,12 @@ MOMT runs in two phases: Wang–Landau (the bias grows) for the first (1 − pro
 frame rounds, then production on the frozen bias made to honour the T_eff clip
 (:meth:`Bias2D.honour_clip`). The store's attrs keep the frozen bias (``momt_frozen_bias_json``), the
 round it was frozen at and ln f per round (``momt_history_json``).
+
+With ``momt.stage_rounds`` > 0 the Wang–Landau deposits reach the walkers in stages: every
+``stage_rounds`` frame rounds the acting bias is replaced by a clip-honouring snapshot of the growing
+one, so every frame is a sample of a known bias; the snapshots and the round each began at are kept in
+``momt_stages_json`` (the frozen production bias is the last stage), and the reweighting combines all
+stages by MBAR (:func:`nnpdistill.md.reweight.mbar_log_density`).
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ class MOMTParams:
     Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial`` (a stage ends
     when flat or after ``max_updates_per_stage`` updates). The last ``production_fraction`` of the frames
     is recorded with the bias frozen (made to honour the T_eff clip, so no clip acts): those frames alone
-    carry the thermodynamics (``reweight``)."""
+    carry the thermodynamics (``reweight``). ``stage_rounds`` > 0: the Wang–Landau phase acts through a
+    clip-honouring snapshot of its bias renewed every ``stage_rounds`` frame rounds (each recorded), so
+    its frames join the thermodynamics through MBAR; 0: deposits act at once (the paper's scheme)."""
 
     t_min_K: float = 1000.0
     t_max_K: float = 3200.0
@@ -67,6 +75,7 @@ class MOMTParams:
     estimate_steps: int = 2000
     max_updates_per_stage: int = 500
     production_fraction: float = 0.5
+    stage_rounds: int = 0
 
 
 @dataclass
@@ -105,6 +114,8 @@ class RunSettings:
                                   "(need >= 4 each)")
             if not 0 <= m.production_fraction <= 1:
                 raise ConfigError(f"momt.production_fraction must be in [0, 1], got {m.production_fraction}")
+            if int(m.stage_rounds) < 0:
+                raise ConfigError(f"momt.stage_rounds must be >= 0 (0: no stages), got {m.stage_rounds}")
             if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
                 raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
 
@@ -236,6 +247,9 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     m = settings.momt
     freeze_round = n_rounds - math.ceil(m.production_fraction * n_rounds) if momt else 0
     prod_visits = None
+    staged = momt and int(m.stage_rounds) > 0
+    stages: list[dict] = []  # staged Wang-Landau: {"start_round", "ln_f", "coef"} per acting snapshot
+    acting: Bias2D | None = None
     if momt:
         wl = WangLandau(bias, T, m.ln_f_initial, m.flatness, m.ln_f_min,
                         max_updates_per_stage=m.max_updates_per_stage)
@@ -246,6 +260,10 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
             prod_visits = payload["prod_visits"]
             if payload["frozen"] is not None:
                 frozen = Bias2D.from_state_dict(payload["frozen"])
+            stages = payload.get("stages") or []
+            if stages:
+                acting = Bias2D((bias.h_lo, bias.h_hi), (bias.o_lo, bias.o_hi), bias.n_h, bias.n_o,
+                                torch.tensor(stages[-1]["coef"], dtype=torch.float64))
 
     def save():
         _save_checkpoint(ckpt, {
@@ -253,14 +271,24 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
             "bias": None if bias is None else bias.state_dict(),
             "wl": None if wl is None else wl.state_dict(),
             "frozen": None if frozen is None else frozen.state_dict(),
-            "history": history, "prod_visits": prod_visits,
+            "history": history, "prod_visits": prod_visits, "stages": stages,
             "round": done_rounds, "frames": frames_done})
 
+    def acting_bias() -> Bias2D:
+        return frozen if frozen is not None else acting if acting is not None else bias
+
     def momt_force(ev):
-        if frozen is None:
+        if frozen is None and not staged:
             return MOMTForce(ev, bias, p0, T, m.t_min_K, m.t_max_K)
-        # the frozen bias honours the clip by construction; a wide safety clip only keeps s > 0
-        return MOMTForce(ev, frozen, p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY)
+        # frozen and staged biases honour the clip by construction; a wide safety clip only keeps s > 0
+        return MOMTForce(ev, acting_bias(), p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY)
+
+    def new_stage(snapshot: Bias2D) -> None:
+        stages.append({"start_round": done_rounds, "ln_f": wl.ln_f, "coef": snapshot.coef.tolist()})
+
+    if staged and not stages and done_rounds < freeze_round:
+        acting = bias.honour_clip(T / m.t_max_K, T / m.t_min_K, wl.visits)
+        new_stage(acting)
 
     if payload is None:
         save()
@@ -285,6 +313,14 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     frozen = bias.honour_clip(T / m.t_max_K, T / m.t_min_K, wl.visits)
                     log.info("MOMT bias frozen at round %d/%d (ln f = %.3g); production follows",
                              done_rounds, n_rounds, wl.ln_f)
+                    if staged:
+                        new_stage(frozen)
+                    force_fn = momt_force(ev)
+                    f, s, aux = force_fn(state.positions, state.cells)
+                elif (staged and frozen is None and done_rounds % int(m.stage_rounds) == 0
+                      and (not stages or stages[-1]["start_round"] < done_rounds)):
+                    acting = bias.honour_clip(T / m.t_max_K, T / m.t_min_K, wl.visits)
+                    new_stage(acting)
                     force_fn = momt_force(ev)
                     f, s, aux = force_fn(state.positions, state.cells)
                 for _ in range(stride):
@@ -295,7 +331,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                 if momt:
                     res, H, O = aux.result, aux.enthalpy, aux.order
                     t_eff = T / aux.s
-                    bias_val = (bias if frozen is None else frozen)(H, O)[0]
+                    bias_val = acting_bias()(H, O)[0]
                     clipped = aux.clipped
                     history["ln_f"].append(wl.ln_f if frozen is None else 0.0)
                     history["flatness"].append(wl.flatness_ratio())
@@ -325,6 +361,10 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                               "momt_history_json": json.dumps({
                                   "freeze_round": freeze_round, "n_rounds": n_rounds, **history,
                                   "production_visits": prod_visits.tolist()})})
+            if staged:
+                writer.set_attrs({"momt_stages_json": json.dumps({
+                    "h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi], "n_h": bias.n_h,
+                    "n_o": bias.n_o, "kT0_eV": wl.kT0, "n_walkers": B, "stages": stages})})
     bar.close()
     ckpt.unlink(missing_ok=True)
     return out_path
