@@ -306,7 +306,8 @@ def test_mbar_over_stages_finds_the_melting_point_no_stage_brackets():
     z = (table["p_solid"] - exact(temps)) / table["p_solid_err"]
     assert np.all(np.abs(z[table["n_eff"] > 200]) < 4), z
     tm = melting_temperature(table, boot)
-    assert tm["t_melt_p_solid_err_K"] and abs(tm["t_melt_p_solid_K"] - 1850.0) < 3 * tm["t_melt_p_solid_err_K"]
+    err = tm["t_melt_p_solid_err_K"]
+    assert err and abs(tm["t_melt_p_solid_K"] - 1850.0) < 3 * err
     assert np.all(np.diff(table["p_solid"]) < 0) and np.all(np.diff(table["enthalpy_eV_per_atom"]) > 0)
 
 
@@ -323,11 +324,11 @@ def test_staged_momt_run_reweights_to_the_exact_einstein_enthalpy(tmp_path):
     dof = (3 * n + 1) / 2
     h_mid = dof * KB_EV_PER_K * t0
     bias = Bias2D((0.0, 3 * h_mid), (-400.0, 432.0), 12, 4)
-    settings = RunSettings(method="momt", n_frames=4800, n_walkers=16, frame_stride=20, temperature_K=t0, seed=4,
-                           equilibration_steps=400, md=MDParams(timestep_fs=5.0, barostat_tau_fs=200.0),
-                           momt=MOMTParams(t_min_K=1000.0, t_max_K=2200.0, n_h=12, n_o=4, production_fraction=0.3,
-                                           update_stride=5, ln_f_initial=0.25, stage_rounds=10,
-                                           max_updates_per_stage=100))
+    momt = MOMTParams(t_min_K=1000.0, t_max_K=2200.0, n_h=12, n_o=4, production_fraction=0.3,
+                      update_stride=5, ln_f_initial=0.25, stage_rounds=10, max_updates_per_stage=100)
+    settings = RunSettings(method="momt", n_frames=4800, n_walkers=16, frame_stride=20, temperature_K=t0,
+                           seed=4, equilibration_steps=400,
+                           md=MDParams(timestep_fs=5.0, barostat_tau_fs=200.0), momt=momt)
     run_sampling(tmp_path / "staged.h5", pot, settings, n, bias=bias)
     temps = np.array([1100.0, 1300.0, 1500.0, 1800.0, 2100.0])
     exact = dof * KB_EV_PER_K * temps / n

@@ -80,6 +80,10 @@ def test_thermodynamics_outputs_are_strict_json_with_reasons(smoke_run):
         for key in ("t_melt_p_solid", "t_melt_cp_peak"):
             assert (m[f"{key}_K"] is None) == bool(m[f"{key}_reason"]), m
         assert m["clipped_production_frames"] == 0 and m["n_production_frames"] > 0
+        # Al's run recorded Wang-Landau stages: MBAR combines them (more frames than production alone)
+        assert m["estimator"] == ("mbar" if element == "Al" else "frozen")
+        if element == "Al":
+            assert m["mbar"]["n_stages_used"] >= 2 and m["n_frames_used"] > m["n_production_frames"]
         c = json.loads((base / "coexistence" / "coexistence.json").read_text(), parse_constant=no_nan)
         assert (c["t_melt_K"] is None) == bool(c["reason"]) and c["n_atoms"] == 64
         table = pd.read_csv(base / "sample" / "melting_comparison.csv")

@@ -32,7 +32,8 @@ def register(subparsers) -> None:
     r.set_defaults(func=_run)
     w = sub.add_parser("reweight", help="thermodynamics of a MOMT store: <H>(T), C_P(T), P_solid(T), dG(T) "
                        "with error bars and the melting temperature (frozen-bias production frames)")
-    w.add_argument("store", help="a MOMT frame store (.h5) with its frozen-bias production frames")
+    w.add_argument("store", help="a MOMT frame store (.h5): its frozen-bias production frames, and its "
+                                 "Wang-Landau stages when it recorded them")
     w.add_argument("--csv", required=True, help="table out (CSV)")
     w.add_argument("--json", default=None, help="summary out (default: the CSV's name with .json)")
     w.add_argument("--plots", default=None, help="folder for reweight.png, free_energy.png, flatness.png")
