@@ -13,7 +13,7 @@ scores = pd.read_csv(sm.input.scores)
 with FrameStore(sm.input.pool) as store:
     n_pool = len(store)
 descriptors = None
-if sm.input.get("aevs"):  # fps_aev: the frames' pooled AEVs from the pool's cache
+if sm.input.get("aevs"):  # fps_aev, direct: the frames' pooled AEVs from the pool's cache
     from nnpdistill.nnp.aev_cache import frame_descriptors
 
     descriptors = frame_descriptors(sm.input.aevs)

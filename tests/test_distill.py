@@ -176,7 +176,7 @@ def test_learning_curve_collects_metrics(tmp_path):
 def test_descriptor_selectors_find_a_rare_cluster_that_random_misses(tmp_path):
     """A pool of 200 slightly distorted FCC frames and 3 strongly disordered, expanded ones (the rare
     cluster, liquid-like): farthest-point sampling on the frames' pooled AEVs (fps_aev) picks one in its
-    first batch of 10, and so does the
+    first batch of 10, and so do DIRECT sampling on the same descriptors and the
     uncertainty loop of an ensemble trained on FCC only; random's first batch (this seed) does not."""
     import sys
     from pathlib import Path
@@ -212,8 +212,40 @@ def test_descriptor_selectors_find_a_rare_cluster_that_random_misses(tmp_path):
     scores = predict_pool(load_ensemble([tmp_path / "m0/model.pt", tmp_path / "m1/model.pt"]),
                           tmp_path / "pool.h5", progress=False).scores
     assert rare & first_batch("fps_aev", scores, desc)
+    assert rare & first_batch("direct", scores, desc)
+    assert first_batch("direct", scores, desc) == first_batch("direct", scores, desc)  # seeded
     assert rare & first_batch("uncertainty", scores)
     assert rare <= first_batch("ceiling", scores)
     assert not rare & first_batch("random", scores)
     with pytest.raises(NNPDistillError, match="frame descriptors"):
         first_batch("fps_aev", scores)
+
+
+def test_direct_takes_one_frame_per_cluster_nearest_its_centre():
+    """Five well-separated blobs of 400, 200, 100, 20 and 5 frames: DIRECT's clustering step with a budget
+    of five takes one frame from each (the smallest blob included, which random picks would likely miss),
+    each the frame nearest its blob's centre; with one blob already represented, the next four picks
+    cover the others. Its encoding (standardise, PCA by Kaiser's rule, weight by explained variance) does
+    not depend on the units of the descriptors."""
+    from nnpdistill.selection import direct_features, select_direct
+
+    rng = np.random.default_rng(0)
+    sizes = [400, 200, 100, 20, 5]
+    centres = rng.normal(0, 10, size=(5, 3))
+    x = np.concatenate([c + rng.normal(0, 0.3, size=(n, 3)) for c, n in zip(centres, sizes, strict=True)])
+    blob = np.repeat(np.arange(5), sizes)
+    picks = select_direct(x, [], 5, seed=3)
+    assert sorted(blob[picks]) == [0, 1, 2, 3, 4]
+    for i in picks:
+        members = np.flatnonzero(blob == blob[i])
+        assert i == members[np.argmin(np.linalg.norm(x[members] - x[members].mean(0), axis=1))]
+    more = select_direct(x, [0], 4, seed=3)
+    assert sorted(blob[more]) == [1, 2, 3, 4] and 0 not in more
+    assert np.array_equal(select_direct(x, [0], 4, seed=3), more)
+    # the encoding: units do not matter; components kept = eigenvalues of the correlation matrix > 1
+    d = rng.normal(size=(300, 5)) @ rng.normal(size=(5, 5))
+    f = direct_features(d)
+    g = direct_features(d * np.array([1e3, 1.0, 1e-2, 5.0, 7.0]) + 3.0)
+    assert np.allclose(np.abs(f), np.abs(g))
+    eig = np.linalg.eigvalsh(np.corrcoef(d, rowvar=False))
+    assert f.shape[1] == max(1, int((eig > 1.0).sum()))

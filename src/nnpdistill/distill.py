@@ -92,10 +92,11 @@ def next_selection(
         if scores is None:
             raise NNPDistillError("ceiling selection needs the previous ensemble's true errors")
         new = sel.select_ceiling(scores, chosen, k)
-    else:  # fps, fps_aev
+    else:  # fps, fps_aev, direct
         if features is None:
             raise NNPDistillError(f"{strategy} selection needs per-frame descriptors")
-        new = sel.select_fps(features, chosen, k, seed)
+        pick = sel.select_direct if strategy == "direct" else sel.select_fps
+        new = pick(features, chosen, k, seed)
     added = pd.DataFrame({"frame_index": new, "iteration_added": iteration})
     return pd.concat([previous.loc[:, list(SELECTION_COLUMNS)], added], ignore_index=True)
 
@@ -173,7 +174,7 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
                      descriptors: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
     """The selection of ``iteration`` from the previous selection and the previous ensemble's scores
     over the whole pool of ``n_pool`` frames. ``descriptors`` (n_pool, D): the frames' pooled AEVs
-    (:func:`nnpdistill.nnp.aev_cache.frame_descriptors`), needed by ``fps_aev``.
+    (:func:`nnpdistill.nnp.aev_cache.frame_descriptors`), needed by ``fps_aev`` and ``direct``.
 
     ``cfg`` is the element's ``distill`` settings. Returns the selection and a one-line reason.
     """
@@ -195,10 +196,11 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
     elif strategy == "fps":
         volume = _aligned(scores, "volume_A3", n_pool) if "volume_A3" in scores else np.zeros(n_pool)
         kwargs["features"] = _standardised(np.stack([energy, order, volume], axis=1))
-    elif strategy == "fps_aev":
+    elif strategy in ("fps_aev", "direct"):
         if descriptors is None or len(descriptors) != n_pool:
-            raise NNPDistillError(f"fps_aev needs the pool's {n_pool} frame descriptors (its AEV cache)")
-        kwargs["features"] = _standardised(np.asarray(descriptors, dtype=float))
+            raise NNPDistillError(f"{strategy} needs the pool's {n_pool} frame descriptors (its AEV cache)")
+        d = np.asarray(descriptors, dtype=float)
+        kwargs["features"] = _standardised(d) if strategy == "fps_aev" else sel.direct_features(d)
     out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)
     return out, ("converged: " if done else "") + reason
 
@@ -249,7 +251,7 @@ def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: 
     pools = list(dict.fromkeys(curve["pool"]))
     fig, axes = plt.subplots(1, len(pools) + 1, figsize=(4.2 * (len(pools) + 1), 3.6), squeeze=False)
     styles = {"uncertainty": ("C3", "o"), "random": ("C0", "s"), "grid": ("C2", "^"), "fps": ("C4", "D"),
-              "fps_aev": ("C5", "v"), "ceiling": ("k", "*")}
+              "fps_aev": ("C5", "v"), "direct": ("C6", "P"), "ceiling": ("k", "*")}
     for ax, pool in zip(axes[0], pools, strict=False):
         for strategy, sub in curve[curve["pool"] == pool].groupby("strategy", sort=True):
             color, marker = styles.get(strategy, ("k", "x"))

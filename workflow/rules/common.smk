@@ -265,6 +265,7 @@ STRATEGY_KEYS = {
     "random": (),
     "fps": (),
     "fps_aev": (),
+    "direct": (),
     "ceiling": (),
 }
 
@@ -307,8 +308,10 @@ def selection_scores(wc):
 
 # used by distill.smk
 def selection_descriptors(wc):
-    """fps_aev reads the frames' pooled descriptors from the selection pool's AEV cache."""
-    return res(f"{wc.element}/sample/aev/{distill_cfg(wc)['pool']}.h5") if wc.strategy == "fps_aev" else []
+    """fps_aev and direct read the frames' pooled descriptors from the selection pool's AEV cache."""
+    if wc.strategy not in ("fps_aev", "direct"):
+        return []
+    return res(f"{wc.element}/sample/aev/{distill_cfg(wc)['pool']}.h5")
 
 
 # used by distill.smk

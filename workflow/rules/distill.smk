@@ -5,7 +5,7 @@
 # results/{element}/distill/{strategy}/iter_{iteration}/.
 
 wildcard_constraints:
-    strategy="uncertainty|random|grid|fps_aev|fps|ceiling",
+    strategy="uncertainty|random|grid|fps_aev|fps|direct|ceiling",
     iteration=r"\d+",
 
 
@@ -38,7 +38,7 @@ rule select_frames:
         previous=lambda wc: previous_iteration(wc, "selection.csv"),
         scores=selection_scores,
         pool=selection_pool,
-        # fps_aev reads the frames' pooled descriptors from the pool's AEV cache
+        # fps_aev and direct read the frames' pooled descriptors from the pool's AEV cache
         aevs=selection_descriptors,
     output:
         csv=res("{element}/distill/{strategy}/iter_{iteration}/selection.csv"),
