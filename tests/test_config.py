@@ -139,3 +139,15 @@ def test_typed_settings_defaults_equal_the_schema_defaults():
     assert ValidateSettings().extra_temperatures_K == \
         schema["validate"]["properties"]["extra_temperatures_K"]["default"]
     assert len(checked) >= 58, checked
+
+
+def test_schema_strategy_lists_follow_the_registry():
+    """The strategy registry is the one list: the schema's enums (the loop's strategies, the translated
+    set's) must name exactly its strategies, in its order, and every strategy must be dispatchable."""
+    from nnpdistill.selection import REGISTRY, STRATEGIES
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "element.schema.yaml").read_text())
+    props = schema["properties"]
+    assert props["distill"]["properties"]["strategies"]["items"]["enum"] == list(STRATEGIES)
+    assert props["translate"]["properties"]["strategy"]["enum"] == list(STRATEGIES)
+    assert all(name == s.name for name, s in REGISTRY.items())

@@ -196,7 +196,7 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
     elif strategy == "fps":
         volume = _aligned(scores, "volume_A3", n_pool) if "volume_A3" in scores else np.zeros(n_pool)
         kwargs["features"] = _standardised(np.stack([energy, order, volume], axis=1))
-    elif strategy in ("fps_aev", "direct"):
+    elif strategy in sel.DESCRIPTOR_STRATEGIES:
         if descriptors is None or len(descriptors) != n_pool:
             raise NNPDistillError(f"{strategy} needs the pool's {n_pool} frame descriptors (its AEV cache)")
         d = np.asarray(descriptors, dtype=float)
@@ -250,8 +250,7 @@ def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: 
 
     pools = list(dict.fromkeys(curve["pool"]))
     fig, axes = plt.subplots(1, len(pools) + 1, figsize=(4.2 * (len(pools) + 1), 3.6), squeeze=False)
-    styles = {"uncertainty": ("C3", "o"), "random": ("C0", "s"), "grid": ("C2", "^"), "fps": ("C4", "D"),
-              "fps_aev": ("C5", "v"), "direct": ("C6", "P"), "ceiling": ("k", "*")}
+    styles = {name: s.style for name, s in sel.REGISTRY.items()}
     for ax, pool in zip(axes[0], pools, strict=False):
         for strategy, sub in curve[curve["pool"] == pool].groupby("strategy", sort=True):
             color, marker = styles.get(strategy, ("k", "x"))

@@ -25,14 +25,47 @@ twice, and never return one that is already selected.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import NNPDistillError
 
-STRATEGIES: tuple[str, ...] = ("uncertainty", "random", "grid", "fps", "fps_aev", "direct", "ceiling")
+
+@dataclass(frozen=True)
+class Strategy:
+    """What the workflow and the loop need to know about a selection strategy.
+
+    ``needs_model``: it reads the previous iteration's ensemble (its scores or errors);
+    ``needs_descriptors``: it reads the pool's pooled AEVs (the AEV cache);
+    ``config_keys``: the ``distill`` settings its selection depends on (their change re-runs only it);
+    ``style``: colour and marker in the learning-curve plots."""
+
+    name: str
+    needs_model: bool = False
+    needs_descriptors: bool = False
+    config_keys: tuple[str, ...] = ()
+    style: tuple[str, str] = ("k", "x")
+
+
+# the one list of strategies: the schema's enum, the CLI's choices, the workflow's wildcards and the
+# loop's dispatch all follow it (tests check the schema against it)
+REGISTRY: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("uncertainty", needs_model=True,
+             config_keys=("score", "acquisition", "power_beta", "guard_max_per_cell", "guard_bins"),
+             style=("C3", "o")),
+    Strategy("random", style=("C0", "s")),
+    Strategy("grid", config_keys=("grid_bins",), style=("C2", "^")),
+    Strategy("fps", style=("C4", "D")),
+    Strategy("fps_aev", needs_descriptors=True, style=("C5", "v")),
+    Strategy("direct", needs_descriptors=True, style=("C6", "P")),
+    Strategy("ceiling", needs_model=True, style=("k", "*")),
+)}
+STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
 # strategies whose selection needs the previous iteration's ensemble
-MODEL_STRATEGIES: tuple[str, ...] = ("uncertainty", "ceiling")
+MODEL_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_model)
+# strategies that read the pool's pooled AEVs
+DESCRIPTOR_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_descriptors)
 
 
 def _check(n_pool: int, selected: np.ndarray, k: int) -> np.ndarray:

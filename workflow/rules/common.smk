@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
-from nnpdistill.selection import MODEL_STRATEGIES
+from nnpdistill.selection import DESCRIPTOR_STRATEGIES, MODEL_STRATEGIES, REGISTRY, STRATEGIES
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
@@ -259,22 +259,15 @@ def selection_pool(wc):
 # used by distill.smk: the settings each strategy's selection step reads, so that tuning one
 # strategy (e.g. the uncertainty guard) does not re-run the baselines' selections
 SELECTION_KEYS = ("n_per_iteration", "target_mae_meV_per_atom", "target_uq_eV")
-STRATEGY_KEYS = {
-    "uncertainty": ("score", "acquisition", "power_beta", "guard_max_per_cell", "guard_bins"),
-    "grid": ("grid_bins",),
-    "random": (),
-    "fps": (),
-    "fps_aev": (),
-    "direct": (),
-    "ceiling": (),
-}
+# strategy names as a wildcard pattern, longest first (fps_aev before fps)
+STRATEGY_PATTERN = "|".join(sorted(STRATEGIES, key=len, reverse=True))
 
 
 
 # used by distill.smk
 def selection_settings(wc):
     cfg = distill_cfg(wc)
-    keys = SELECTION_KEYS + STRATEGY_KEYS[wc.strategy]
+    keys = SELECTION_KEYS + REGISTRY[wc.strategy].config_keys
     if cfg["target_uq_eV"] is not None and "score" not in keys:
         keys += ("score",)  # the early-stop uncertainty target reads the frame score
     return {key: cfg[key] for key in keys}
@@ -309,7 +302,7 @@ def selection_scores(wc):
 # used by distill.smk
 def selection_descriptors(wc):
     """fps_aev and direct read the frames' pooled descriptors from the selection pool's AEV cache."""
-    if wc.strategy not in ("fps_aev", "direct"):
+    if wc.strategy not in DESCRIPTOR_STRATEGIES:
         return []
     return res(f"{wc.element}/sample/aev/{distill_cfg(wc)['pool']}.h5")
 

@@ -5,7 +5,7 @@
 # results/{element}/distill/{strategy}/iter_{iteration}/.
 
 wildcard_constraints:
-    strategy="uncertainty|random|grid|fps_aev|fps|direct|ceiling",
+    strategy=STRATEGY_PATTERN,
     iteration=r"\d+",
 
 
