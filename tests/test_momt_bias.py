@@ -220,3 +220,49 @@ def test_honour_clip_bounds_the_slope_and_keeps_the_visited_bias():
         assert float(diff[inside].abs().max()) < 0.02, "Φ moved where no clip acted"
     # the unclipped bias does leave the range: the test is not vacuous
     assert float((1 + bias(H, torch.zeros_like(H))[1]).min()) < s_min - 0.2
+
+
+def test_wall_slopes_beyond_the_enthalpy_grid():
+    """With wall slopes the bias continues below the grid at slope a_lo (T_eff = T0/(1 + a_lo) = T_max)
+    and above it at a_hi (T_min), continuously, with the edge's ∂ΔH/∂O (not growing with the distance,
+    so the order bias cannot pull a walker ever deeper), and still the gradient of the value; the walls
+    survive honour_clip, state_dict and the store's JSON. MOMT's default bias carries them."""
+    import json
+
+    from nnpdistill.md.run import _bias_json, read_bias
+
+    walled = _random_bias()
+    walled = Bias2D((walled.h_lo, walled.h_hi), (walled.o_lo, walled.o_hi), walled.n_h, walled.n_o,
+                    walled.coef, wall_slopes=(2000 / 2300 - 1, 2000 / 1700 - 1))
+    g = torch.Generator().manual_seed(8)
+    far = torch.cat([walled.h_lo - 0.5 - 10 * torch.rand(5, generator=g, dtype=torch.float64),
+                     walled.h_hi + 0.5 + 10 * torch.rand(5, generator=g, dtype=torch.float64)])
+    oo = -5 + 42 * torch.rand(10, generator=g, dtype=torch.float64)
+    v, dh, do = walled(far, oo)
+    assert torch.allclose(dh[:5], torch.full((5,), 2000 / 2300 - 1, dtype=torch.float64))
+    assert torch.allclose(dh[5:], torch.full((5,), 2000 / 1700 - 1, dtype=torch.float64))
+    edge = torch.cat([torch.full((5,), walled.h_lo), torch.full((5,), walled.h_hi)]).to(torch.float64)
+    ve, _, doe = walled(edge, oo)
+    assert torch.allclose(do, doe, atol=1e-12)  # the edge's order slope, at any distance
+    assert torch.allclose(v, ve + dh * (far - edge), atol=1e-12)  # continuous at the edge, then linear
+    e = 1e-6
+    fd_h = (walled(far + e, oo)[0] - walled(far - e, oo)[0]) / (2 * e)
+    fd_o = (walled(far, oo + e)[0] - walled(far, oo - e)[0]) / (2 * e)
+    assert torch.allclose(fd_h, dh, atol=1e-6) and torch.allclose(fd_o, do, atol=1e-6)
+    assert walled.honour_clip(2000 / 2300, 2000 / 1700).wall_slopes == walled.wall_slopes
+    assert Bias2D.from_state_dict(walled.state_dict()).wall_slopes == walled.wall_slopes
+
+    class _WL:
+        visits = torch.zeros(walled.n_h, walled.n_o)
+        ln_f, n_updates, kT0 = 0.1, 1, 0.17
+
+    back, _ = read_bias({"momt_bias_json": json.loads(_bias_json(walled, _WL()))})
+    assert back.wall_slopes == walled.wall_slopes and torch.allclose(back(far, oo)[0], v, atol=1e-12)
+    with pytest.raises(ConfigError, match="wall slopes"):
+        Bias2D((0.0, 1.0), (0.0, 1.0), 4, 4, wall_slopes=(0.1, 0.2))
+    from nnpdistill.md.setup import PhaseLines, initial_bias
+
+    lines = PhaseLines((1700.0, 1850.0), (-148.0, -147.0), (0.5, 0.5), (2000.0, 2300.0), (-139.0, -138.0),
+                       (0.5, 0.5), o_solid=25.0, o_liquid=1.0)
+    assert initial_bias(lines, 32, 2000.0, 1700.0, 2300.0, 10, 10).wall_slopes == \
+        pytest.approx((2000 / 2300 - 1, 2000 / 1700 - 1))
