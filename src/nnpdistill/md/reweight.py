@@ -298,6 +298,7 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
                            n_atoms, o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed,
                            sel["stage"], sel["stage_biases"])
     summary = melting_temperature(table, boot, min_n_eff)
+    grid = sel["bias"] if sel["bias"] is not None else sel["stage_biases"][0]
     history = _history(attrs)
     ln_f = history.get("ln_f") or []
     fr = int(history.get("freeze_round", 0))
@@ -314,6 +315,9 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
         "solid_fraction_used": float(solid.mean()),
         "production_phase_switches": _switches(meta["walker"][production], solid[production]),
         "phase_switches_used": _switches(meta["walker"], solid),
+        # frames outside the bias grid's enthalpy range (walkers there were only walled back, never biased)
+        "fraction_below_enthalpy_grid": float((meta["enthalpy_eV"] < grid.h_lo).mean()),
+        "fraction_above_enthalpy_grid": float((meta["enthalpy_eV"] > grid.h_hi).mean()),
         "bootstrap": {"n_blocks": n_blocks, "n_bootstrap": n_bootstrap, "seed": seed},
     })
     if sel["estimator"] == "mbar":
