@@ -57,6 +57,13 @@ def test_every_rule_ran(smoke_run):
     ran = {row[2] for row in rows if len(row) > 2}
     assert len(rules) >= 15
     assert rules <= ran, f"rules that produced nothing in the smoke campaign: {sorted(rules - ran)}"
+    # every rule wrote its benchmark file (what benchmarks/bench_campaign.py reads), with a wall time
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_campaign import read_benchmarks
+
+    jobs = read_benchmarks(smoke_run / "results" / "smoke")
+    assert set(jobs["rule"]) == rules, sorted(rules ^ set(jobs["rule"]))
+    assert (jobs["wall_s"] > 0).all() and (jobs["end"] >= jobs["start"]).all()
 
 
 def test_smoke_outputs(smoke_run):

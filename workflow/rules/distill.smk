@@ -19,6 +19,8 @@ rule init_selection:
         csv=res("{element}/distill/{strategy}/iter_0/selection.csv"),
     log:
         res("{element}/distill/{strategy}/iter_0/logs/init_selection.log"),
+    benchmark:
+        res("{element}/distill/{strategy}/iter_0/benchmarks/init_selection.tsv"),
     params:
         n_initial=lambda wc: distill_cfg(wc)["n_initial"],
         seed=lambda wc: seed_for("init_selection", wc.element, *replicate_parts(wc)),
@@ -44,6 +46,8 @@ rule select_frames:
         csv=res("{element}/distill/{strategy}/iter_{iteration}/selection.csv"),
     log:
         res("{element}/distill/{strategy}/iter_{iteration}/logs/select_frames.log"),
+    benchmark:
+        res("{element}/distill/{strategy}/iter_{iteration}/benchmarks/select_frames.tsv"),
     wildcard_constraints:
         iteration=r"[1-9]\d*",
     params:
@@ -68,6 +72,8 @@ rule write_training_set:
         h5=res("{element}/distill/{strategy}/iter_{iteration}/train.h5"),
     log:
         res("{element}/distill/{strategy}/iter_{iteration}/logs/write_training_set.log"),
+    benchmark:
+        res("{element}/distill/{strategy}/iter_{iteration}/benchmarks/write_training_set.tsv"),
     threads: 1
     resources:
         runtime=10,
@@ -97,6 +103,8 @@ rule summarize_distillation:
         ),
     log:
         res("{element}/distill/logs/summarize_distillation.log"),
+    benchmark:
+        res("{element}/distill/benchmarks/summarize_distillation.tsv"),
     params:
         cfg=lambda wc: ELEMENTS[wc.element]["distill"],
     threads: 1
@@ -120,6 +128,8 @@ rule export_distilled:
         manifest=res("{element}/distill/{strategy}/manifest.json"),
     log:
         res("{element}/distill/{strategy}/logs/export_distilled.log"),
+    benchmark:
+        res("{element}/distill/{strategy}/benchmarks/export_distilled.tsv"),
     params:
         strategy=lambda wc: wc.strategy,
         iteration=lambda wc: final_iteration(wc.element),

@@ -10,6 +10,8 @@ rule compute_eam_crystals:
         ),
     log:
         res("{element}/logs/compute_eam_crystals.log"),
+    benchmark:
+        res("{element}/benchmarks/compute_eam_crystals.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],

@@ -20,6 +20,8 @@ rule label_chunk:
         h5=res("{element}/labelled/{store}/chunk_{chunk}.h5"),
     log:
         res("{element}/labelled/{store}/logs/label_chunk_{chunk}.log"),
+    benchmark:
+        res("{element}/labelled/{store}/benchmarks/label_chunk_{chunk}.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],
@@ -46,6 +48,8 @@ rule merge_labels:
         summary=res("{element}/labelled/{store}_summary.json"),
     log:
         res("{element}/labelled/{store}/logs/merge_labels.log"),
+    benchmark:
+        res("{element}/labelled/{store}/benchmarks/merge_labels.tsv"),
     threads: 1
     resources:
         runtime=10,
@@ -64,6 +68,8 @@ rule subsample_labelled:
         h5=res("{element}/labelled/{store}_n{labelled_n}.h5"),
     log:
         res("{element}/labelled/{store}/logs/subsample_labelled_n{labelled_n}.log"),
+    benchmark:
+        res("{element}/labelled/{store}/benchmarks/subsample_labelled_n{labelled_n}.tsv"),
     params:
         seed=lambda wc: seed_for("subsample_labelled", wc.element, wc.store, wc.labelled_n),
     threads: 1
@@ -90,6 +96,8 @@ rule compute_reference_crystals:
         ),
     log:
         res("{element}/logs/compute_reference_crystals.log"),
+    benchmark:
+        res("{element}/benchmarks/compute_reference_crystals.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],
@@ -126,6 +134,8 @@ rule evaluate_testset:
         ),
     log:
         res("{element}/{trainset}/logs/evaluate_testset.log"),
+    benchmark:
+        res("{element}/{trainset}/benchmarks/evaluate_testset.tsv"),
     params:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
     threads: 1
@@ -152,6 +162,8 @@ rule summarize_labelled:
         ),
     log:
         res("{element}/logs/summarize_labelled.log"),
+    benchmark:
+        res("{element}/benchmarks/summarize_labelled.tsv"),
     threads: 1
     resources:
         runtime=10,

@@ -25,6 +25,8 @@ rule train_member:
         curve=res("{element}/{trainset}/members/{member}/learning_curve.csv"),
     log:
         res("{element}/{trainset}/logs/train_member_{member}.log"),
+    benchmark:
+        res("{element}/{trainset}/benchmarks/train_member_{member}.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
@@ -52,6 +54,8 @@ rule compute_pool_aevs:
         aevs=res("{element}/sample/aev/{pool}.h5"),
     log:
         res("{element}/sample/aev/logs/compute_pool_aevs_{pool}.log"),
+    benchmark:
+        res("{element}/sample/aev/benchmarks/compute_pool_aevs_{pool}.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         # the whole settings dict: a changed AEV setting re-runs this rule (params trigger); the file
@@ -97,6 +101,8 @@ rule predict_pool:
         ),
     log:
         res("{element}/{trainset}/logs/predict_{pool}.log"),
+    benchmark:
+        res("{element}/{trainset}/benchmarks/predict_{pool}.tsv"),
     params:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
     threads: 1
@@ -124,6 +130,8 @@ rule relax_crystals:
         markdown=res("{element}/{trainset}/crystals_nnp.md"),
     log:
         res("{element}/{trainset}/logs/relax_crystals.log"),
+    benchmark:
+        res("{element}/{trainset}/benchmarks/relax_crystals.tsv"),
     params:
         reference_name=reference_name,
         strains=lambda wc: nnp_cfg(wc)["relax_strains"],
@@ -146,6 +154,8 @@ rule subsample_pool:
         h5=res("{element}/subset/{pool}_{nframes}/train.h5"),
     log:
         res("{element}/subset/{pool}_{nframes}/logs/subsample_pool.log"),
+    benchmark:
+        res("{element}/subset/{pool}_{nframes}/benchmarks/subsample_pool.tsv"),
     wildcard_constraints:
         nframes=r"all|n\d+",
     params:
@@ -184,6 +194,8 @@ rule validate_nnp:
         candidates=res("{element}/{trainset}/validate/candidates.h5"),
     log:
         res("{element}/{trainset}/logs/validate_nnp.log"),
+    benchmark:
+        res("{element}/{trainset}/benchmarks/validate_nnp.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],

@@ -10,6 +10,8 @@ rule write_summary:
         md=report(res("summary.md"), caption="../report/workflow.rst", category="Summary"),
     log:
         res("logs/write_summary.log"),
+    benchmark:
+        res("benchmarks/write_summary.tsv"),
     params:
         source=SOURCE_ELEMENT,
         seed=config["seed"],

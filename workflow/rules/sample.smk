@@ -15,6 +15,8 @@ rule sample_momt:
         h5=res("{element}/sample/momt_{size}.h5"),
     log:
         res("{element}/logs/sample_momt_{size}.log"),
+    benchmark:
+        res("{element}/benchmarks/sample_momt_{size}.tsv"),
     params:
         **_sample_params("momt"),
     threads: 1
@@ -33,6 +35,8 @@ rule sample_npt:
         h5=res("{element}/sample/{npt_method}_{size}.h5"),
     log:
         res("{element}/logs/sample_{npt_method}_{size}.log"),
+    benchmark:
+        res("{element}/benchmarks/sample_{npt_method}_{size}.tsv"),
     params:
         **_sample_params("npt"),
     threads: 1
@@ -78,6 +82,8 @@ rule plot_sampling:
         ),
     log:
         res("{element}/logs/plot_sampling_{size}.log"),
+    benchmark:
+        res("{element}/benchmarks/plot_sampling_{size}.tsv"),
     threads: 1
     resources:
         runtime=10,
@@ -116,6 +122,8 @@ rule reweight_momt:
         ),
     log:
         res("{element}/logs/reweight_momt_{size}.log"),
+    benchmark:
+        res("{element}/benchmarks/reweight_momt_{size}.tsv"),
     params:
         cfg=lambda wc: element_cfg(wc)["sample"]["reweight"],
     threads: 1
@@ -142,6 +150,8 @@ rule run_coexistence:
         ),
     log:
         res("{element}/logs/run_coexistence.log"),
+    benchmark:
+        res("{element}/benchmarks/run_coexistence.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],
@@ -166,6 +176,8 @@ rule compare_melting:
         md=res("{element}/sample/melting_comparison.md"),
     log:
         res("{element}/logs/compare_melting.log"),
+    benchmark:
+        res("{element}/benchmarks/compare_melting.tsv"),
     threads: 1
     resources:
         runtime=5,

@@ -18,6 +18,8 @@ rule translate_dataset:
         h5=res("{element}/translated/from_{source}.h5"),
     log:
         res("{element}/logs/translate_dataset_from_{source}.log"),
+    benchmark:
+        res("{element}/benchmarks/translate_dataset_from_{source}.tsv"),
     params:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],
