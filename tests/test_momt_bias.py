@@ -258,6 +258,16 @@ def test_wall_slopes_beyond_the_enthalpy_grid():
 
     back, _ = read_bias({"momt_bias_json": json.loads(_bias_json(walled, _WL()))})
     assert back.wall_slopes == walled.wall_slopes and torch.allclose(back(far, oo)[0], v, atol=1e-12)
+    # a walker below the grid gets its deposit at the nearest grid point (the edge rises there); without
+    # walls it gets none
+    below = torch.tensor([walled.h_lo - 2.0], dtype=torch.float64)
+    o1 = torch.tensor([30.0], dtype=torch.float64)
+    at_edge = torch.tensor([walled.h_lo], dtype=torch.float64)
+    before = walled(at_edge, o1)[0]
+    assert bool(walled.add(below, o1, 0.3)[0]) and float(walled(at_edge, o1)[0] - before) > 0.05
+    plain = _random_bias()
+    coef = plain.coef.clone()
+    assert not bool(plain.add(below, o1, 0.3)[0]) and torch.equal(plain.coef, coef)
     with pytest.raises(ConfigError, match="wall slopes"):
         Bias2D((0.0, 1.0), (0.0, 1.0), 4, 4, wall_slopes=(0.1, 0.2))
     from nnpdistill.md.setup import PhaseLines, initial_bias

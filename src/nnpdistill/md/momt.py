@@ -110,10 +110,15 @@ class Bias2D:
         return val, d_h, d_o
 
     def add(self, H: torch.Tensor, O: torch.Tensor, amount_eV: float) -> torch.Tensor:
-        """Add ``amount_eV`` × B-spline weights at each (H, O) in range; returns the (B,) in-range mask."""
+        """Add ``amount_eV`` × B-spline weights at each (H, O) in range; returns the (B,) mask of those
+        that got a deposit. A walled bias (``wall_slopes``) also deposits for a walker outside the grid,
+        at the nearest grid point: otherwise a walker the order bias holds beyond the enthalpy range (in
+        a cold crystal pinned near O = N) never sees the bias rise and stays there for ever."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
         ih, wh, _, io, wo, _, inside = self._weights(H, O)
+        if self.wall_slopes is not None:
+            inside = torch.ones_like(inside)
         ar = torch.arange(4)
         for b in range(H.shape[0]):  # sequential: deterministic accumulation order
             if bool(inside[b]):
