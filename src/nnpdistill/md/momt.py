@@ -4,10 +4,8 @@ all walkers, and biased forces/stress for NPT on U_eff = U + ΔH(U + P0 V, O).
 Grid: ``n_h`` nodes over [h_min, h_max] (total potential enthalpy, eV) × ``n_o`` nodes over
 [o_min, o_max] (order parameter). ΔH = Σ_jk c_jk B((H − H_j)/dH) B((O − O_k)/dO) with the uniform cubic
 B-spline B (C², so both derivatives are continuous); coefficients are padded by one node on every side.
-Beyond the enthalpy range the bias continues linearly: with ``wall_slopes`` (a_lo, a_hi) at those fixed
-slopes (the MOMT default: T_eff = T_max below the grid, T_min above it, so a walker that leaves the grid
-is driven back), else with its edge slope (T_eff stays at the edge's value); beyond the order-parameter
-range it is constant; no update is made outside the grid.
+Beyond the enthalpy range the bias continues linearly with its edge slope (T_eff stays at the edge's
+value); beyond the order-parameter range it is constant; no update is made outside the grid.
 
 Biased dynamics (Yoshimoto 2006; notes/momt.md): s = 1 + ∂ΔH/∂H = T0/T_eff, clipped to
 [T0/T_max, T0/T_min]; F = s F_U − (∂ΔH/∂O) ∇O; σ_eff = s σ_U + (s − 1) P0 I (no virial from O).
@@ -43,8 +41,7 @@ class Bias2D:
     """Cubic B-spline ΔH(H, O) in eV over a regular (n_h × n_o) node grid; ``coef`` (n_h+2, n_o+2)."""
 
     def __init__(self, h_range_eV: tuple[float, float], o_range: tuple[float, float], n_h: int = 60,
-                 n_o: int = 80, coef: torch.Tensor | None = None,
-                 wall_slopes: tuple[float, float] | None = None):
+                 n_o: int = 80, coef: torch.Tensor | None = None):
         h_lo, h_hi = map(float, h_range_eV)
         o_lo, o_hi = map(float, o_range)
         if not (math.isfinite(h_lo) and math.isfinite(h_hi) and h_hi > h_lo):
@@ -59,10 +56,6 @@ class Bias2D:
         self.do = (o_hi - o_lo) / (self.n_o - 1)
         self.coef = (torch.zeros(self.n_h + 2, self.n_o + 2, dtype=torch.float64) if coef is None
                      else torch.as_tensor(coef, dtype=torch.float64).clone())
-        self.wall_slopes = None if wall_slopes is None else (float(wall_slopes[0]), float(wall_slopes[1]))
-        if self.wall_slopes is not None and not self.wall_slopes[0] <= 0 <= self.wall_slopes[1]:
-            raise ConfigError(f"bias wall slopes must be (<= 0, >= 0) (hot below the grid, cold above it), "
-                              f"got {self.wall_slopes}")
         if self.coef.shape != (self.n_h + 2, self.n_o + 2):
             raise ConfigError(f"bias coefficients have shape {tuple(self.coef.shape)}, expected "
                               f"{(self.n_h + 2, self.n_o + 2)}")
@@ -90,35 +83,25 @@ class Bias2D:
     def __call__(self, H: torch.Tensor, O: torch.Tensor):
         """ΔH (B,) eV, ∂ΔH/∂H (B,) (dimensionless), ∂ΔH/∂O (B,) eV for H (B,) eV and O (B,).
 
-        Beyond the enthalpy range the bias continues linearly: with ``wall_slopes`` at those slopes
-        (∂ΔH/∂O stays the edge's), else with its slope at the edge (the walker keeps the edge's effective
-        temperature instead of jumping to T0); beyond the order-parameter range it is constant in O."""
+        Beyond the enthalpy range the bias continues linearly with its slope at the edge (the walker
+        keeps the edge's effective temperature, which brings it back, instead of jumping to T0); beyond
+        the order-parameter range it is constant in O."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
         ih, wh, dwh, io, wo, dwo, _ = self._weights(H, O)
         beyond = H - H.clamp(self.h_lo, self.h_hi)  # eV past the enthalpy range (0 inside)
         c = self._block(ih, io)
         d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh  # edge slope beyond the range
-        val = torch.einsum("bi,bij,bj->b", wh, c, wo)
-        d_o = torch.einsum("bi,bij,bj->b", wh, c, dwo) / self.do
-        if self.wall_slopes is not None:
-            a = torch.where(beyond < 0, self.wall_slopes[0], self.wall_slopes[1]).to(H.dtype)
-            out = beyond != 0
-            return val + a * beyond, torch.where(out, a, d_h), d_o
-        val = val + d_h * beyond
-        d_o = d_o + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.dh * beyond / self.do
+        val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond
+        d_o = (torch.einsum("bi,bij,bj->b", wh, c, dwo)
+               + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.dh * beyond) / self.do
         return val, d_h, d_o
 
     def add(self, H: torch.Tensor, O: torch.Tensor, amount_eV: float) -> torch.Tensor:
-        """Add ``amount_eV`` × B-spline weights at each (H, O) in range; returns the (B,) mask of those
-        that got a deposit. A walled bias (``wall_slopes``) also deposits for a walker outside the grid,
-        at the nearest grid point: otherwise a walker the order bias holds beyond the enthalpy range (in
-        a cold crystal pinned near O = N) never sees the bias rise and stays there for ever."""
+        """Add ``amount_eV`` × B-spline weights at each (H, O) in range; returns the (B,) in-range mask."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
         ih, wh, _, io, wo, _, inside = self._weights(H, O)
-        if self.wall_slopes is not None:
-            inside = torch.ones_like(inside)
         ar = torch.arange(4)
         for b in range(H.shape[0]):  # sequential: deterministic accumulation order
             if bool(inside[b]):
@@ -189,19 +172,17 @@ class Bias2D:
             ref = torch.full((os_.numel(),), hs.numel() // 2, dtype=torch.long)
         cols = torch.arange(os_.numel())
         phi = val[ref, cols][None, :] + cum - cum[ref, cols][None, :]
-        out = Bias2D((self.h_lo, self.h_hi), (self.o_lo, self.o_hi), self.n_h, self.n_o,
-                     wall_slopes=self.wall_slopes)
+        out = Bias2D((self.h_lo, self.h_hi), (self.o_lo, self.o_hi), self.n_h, self.n_o)
         out.fit(lambda _h, _o: phi)
         return out
 
     def state_dict(self) -> dict:
         return {"h_range_eV": (self.h_lo, self.h_hi), "o_range": (self.o_lo, self.o_hi), "n_h": self.n_h,
-                "n_o": self.n_o, "coef": self.coef.clone(), "wall_slopes": self.wall_slopes}
+                "n_o": self.n_o, "coef": self.coef.clone()}
 
     @classmethod
     def from_state_dict(cls, d: dict) -> Bias2D:
-        return cls(tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]), d["coef"],
-                   d.get("wall_slopes"))
+        return cls(tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]), d["coef"])
 
 
 class WangLandau:
@@ -323,8 +304,7 @@ class MOMTForce:
         forces = s[:, None, None] * res.forces - d_o[:, None, None] * gO
         eye = torch.eye(3, dtype=positions.dtype)
         stress = s[:, None, None] * res.stress + ((s - 1.0) * self.p0)[:, None, None] * eye
-        # a wall slope at exactly the clip bound is not a clip (1-ulp differences aside)
-        return forces, stress, MOMTAux(res, H, O, s, V, (s - s_raw).abs() > 1e-12)
+        return forces, stress, MOMTAux(res, H, O, s, V, s != s_raw)
 
 
 def check_temperatures(t_ref_K: float, t_min_K: float, t_max_K: float) -> None:

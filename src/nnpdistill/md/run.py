@@ -263,7 +263,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
             stages = payload.get("stages") or []
             if stages:
                 acting = Bias2D((bias.h_lo, bias.h_hi), (bias.o_lo, bias.o_hi), bias.n_h, bias.n_o,
-                                torch.tensor(stages[-1]["coef"], dtype=torch.float64), bias.wall_slopes)
+                                torch.tensor(stages[-1]["coef"], dtype=torch.float64))
 
     def save():
         _save_checkpoint(ckpt, {
@@ -364,8 +364,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
             if staged:
                 writer.set_attrs({"momt_stages_json": json.dumps({
                     "h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi], "n_h": bias.n_h,
-                    "n_o": bias.n_o, "wall_slopes": bias.wall_slopes, "kT0_eV": wl.kT0, "n_walkers": B,
-                    "stages": stages})})
+                    "n_o": bias.n_o, "kT0_eV": wl.kT0, "n_walkers": B, "stages": stages})})
     bar.close()
     ckpt.unlink(missing_ok=True)
     return out_path
@@ -374,7 +373,6 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
 def _bias_json(bias: Bias2D, wl: WangLandau) -> str:
     return json.dumps({"h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi],
                        "n_h": bias.n_h, "n_o": bias.n_o, "coef": bias.coef.tolist(),
-                       "wall_slopes": bias.wall_slopes,
                        "visits": wl.visits.tolist(), "ln_f": wl.ln_f, "n_updates": wl.n_updates,
                        "kT0_eV": wl.kT0})
 
@@ -389,8 +387,7 @@ def read_bias(attrs: dict, frozen: bool = False) -> tuple[Bias2D, dict]:
                           + ("it has no production phase (momt.production_fraction = 0, or made before "
                              "production phases existed)" if frozen else "is it a MOMT run?"))
     d = json.loads(raw) if isinstance(raw, str) else raw
-    bias = Bias2D(tuple(d["h_range_eV"]), tuple(d["o_range"]), d["n_h"], d["n_o"], torch.tensor(d["coef"]),
-                  d.get("wall_slopes"))
+    bias = Bias2D(tuple(d["h_range_eV"]), tuple(d["o_range"]), d["n_h"], d["n_o"], torch.tensor(d["coef"]))
     return bias, d
 
 

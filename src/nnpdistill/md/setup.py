@@ -149,12 +149,9 @@ def initial_bias(lines: PhaseLines, n_atoms: int, t_ref_K: float, t_min_K: float
                  h_range_eV: tuple[float, float] | None = None) -> Bias2D:
     """A multithermal starting bias: within each phase T_eff(H) follows that phase's H(T) line (so the walk
     is roughly flat in H), anchored so both phases have ΔH = 0 at their enthalpy at T0; a C¹ smoothstep in
-    O blends liquid (O ≤ O_liq) into solid (O ≥ O_sol). Beyond the enthalpy grid the bias walls a walker
-    back: T_eff = T_max below it, T_min above it (without them, walkers of a narrow window that the order
-    bias pushed into a cold, hyper-ordered crystal below the grid stayed there for a whole run)."""
+    O blends liquid (O ≤ O_liq) into solid (O ≥ O_sol)."""
     h_lo, h_hi = h_range_eV if h_range_eV is not None else lines.h_range()
-    bias = Bias2D((h_lo, h_hi), order_range(n_atoms, o_margin), n_h, n_o,
-                  wall_slopes=(t_ref_K / t_max_K - 1.0, t_ref_K / t_min_K - 1.0))
+    bias = Bias2D((h_lo, h_hi), order_range(n_atoms, o_margin), n_h, n_o)
     hs = torch.linspace(h_lo, h_hi, 2000, dtype=torch.float64)
 
     def phase_integral(t_pts, h_pts):
