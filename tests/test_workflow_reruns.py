@@ -72,11 +72,12 @@ def _make_campaign(workdir: Path) -> Path:
 
 
 def _snapshot(results: Path) -> dict[str, tuple[bytes, int]]:
-    """{relative path: (bytes, mtime_ns)} of every result except logs and leftovers."""
+    """{relative path: (bytes, mtime_ns)} of every result except logs, benchmark timings and leftovers."""
     snap = {}
     for path in sorted(results.rglob("*")):
         rel = path.relative_to(results).as_posix()
-        if path.is_file() and "/logs/" not in f"/{rel}" and not rel.endswith((".partial", ".log")):
+        in_log_dir = "/logs/" in f"/{rel}" or "/benchmarks/" in f"/{rel}"
+        if path.is_file() and not in_log_dir and not rel.endswith((".partial", ".log")):
             snap[rel] = (path.read_bytes(), path.stat().st_mtime_ns)
     return snap
 

@@ -102,7 +102,7 @@ rule predict_pool:
     log:
         res("{element}/{trainset}/logs/predict_{pool}.log"),
     benchmark:
-        res("{element}/{trainset}/benchmarks/predict_{pool}.tsv"),
+        res("{element}/{trainset}/benchmarks/predict_pool_{pool}.tsv"),
     params:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
     threads: 1
