@@ -8,6 +8,7 @@ import pkgutil
 import sys
 
 from . import __version__, commands
+from .cpu_kernels import DEFAULT_LEVEL, LEVELS, pin_environment
 from .errors import NNPDistillError
 
 
@@ -17,6 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Solid-and-liquid NNP training sets: EAM, MOMT sampling, ANI ensembles, distillation.",
     )
     parser.add_argument("--version", action="version", version=f"nnpdistill {__version__}")
+    parser.add_argument(
+        "--cpu-kernels", choices=LEVELS, default=DEFAULT_LEVEL,
+        help="pin torch's CPU kernels so results are the same bytes on every x86-64 CPU kind: avx2 (any "
+             "CPU with AVX2), default (any x86-64 CPU, slower), native (no pin) (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        pin_environment(args.cpu_kernels)  # before any subcommand runs torch (ATen reads it once)
         return int(args.func(args) or 0)
     except NNPDistillError as exc:
         print(f"nnpdistill {args.command}: error: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .cpu_kernels import check_pinned
 from .io_utils import set_torch_threads
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -24,6 +25,7 @@ def setup_job(
     logging.basicConfig(level=level, format=LOG_FORMAT, handlers=handlers, force=True)
     set_torch_threads(threads)
     logger = logging.getLogger("nnpdistill")
+    logger.info(check_pinned())  # a ConfigError when the CPU-kernel pin the job runs under did not take
 
     def _log_uncaught(exc_type, exc, tb):
         # the job's log file then says why it failed (Snakemake and SLURM show that file)

@@ -4,11 +4,21 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from nnpdistill.cpu_kernels import pin_environment
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
 from nnpdistill.selection import DESCRIPTOR_STRATEGIES, MODEL_STRATEGIES, REGISTRY, STRATEGIES
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+# The same bytes on every x86-64 CPU kind: every job inherits the kernel pin (envvars passes it to
+# cluster jobs too); each job's set-up checks that it took (nnpdistill.cpu_kernels).
+CPU_KERNEL_ENV = pin_environment(config["cpu_kernels"])
+
+
+envvars:
+    *CPU_KERNEL_ENV,
+
 
 BASE_DIR = Path(workflow.basedir)
 RESULTS = config["results_dir"]
