@@ -220,3 +220,23 @@ def test_honour_clip_bounds_the_slope_and_keeps_the_visited_bias():
         assert float(diff[inside].abs().max()) < 0.02, "Φ moved where no clip acted"
     # the unclipped bias does leave the range: the test is not vacuous
     assert float((1 + bias(H, torch.zeros_like(H))[1]).min()) < s_min - 0.2
+
+
+def test_cold_margin_moves_the_grid_low_edge_down_the_solid_line():
+    """h_cold_margin_K: the derived grid's low edge moves down the solid's H(T) line by exactly that many
+    kelvin (room for a crystal colder than t_min_K); the high edge and the starting bias's clip stay."""
+    from nnpdistill.md.setup import PhaseLines, initial_bias
+
+    lines = PhaseLines(t_solid_K=(1700.0, 1850.0), h_solid_eV=(-148.0, -146.5), h_solid_std_eV=(0.3, 0.35),
+                       t_liquid_K=(2000.0, 2300.0), h_liquid_eV=(-141.0, -138.0),
+                       h_liquid_std_eV=(0.4, 0.45), o_solid=27.0, o_liquid=4.0)
+    lo0, hi0 = lines.h_range()
+    lo, hi = lines.h_range(cold_margin_K=400.0)
+    assert lo0 == pytest.approx(-148.0 - 4 * 0.3) and hi == hi0 == pytest.approx(-138.0 + 4 * 0.45)
+    assert lo == pytest.approx(lo0 - 400.0 * 1.5 / 150.0)  # slope 0.01 eV/K
+    bias = initial_bias(lines, 32, 2000.0, 1700.0, 2300.0, 20, 16, h_cold_margin_K=400.0)
+    assert (bias.h_lo, bias.h_hi) == pytest.approx((lo, hi))
+    # below the old edge the starting bias keeps T_eff = t_min_K: dΔH/dH = T0/T_min - 1 (solid side)
+    H = torch.tensor([lo0 - 2.0, lo0 - 1.0], dtype=torch.float64)
+    _, dh, _ = bias(H, torch.full_like(H, 30.0))
+    assert dh.tolist() == pytest.approx([2000.0 / 1700.0 - 1.0] * 2, rel=0.05)

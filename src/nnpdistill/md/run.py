@@ -68,6 +68,7 @@ class MOMTParams:
     n_o: int = 80
     o_margin: float = 5.0
     h_range_eV: tuple[float, float] | None = None
+    h_cold_margin_K: float = 0.0
     update_stride: int = 20
     ln_f_initial: float = 1.0
     flatness: float = 0.8
@@ -162,7 +163,8 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
         m = settings.momt
         lines = estimate_phase_lines(pot.factory(), n_atoms, pot.lattice_A, pot.mass_amu, md, T, m.t_min_K,
                                      m.t_max_K, gen, n_steps=m.estimate_steps)
-        bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV)
+        bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV,
+                            m.h_cold_margin_K)
         log.info("MOMT grid: H in [%.3f, %.3f] eV, O in [%.1f, %.1f]", bias.h_lo, bias.h_hi, bias.o_lo,
                  bias.o_hi)
     state = fcc_state(B, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)

@@ -95,8 +95,12 @@ class PhaseLines:
     o_solid: float
     o_liquid: float
 
-    def h_range(self, n_sigma: float = 4.0) -> tuple[float, float]:
-        lo = self.h_solid_eV[0] - n_sigma * self.h_solid_std_eV[0]
+    def h_range(self, n_sigma: float = 4.0, cold_margin_K: float = 0.0) -> tuple[float, float]:
+        """[solid H at the lower T - n_sigma std, liquid H at the upper T + n_sigma std]; ``cold_margin_K``
+        moves the low edge further down the solid's H(T) line by that many kelvin (room in the grid for
+        a crystal colder than T_min, where the order bias can push walkers)."""
+        slope = (self.h_solid_eV[1] - self.h_solid_eV[0]) / (self.t_solid_K[1] - self.t_solid_K[0])
+        lo = self.h_solid_eV[0] - n_sigma * self.h_solid_std_eV[0] - slope * float(cold_margin_K)
         hi = self.h_liquid_eV[1] + n_sigma * self.h_liquid_std_eV[1]
         return lo, hi
 
@@ -146,11 +150,11 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
 
 def initial_bias(lines: PhaseLines, n_atoms: int, t_ref_K: float, t_min_K: float, t_max_K: float,
                  n_h: int, n_o: int, o_margin: float = 5.0,
-                 h_range_eV: tuple[float, float] | None = None) -> Bias2D:
+                 h_range_eV: tuple[float, float] | None = None, h_cold_margin_K: float = 0.0) -> Bias2D:
     """A multithermal starting bias: within each phase T_eff(H) follows that phase's H(T) line (so the walk
     is roughly flat in H), anchored so both phases have ΔH = 0 at their enthalpy at T0; a C¹ smoothstep in
     O blends liquid (O ≤ O_liq) into solid (O ≥ O_sol)."""
-    h_lo, h_hi = h_range_eV if h_range_eV is not None else lines.h_range()
+    h_lo, h_hi = h_range_eV if h_range_eV is not None else lines.h_range(cold_margin_K=h_cold_margin_K)
     bias = Bias2D((h_lo, h_hi), order_range(n_atoms, o_margin), n_h, n_o)
     hs = torch.linspace(h_lo, h_hi, 2000, dtype=torch.float64)
 
