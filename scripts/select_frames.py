@@ -17,8 +17,13 @@ if sm.input.get("aevs"):  # fps_aev, direct: the frames' pooled AEVs from the po
     from nnpdistill.nnp.aev_cache import frame_descriptors
 
     descriptors = frame_descriptors(sm.input.aevs)
+ranking = None
+if sm.input.get("ranking"):  # quests: the next frames of the pool's ranking
+    from nnpdistill.distill import read_ranking
+
+    ranking = read_ranking(sm.input.ranking)
 selection, reason = select_iteration(sm.wildcards.strategy, previous, scores, int(sm.wildcards.iteration),
-                                     dict(sm.params.cfg), int(sm.params.seed), n_pool, descriptors)
+                                     dict(sm.params.cfg), int(sm.params.seed), n_pool, descriptors, ranking)
 write_selection(selection, sm.output.csv)
 log.info("%s iteration %s: %d -> %d frames (%s)", sm.wildcards.strategy, sm.wildcards.iteration,
          len(previous), len(selection), reason)

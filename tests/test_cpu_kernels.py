@@ -123,3 +123,15 @@ def test_schema_cli_and_module_offer_the_same_levels():
     assert tuple(prop["enum"]) == LEVELS and prop["default"] == DEFAULT_LEVEL
     action = next(a for a in build_parser()._actions if a.dest == "cpu_kernels")
     assert tuple(action.choices) == LEVELS and action.default == DEFAULT_LEVEL
+
+
+def test_the_command_pins_before_torch_runs_and_its_log_says_so(tmp_path):
+    """``nnpdistill --cpu-kernels default crystals ...`` in a fresh process: the job runs the pinned
+    kernels and its log names them (the workflow's jobs log the same line)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", LEVEL_VARIABLE)}
+    log = tmp_path / "crystals.log"
+    proc = subprocess.run([sys.executable, "-m", "nnpdistill.cli", "--cpu-kernels", "default", "crystals",
+                           "--element", "Ni", "--out", str(tmp_path / "c.csv"), "--fmax", "1e-2",
+                           "--log", str(log)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "CPU kernels: DEFAULT (pinned: cpu_kernels default; MKL_CBWR=COMPATIBLE" in log.read_text()

@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        pin_environment(args.cpu_kernels)  # before any subcommand runs torch (ATen reads it once)
+        # ATen reads the pin once: only a process that has not run torch yet can take it (a caller
+        # that already runs torch in-process keeps its kernels)
+        if "torch" not in sys.modules:
+            pin_environment(args.cpu_kernels)
         return int(args.func(args) or 0)
     except NNPDistillError as exc:
         print(f"nnpdistill {args.command}: error: {exc}", file=sys.stderr)

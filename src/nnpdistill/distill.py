@@ -7,7 +7,8 @@ adds ``k`` frames to the selection of iteration i − 1, chosen by the strategy:
   of the ensemble's atomic uncertainty, i.e. the std across members of per-atom energies), with an
   optional per-(H, O)-cell cap against near-duplicate picks;
 - ``random`` and ``grid`` (equal frames per energy × order-parameter cell): the baselines;
-- ``fps``: farthest-point sampling on per-frame mean descriptors.
+- ``fps``, ``fps_aev``, ``direct``: farthest-point sampling and DIRECT on per-frame descriptors;
+- ``quests``: the next frames of a one-off QUESTS ranking of the pool (:func:`rank_frames`).
 
 Once a convergence target is met (pool MAE or mean uncertainty), later iterations add nothing and
 become cheap pass-throughs. A selection is a CSV (``frame_index``, ``iteration_added``) so that it
@@ -69,6 +70,7 @@ def next_selection(
     acquisition: str = "top_k",
     power_beta: float = 1.0,
     features: np.ndarray | None = None,
+    ranking: np.ndarray | None = None,
     converged: bool = False,
 ) -> pd.DataFrame:
     """Selection of ``iteration`` = selection of ``iteration - 1`` plus ``k`` frames by ``strategy``."""
@@ -92,6 +94,10 @@ def next_selection(
         if scores is None:
             raise NNPDistillError("ceiling selection needs the previous ensemble's true errors")
         new = sel.select_ceiling(scores, chosen, k)
+    elif strategy in sel.RANKED_STRATEGIES:
+        if ranking is None:
+            raise NNPDistillError(f"{strategy} selection needs the pool's ranking (rank_frames)")
+        new = sel.select_ranked(ranking, chosen, k)
     else:  # fps, fps_aev, direct
         if features is None:
             raise NNPDistillError(f"{strategy} selection needs per-frame descriptors")
@@ -170,11 +176,12 @@ def _standardised(feats: np.ndarray) -> np.ndarray:
 
 
 def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame, iteration: int,
-                     cfg: dict, seed: int, n_pool: int,
-                     descriptors: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
+                     cfg: dict, seed: int, n_pool: int, descriptors: np.ndarray | None = None,
+                     ranking: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
     """The selection of ``iteration`` from the previous selection and the previous ensemble's scores
     over the whole pool of ``n_pool`` frames. ``descriptors`` (n_pool, D): the frames' pooled AEVs
-    (:func:`nnpdistill.nnp.aev_cache.frame_descriptors`), needed by ``fps_aev`` and ``direct``.
+    (:func:`nnpdistill.nnp.aev_cache.frame_descriptors`), needed by ``fps_aev`` and ``direct``;
+    ``ranking``: the frame order of a ranked strategy (``quests``; :func:`read_ranking`).
 
     ``cfg`` is the element's ``distill`` settings. Returns the selection and a one-line reason.
     """
@@ -201,8 +208,71 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
             raise NNPDistillError(f"{strategy} needs the pool's {n_pool} frame descriptors (its AEV cache)")
         d = np.asarray(descriptors, dtype=float)
         kwargs["features"] = _standardised(d) if strategy == "fps_aev" else sel.direct_features(d)
+    elif strategy in sel.RANKED_STRATEGIES:
+        if ranking is None:
+            raise NNPDistillError(f"{strategy} needs the pool's ranking (rank_frames)")
+        kwargs["ranking"] = np.asarray(ranking, dtype=np.int64)
     out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)
     return out, ("converged: " if done else "") + reason
+
+
+# ----------------------------------------------------------------------------------------------
+# ranked strategies: one ranking of the pool, each iteration takes its next frames
+# ----------------------------------------------------------------------------------------------
+
+RANKING_COLUMNS = ("rank", "frame_index", "entropy_nats")
+QUESTS_DEFAULTS = {"quests_k": 32, "quests_cutoff_A": 5.0, "quests_bandwidth_per_A": 0.015}
+
+
+def rank_frames(strategy: str, pool_path: str | os.PathLike, initial: pd.DataFrame, size: int,
+                out_path: str | os.PathLike, cfg: dict | None = None, threads: int = 1,
+                progress: bool = True) -> pd.DataFrame:
+    """Rank ``size`` frames of the pool after the ``initial`` selection and write them as a CSV
+    (``rank``, ``frame_index``, ``entropy_nats``). ``quests``: QUESTS descriptors of every frame (``cfg``:
+    ``quests_k`` neighbours, ``quests_cutoff_A``), per-frame entropies and the minimum-set-cover order
+    given the initial frames (:func:`nnpdistill.selection.quests_rank`, bandwidth
+    ``quests_bandwidth_per_A`` in the descriptor's 1/Å)."""
+    import logging
+
+    from .runtime import Progress
+
+    if strategy not in sel.RANKED_STRATEGIES:
+        raise NNPDistillError(f"strategy {strategy!r} is not a ranked one "
+                              f"({', '.join(sel.RANKED_STRATEGIES)})")
+    cfg = {**QUESTS_DEFAULTS, **(cfg or {})}
+    log = logging.getLogger("nnpdistill.distill")
+    positions, cells = [], []
+    with FrameStore(pool_path) as store:
+        n_pool = len(store)
+        for part in store.iter_read(None, batch_size=2000, labels=False, meta=False):
+            positions.extend(part.positions)
+            cells.extend(part.cell)
+    reference = initial["frame_index"].to_numpy(dtype=np.int64)
+    if reference.size and (reference.min() < 0 or reference.max() >= n_pool):
+        raise NNPDistillError(f"the initial selection indexes frames outside the pool's {n_pool}")
+    desc, offsets = sel.quests_descriptors(positions, cells, k=int(cfg["quests_k"]),
+                                           cutoff_A=float(cfg["quests_cutoff_A"]), threads=threads)
+    log.info("QUESTS descriptors: %d environments x %d of %d frames", *desc.shape, n_pool)
+    h = float(cfg["quests_bandwidth_per_A"])
+    entropies = sel.quests_entropies(desc, offsets, bandwidth=h)
+    size = int(min(size, n_pool - np.unique(reference).size))
+    with Progress(size, "quests ranking", "frame", enabled=progress) as bar:
+        order = sel.quests_rank(desc, offsets, entropies, reference, size, bandwidth=h, progress=bar)
+    df = pd.DataFrame({"rank": np.arange(order.size), "frame_index": order, "entropy_nats": entropies[order]})
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, index=False)
+    return df
+
+
+def read_ranking(path: str | os.PathLike) -> np.ndarray:
+    """The frame order of a ranking CSV (:func:`rank_frames`)."""
+    df = pd.read_csv(path)
+    missing = set(RANKING_COLUMNS) - set(df.columns)
+    if missing:
+        raise NNPDistillError(f"ranking file {path} lacks column(s) {sorted(missing)}")
+    if df["frame_index"].duplicated().any():
+        raise NNPDistillError(f"ranking file {path} repeats a frame")
+    return df.sort_values("rank")["frame_index"].to_numpy(dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,6 +16,11 @@ twice, and never return one that is already selected.
 - ``direct``: DIRECT sampling (Qi et al. 2024) on the frames' pooled ANI descriptors: PCA (Kaiser's
   rule, components weighted by explained variance), clustering into as many clusters as frames wanted,
   the frame nearest each centroid of a cluster not yet represented (:func:`select_direct`).
+- ``quests``: QUESTS minimum-set-cover compression (Schwalbe-Koda et al.; the ``quests`` package's
+  descriptors, kernel and per-frame entropies): frames in the order of ``msc_conditional`` given the
+  initial subset, i.e. each next frame the one whose least-covered atomic environment is most novel
+  (−log of its kernel sum over the environments picked so far) plus its own entropy
+  (:func:`quests_rank`; the whole order is computed once, and each iteration takes its next k frames).
 - ``ceiling``: the k frames with the largest true error under the current ensemble. Not a selector a
   user can run (it needs the labels of the whole pool): the ceiling any acquisition by uncertainty
   approaches, so the gap to it measures how far the uncertainty is from an ideal one (DP-GEN's
@@ -38,12 +43,14 @@ class Strategy:
 
     ``needs_model``: it reads the previous iteration's ensemble (its scores or errors);
     ``needs_descriptors``: it reads the pool's pooled AEVs (the AEV cache);
+    ``ranked``: it takes its frames in the order of a one-off ranking of the pool (``rank_frames``);
     ``config_keys``: the ``distill`` settings its selection depends on (their change re-runs only it);
     ``style``: colour and marker in the learning-curve plots."""
 
     name: str
     needs_model: bool = False
     needs_descriptors: bool = False
+    ranked: bool = False
     config_keys: tuple[str, ...] = ()
     style: tuple[str, str] = ("k", "x")
 
@@ -59,6 +66,8 @@ REGISTRY: dict[str, Strategy] = {s.name: s for s in (
     Strategy("fps", style=("C4", "D")),
     Strategy("fps_aev", needs_descriptors=True, style=("C5", "v")),
     Strategy("direct", needs_descriptors=True, style=("C6", "P")),
+    Strategy("quests", ranked=True, config_keys=("quests_k", "quests_cutoff_A", "quests_bandwidth_per_A"),
+             style=("C8", "X")),
     Strategy("ceiling", needs_model=True, style=("k", "*")),
 )}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
@@ -66,6 +75,8 @@ STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
 MODEL_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_model)
 # strategies that read the pool's pooled AEVs
 DESCRIPTOR_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_descriptors)
+# strategies that take their frames in the order of a one-off ranking of the pool
+RANKED_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.ranked)
 
 
 def _check(n_pool: int, selected: np.ndarray, k: int) -> np.ndarray:
@@ -361,3 +372,90 @@ def select_direct(features: np.ndarray, selected: Sequence[int], k: int, seed: i
                 picked.append(int(free[0]))
                 taken[free[0]] = True
     return np.sort(np.asarray(picked, dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------------------------
+# QUESTS: minimum-set-cover compression on the quests package's descriptors
+# ----------------------------------------------------------------------------------------------
+
+
+def quests_descriptors(positions: Sequence[np.ndarray], cells: Sequence[np.ndarray], k: int = 32,
+                       cutoff_A: float = 5.0, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """QUESTS descriptors of periodic frames: ((sum of atoms, 2k - 1) float64, frame offsets (F + 1,)).
+
+    The ``quests`` package's own descriptor (``descriptor_pbc``: sorted inverse distances to the ``k``
+    nearest neighbours and between them, weighted by a cutoff function of ``cutoff_A``)."""
+    import numba
+    from quests.descriptor import descriptor_pbc
+
+    numba.set_num_threads(int(threads))
+    parts, sizes = [], []
+    for pos, cell in zip(positions, cells, strict=True):
+        x1, x2 = descriptor_pbc(np.asarray(pos, dtype=float), cell=np.asarray(cell, dtype=float), k=k,
+                                cutoff=cutoff_A)
+        parts.append(np.concatenate([x1, x2], axis=1))
+        sizes.append(len(pos))
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return np.concatenate(parts, axis=0), offsets
+
+
+def quests_entropies(desc: np.ndarray, offsets: np.ndarray, bandwidth: float = 0.015) -> np.ndarray:
+    """Each frame's QUESTS information entropy (nats) over its own environments (``quests.entropy``)."""
+    from quests.entropy import entropy
+
+    return np.array([entropy(desc[a:b], h=bandwidth) for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
+
+
+def quests_rank(desc: np.ndarray, offsets: np.ndarray, entropies: np.ndarray, reference: Sequence[int],
+                size: int, bandwidth: float = 0.015, progress=None) -> np.ndarray:
+    """``size`` frames (not in ``reference``) in the order QUESTS's ``msc_conditional`` picks them.
+
+    The same greedy rule as ``quests.compression.fps.msc_conditional``: a kernel sum accumulates, for
+    every environment, its overlap with the environments of the reference and of the frames picked so
+    far; a frame's novelty is −log of its least-covered environment's sum, and the next frame is the one
+    whose novelty plus own entropy is largest. Here the per-frame minimum is one ``np.minimum.reduceat``
+    over the environments instead of the package's loop over frames (which is quadratic in the pool),
+    and picked frames stay in the arrays, masked, so their indices never shift. ``progress``: an object
+    with ``update(n)``, advanced once per pick.
+    """
+    from quests.entropy import kernel_sum
+
+    n = len(offsets) - 1
+    if len(entropies) != n:
+        raise NNPDistillError(f"{len(entropies)} entropies for {n} frames")
+    taken = np.zeros(n, dtype=bool)
+    reference = np.asarray(reference, dtype=np.int64)
+    taken[reference] = True
+    size = int(min(size, n - int(taken.sum())))
+    frame_of_env = np.repeat(np.arange(n), np.diff(offsets))
+    kernels = np.zeros(desc.shape[0])
+    if reference.size:
+        ref = np.concatenate([desc[offsets[i]:offsets[i + 1]] for i in reference])
+        open_env = ~taken[frame_of_env]
+        kernels[open_env] = kernel_sum(desc[open_env], ref, h=bandwidth)
+    order = []
+    for _ in range(size):
+        if not taken.any():  # no reference: msc starts from the frame of highest entropy
+            pick = int(np.argmax(entropies))
+        else:
+            per_frame = np.minimum.reduceat(kernels, offsets[:-1])
+            with np.errstate(divide="ignore"):
+                score = -np.log(per_frame) + entropies
+            score[taken] = -np.inf
+            pick = int(np.argmax(score))
+        order.append(pick)
+        taken[pick] = True
+        open_env = ~taken[frame_of_env]
+        kernels[open_env] += kernel_sum(desc[open_env], desc[offsets[pick]:offsets[pick + 1]], h=bandwidth)
+        if progress is not None:
+            progress.update(1)
+    return np.asarray(order, dtype=np.int64)
+
+
+def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndarray:
+    """The next ``k`` frames of a ranking that are not selected yet (sorted)."""
+    selected_set = set(np.asarray(selected, dtype=np.int64).tolist())
+    nxt = [int(i) for i in order if int(i) not in selected_set][:k]
+    if len(nxt) < k:
+        raise NNPDistillError(f"the ranking holds {len(nxt)} unselected frames, {k} wanted: rank more frames")
+    return np.sort(np.asarray(nxt, dtype=np.int64))

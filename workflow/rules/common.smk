@@ -7,7 +7,13 @@ from snakemake.utils import validate
 from nnpdistill.cpu_kernels import pin_environment
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
-from nnpdistill.selection import DESCRIPTOR_STRATEGIES, MODEL_STRATEGIES, REGISTRY, STRATEGIES
+from nnpdistill.selection import (
+    DESCRIPTOR_STRATEGIES,
+    MODEL_STRATEGIES,
+    RANKED_STRATEGIES,
+    REGISTRY,
+    STRATEGIES,
+)
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 

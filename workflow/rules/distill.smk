@@ -42,6 +42,8 @@ rule select_frames:
         pool=selection_pool,
         # fps_aev and direct read the frames' pooled descriptors from the pool's AEV cache
         aevs=selection_descriptors,
+        # quests takes the next frames of its ranking of the pool
+        ranking=selection_ranking,
     output:
         csv=res("{element}/distill/{strategy}/iter_{iteration}/selection.csv"),
     log:
@@ -61,6 +63,33 @@ rule select_frames:
         "../../envs/nnpdistill.yaml"
     script:
         "../../scripts/select_frames.py"
+
+
+rule rank_frames:
+    """A ranked strategy's order of the whole pool after the initial subset, computed once (quests:
+    QUESTS descriptors, entropies, minimum-set-cover order); each iteration takes its next frames."""
+    input:
+        pool=selection_pool,
+        initial=res("{element}/distill/{strategy}/iter_0/selection.csv"),
+    output:
+        csv=res("{element}/distill/{strategy}/ranking.csv"),
+    log:
+        res("{element}/distill/{strategy}/logs/rank_frames.log"),
+    benchmark:
+        res("{element}/distill/{strategy}/benchmarks/rank_frames.tsv"),
+    wildcard_constraints:
+        strategy="|".join(RANKED_STRATEGIES),
+    params:
+        size=ranking_size,
+        cfg=selection_settings,
+    threads: 1
+    resources:
+        runtime=120,
+        mem_mb=4000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/rank_frames.py"
 
 
 rule write_training_set:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..selection import STRATEGIES
+from ..errors import NNPDistillError
+from ..selection import RANKED_STRATEGIES, STRATEGIES
 
 
 def _select(args: argparse.Namespace) -> int:
@@ -31,6 +32,17 @@ def _select(args: argparse.Namespace) -> int:
             "target_mae_meV_per_atom": args.target_mae,
             "target_uq_eV": args.target_uq,
         }
+        descriptors = ranking = None
+        if args.aevs:  # fps_aev, direct: the frames' pooled AEVs from the pool's AEV cache
+            from ..nnp.aev_cache import frame_descriptors
+
+            descriptors = frame_descriptors(args.aevs)
+        if args.ranking:  # quests: the pool's ranking (nnpdistill rank)
+            from ..distill import read_ranking
+
+            ranking = read_ranking(args.ranking)
+        if args.scores is None:
+            raise NNPDistillError("--scores is needed after iteration 0 (the previous ensemble's scores.csv)")
         selection, reason = select_iteration(
             args.strategy,
             read_selection(args.previous),
@@ -39,9 +51,24 @@ def _select(args: argparse.Namespace) -> int:
             cfg,
             args.seed,
             n_pool,
+            descriptors,
+            ranking,
         )
     write_selection(selection, args.out)
     print(f"{len(selection)} of {n_pool} frames ({reason}) -> {args.out}")
+    return 0
+
+
+def _rank(args: argparse.Namespace) -> int:
+    from ..distill import rank_frames, read_selection
+    from ..runtime import setup_job
+
+    setup_job(args.log, args.threads)
+    cfg = {"quests_k": args.quests_k, "quests_cutoff_A": args.quests_cutoff,
+           "quests_bandwidth_per_A": args.quests_bandwidth}
+    df = rank_frames(args.strategy, args.pool, read_selection(args.initial), args.size, args.out, cfg,
+                     threads=args.threads)
+    print(f"ranked {len(df)} frames ({args.strategy}) -> {args.out}")
     return 0
 
 
@@ -91,7 +118,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--target-uq", type=float, default=None, help="early stop: mean frame score, eV")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random choices (initial subset, random, grid)")
+    p.add_argument("--aevs", default=None,
+                   help="fps_aev, direct: the pool's AEV cache (.h5) for per-frame descriptors")
+    p.add_argument("--ranking", default=None, help="quests: the pool's ranking CSV (nnpdistill rank)")
     p.set_defaults(func=_select)
+
+    r = subparsers.add_parser(
+        "rank", help="rank a pool once for a ranked strategy (quests: QUESTS minimum-set-cover order)",
+        description="Order the pool's frames after the initial selection the way the strategy would pick "
+        "them (quests: QUESTS descriptors, per-frame entropies and the minimum-set-cover order given the "
+        "initial frames); `nnpdistill select --strategy quests --ranking` then takes the next frames.")
+    r.add_argument("--pool", required=True, help="the selection pool (.h5)")
+    r.add_argument("--initial", required=True, help="the initial selection CSV (iteration 0)")
+    r.add_argument("--out", required=True, help="ranking CSV to write (rank, frame_index, entropy_nats)")
+    r.add_argument("--size", type=int, required=True,
+                   help="frames to rank (the loop's budget after iteration 0)")
+    r.add_argument("--strategy", default="quests", choices=list(RANKED_STRATEGIES),
+                   help="the ranked strategy")
+    r.add_argument("--quests-k", type=int, default=32,
+                   help="neighbours per atom of the descriptor (default 32)")
+    r.add_argument("--quests-cutoff", type=float, default=5.0,
+                   help="descriptor weight-function cutoff, Å (default 5.0)")
+    r.add_argument("--quests-bandwidth", type=float, default=0.015,
+                   help="kernel bandwidth in descriptor space, 1/Å (default 0.015)")
+    r.add_argument("--threads", type=int, default=1, help="numba threads (default 1)")
+    r.add_argument("--log", default=None, help="also log to this file")
+    r.set_defaults(func=_rank)
 
     d = subparsers.add_parser("distilled", help="write a final selection as frame store + extxyz + manifest")
     d.add_argument("selection", help="selection CSV")

@@ -60,6 +60,20 @@ def selection_descriptors(wc):
 
 
 # used by distill.smk
+def selection_ranking(wc):
+    """quests takes its frames in the order of the pool's one-off ranking (rank_frames)."""
+    if wc.strategy not in RANKED_STRATEGIES:
+        return []
+    return res(f"{wc.element}/distill/{wc.strategy}/ranking.csv")
+
+
+# used by distill.smk: how many frames a ranked strategy's ranking must hold
+def ranking_size(wc):
+    cfg = distill_cfg(wc)
+    return cfg["n_iterations"] * cfg["n_per_iteration"]
+
+
+# used by distill.smk
 def evaluated_iterations(cfg, strategy):
     """Iterations whose ensemble is trained and scored for the learning curve: every one for the
     uncertainty loop and the ceiling; for a baseline, those of ``baseline_iterations`` or else every
