@@ -66,8 +66,8 @@ REGISTRY: dict[str, Strategy] = {s.name: s for s in (
     Strategy("fps", style=("C4", "D")),
     Strategy("fps_aev", needs_descriptors=True, style=("C5", "v")),
     Strategy("direct", needs_descriptors=True, style=("C6", "P")),
-    Strategy("quests", ranked=True, config_keys=("quests_k", "quests_cutoff_A", "quests_bandwidth_per_A"),
-             style=("C8", "X")),
+    Strategy("quests", ranked=True, style=("C8", "X"),
+             config_keys=("quests_k", "quests_cutoff_A", "quests_bandwidth_per_A", "quests_ranked_frames")),
     Strategy("ceiling", needs_model=True, style=("k", "*")),
 )}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
@@ -457,5 +457,6 @@ def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndar
     selected_set = set(np.asarray(selected, dtype=np.int64).tolist())
     nxt = [int(i) for i in order if int(i) not in selected_set][:k]
     if len(nxt) < k:
-        raise NNPDistillError(f"the ranking holds {len(nxt)} unselected frames, {k} wanted: rank more frames")
+        raise NNPDistillError(f"the ranking holds {len(nxt)} unselected frames, {k} wanted: rank more frames "
+                              "(distill.quests_ranked_frames)")
     return np.sort(np.asarray(nxt, dtype=np.int64))

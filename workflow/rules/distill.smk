@@ -80,8 +80,7 @@ rule rank_frames:
     wildcard_constraints:
         strategy="|".join(RANKED_STRATEGIES),
     params:
-        size=ranking_size,
-        cfg=selection_settings,
+        cfg=ranking_settings,
     threads: 1
     resources:
         runtime=120,

@@ -67,10 +67,11 @@ def selection_ranking(wc):
     return res(f"{wc.element}/distill/{wc.strategy}/ranking.csv")
 
 
-# used by distill.smk: how many frames a ranked strategy's ranking must hold
-def ranking_size(wc):
+# used by distill.smk: the settings a ranked strategy's ranking depends on (not n_iterations: raising
+# it must run only the new iterations)
+def ranking_settings(wc):
     cfg = distill_cfg(wc)
-    return cfg["n_iterations"] * cfg["n_per_iteration"]
+    return {key: cfg[key] for key in REGISTRY[wc.strategy].config_keys}
 
 
 # used by distill.smk
