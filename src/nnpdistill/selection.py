@@ -374,84 +374,6 @@ def select_direct(features: np.ndarray, selected: Sequence[int], k: int, seed: i
     return np.sort(np.asarray(picked, dtype=np.int64))
 
 
-# ----------------------------------------------------------------------------------------------
-# QUESTS: minimum-set-cover compression on the quests package's descriptors
-# ----------------------------------------------------------------------------------------------
-
-
-def quests_descriptors(positions: Sequence[np.ndarray], cells: Sequence[np.ndarray], k: int = 32,
-                       cutoff_A: float = 5.0, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """QUESTS descriptors of periodic frames: ((sum of atoms, 2k - 1) float64, frame offsets (F + 1,)).
-
-    The ``quests`` package's own descriptor (``descriptor_pbc``: sorted inverse distances to the ``k``
-    nearest neighbours and between them, weighted by a cutoff function of ``cutoff_A``)."""
-    import numba
-    from quests.descriptor import descriptor_pbc
-
-    numba.set_num_threads(int(threads))
-    parts, sizes = [], []
-    for pos, cell in zip(positions, cells, strict=True):
-        x1, x2 = descriptor_pbc(np.asarray(pos, dtype=float), cell=np.asarray(cell, dtype=float), k=k,
-                                cutoff=cutoff_A)
-        parts.append(np.concatenate([x1, x2], axis=1))
-        sizes.append(len(pos))
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return np.concatenate(parts, axis=0), offsets
-
-
-def quests_entropies(desc: np.ndarray, offsets: np.ndarray, bandwidth: float = 0.015) -> np.ndarray:
-    """Each frame's QUESTS information entropy (nats) over its own environments (``quests.entropy``)."""
-    from quests.entropy import entropy
-
-    return np.array([entropy(desc[a:b], h=bandwidth) for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
-
-
-def quests_rank(desc: np.ndarray, offsets: np.ndarray, entropies: np.ndarray, reference: Sequence[int],
-                size: int, bandwidth: float = 0.015, progress=None) -> np.ndarray:
-    """``size`` frames (not in ``reference``) in the order QUESTS's ``msc_conditional`` picks them.
-
-    The same greedy rule as ``quests.compression.fps.msc_conditional``: a kernel sum accumulates, for
-    every environment, its overlap with the environments of the reference and of the frames picked so
-    far; a frame's novelty is −log of its least-covered environment's sum, and the next frame is the one
-    whose novelty plus own entropy is largest. Here the per-frame minimum is one ``np.minimum.reduceat``
-    over the environments instead of the package's loop over frames (which is quadratic in the pool),
-    and picked frames stay in the arrays, masked, so their indices never shift. ``progress``: an object
-    with ``update(n)``, advanced once per pick.
-    """
-    from quests.entropy import kernel_sum
-
-    n = len(offsets) - 1
-    if len(entropies) != n:
-        raise NNPDistillError(f"{len(entropies)} entropies for {n} frames")
-    taken = np.zeros(n, dtype=bool)
-    reference = np.asarray(reference, dtype=np.int64)
-    taken[reference] = True
-    size = int(min(size, n - int(taken.sum())))
-    frame_of_env = np.repeat(np.arange(n), np.diff(offsets))
-    kernels = np.zeros(desc.shape[0])
-    if reference.size:
-        ref = np.concatenate([desc[offsets[i]:offsets[i + 1]] for i in reference])
-        open_env = ~taken[frame_of_env]
-        kernels[open_env] = kernel_sum(desc[open_env], ref, h=bandwidth)
-    order = []
-    for _ in range(size):
-        if not taken.any():  # no reference: msc starts from the frame of highest entropy
-            pick = int(np.argmax(entropies))
-        else:
-            per_frame = np.minimum.reduceat(kernels, offsets[:-1])
-            with np.errstate(divide="ignore"):
-                score = -np.log(per_frame) + entropies
-            score[taken] = -np.inf
-            pick = int(np.argmax(score))
-        order.append(pick)
-        taken[pick] = True
-        open_env = ~taken[frame_of_env]
-        kernels[open_env] += kernel_sum(desc[open_env], desc[offsets[pick]:offsets[pick + 1]], h=bandwidth)
-        if progress is not None:
-            progress.update(1)
-    return np.asarray(order, dtype=np.int64)
-
-
 def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndarray:
     """The next ``k`` frames of a ranking that are not selected yet (sorted)."""
     selected_set = set(np.asarray(selected, dtype=np.int64).tolist())
@@ -460,3 +382,7 @@ def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndar
         raise NNPDistillError(f"the ranking holds {len(nxt)} unselected frames, {k} wanted: rank more frames "
                               "(distill.quests_ranked_frames)")
     return np.sort(np.asarray(nxt, dtype=np.int64))
+
+
+# QUESTS (the ``quests`` strategy's ranking) lives in its own module; its functions are part of this API
+from .quests_select import quests_descriptors, quests_entropies, quests_rank  # noqa: E402, F401
