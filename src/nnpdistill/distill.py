@@ -33,17 +33,22 @@ from .io_utils import atomic_path, sha256_file
 SELECTION_COLUMNS = ("frame_index", "iteration_added")
 
 
-def read_selection(path: str | os.PathLike) -> pd.DataFrame:
+def _read_frame_csv(path: str | os.PathLike, columns: tuple[str, ...], what: str) -> pd.DataFrame:
+    """A CSV of frame indices with ``columns``, each frame at most once (else a clear error)."""
     path = Path(path)
     if not path.is_file():
-        raise NNPDistillError(f"selection file {path} does not exist")
+        raise NNPDistillError(f"{what} file {path} does not exist")
     df = pd.read_csv(path)
-    missing = set(SELECTION_COLUMNS) - set(df.columns)
+    missing = set(columns) - set(df.columns)
     if missing:
-        raise NNPDistillError(f"selection file {path} lacks column(s) {sorted(missing)}")
+        raise NNPDistillError(f"{what} file {path} lacks column(s) {sorted(missing)}")
     if df["frame_index"].duplicated().any():
-        raise NNPDistillError(f"selection file {path} repeats a frame")
+        raise NNPDistillError(f"{what} file {path} repeats a frame")
     return df
+
+
+def read_selection(path: str | os.PathLike) -> pd.DataFrame:
+    return _read_frame_csv(path, SELECTION_COLUMNS, "selection")
 
 
 def write_selection(df: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -266,12 +271,7 @@ def rank_frames(strategy: str, pool_path: str | os.PathLike, initial: pd.DataFra
 
 def read_ranking(path: str | os.PathLike) -> np.ndarray:
     """The frame order of a ranking CSV (:func:`rank_frames`)."""
-    df = pd.read_csv(path)
-    missing = set(RANKING_COLUMNS) - set(df.columns)
-    if missing:
-        raise NNPDistillError(f"ranking file {path} lacks column(s) {sorted(missing)}")
-    if df["frame_index"].duplicated().any():
-        raise NNPDistillError(f"ranking file {path} repeats a frame")
+    df = _read_frame_csv(path, RANKING_COLUMNS, "ranking")
     return df.sort_values("rank")["frame_index"].to_numpy(dtype=np.int64)
 
 
