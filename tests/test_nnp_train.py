@@ -115,3 +115,24 @@ def test_force_training_runs_and_reduces_force_error():
     r = train_member(data, SETTINGS, ts, seed=1)
     f = [h["valid_force_rmse_eV_per_A"] for h in r.history]
     assert np.all(np.isfinite(f)) and min(f) < f[0]
+
+
+def test_calibration_curve_bins_by_uncertainty_and_measures_errors():
+    """Errors drawn as N(0, spread): per bin the RMS error equals the mean spread (calibrated) and the MAE
+    is sqrt(2/pi) of it; an uncertainty unrelated to the error gives flat bins."""
+    from nnpdistill.nnp.metrics import calibration_curve
+
+    rng = np.random.default_rng(0)
+    uq = rng.uniform(0.001, 0.02, 200_000)  # eV
+    true = rng.normal(0, 1, uq.size)
+    pred = true + rng.normal(0, 1, uq.size) * uq
+    c = calibration_curve(uq, pred, true, n_bins=8)
+    assert list(c["n_atoms"]) == [25_000] * 8
+    assert (np.diff(c["uq_mean_meV"]) > 0).all() and (c["uq_lo_meV"] <= c["uq_mean_meV"]).all()
+    rel = np.sqrt((c["rmse_meV"] ** 2) / (c["uq_mean_meV"] ** 2))
+    assert np.allclose(rel, 1.0, atol=0.06)  # rms error ~ mean spread (the first, widest bin: +5 %)
+    # Gaussian errors: MAE = sqrt(2/pi) RMS (a bin mixes spreads, which lowers it a little: widest bin -5 %)
+    assert np.allclose(c["mae_meV"] / c["rmse_meV"], np.sqrt(2 / np.pi), atol=0.045)
+    flat = calibration_curve(rng.permutation(uq), pred, true, n_bins=8)
+    assert flat["rmse_meV"].max() / flat["rmse_meV"].min() < 1.1
+    assert calibration_curve(uq[:5], pred[:5], true[:5], n_bins=8).empty

@@ -62,3 +62,26 @@ def uncertainty_error_correlation(uq_eV: np.ndarray, pred_eV: np.ndarray, true_e
     rho, p = spearmanr(uq[ok], err[ok])
     return {"spearman_rho": float(rho), "p_value": float(p), "n_atoms": int(ok.sum()),
             "atomic_mae_meV": float(1000 * err[ok].mean())}
+
+
+def calibration_curve(uq_eV: np.ndarray, pred_eV: np.ndarray, true_eV: np.ndarray,
+                      n_bins: int = 10) -> pd.DataFrame:
+    """The ensemble's calibration: atoms binned by their uncertainty (equal-count quantile bins), and per
+    bin the mean uncertainty against the observed error (meV). A calibrated spread has ``rmse_meV`` ≈
+    ``uq_mean_meV`` (for Gaussian errors ``mae_meV`` ≈ 0.80 ``uq_mean_meV``); a ranking-only score has
+    errors that rise with the bins but not 1:1. Columns: ``bin``, ``uq_lo_meV``, ``uq_hi_meV``,
+    ``uq_mean_meV``, ``n_atoms``, ``mae_meV``, ``rmse_meV``."""
+    err = 1000 * np.abs(np.asarray(pred_eV, float).ravel() - np.asarray(true_eV, float).ravel())
+    uq = 1000 * np.asarray(uq_eV, float).ravel()
+    ok = np.isfinite(err) & np.isfinite(uq)
+    err, uq = err[ok], uq[ok]
+    cols = ["bin", "uq_lo_meV", "uq_hi_meV", "uq_mean_meV", "n_atoms", "mae_meV", "rmse_meV"]
+    if uq.size < n_bins:
+        return pd.DataFrame(columns=cols)
+    order = np.argsort(uq, kind="stable")
+    rows = []
+    for b, idx in enumerate(np.array_split(order, n_bins)):
+        rows.append({"bin": b, "uq_lo_meV": float(uq[idx].min()), "uq_hi_meV": float(uq[idx].max()),
+                     "uq_mean_meV": float(uq[idx].mean()), "n_atoms": int(idx.size),
+                     "mae_meV": float(err[idx].mean()), "rmse_meV": float(np.sqrt((err[idx] ** 2).mean()))})
+    return pd.DataFrame(rows, columns=cols)

@@ -73,18 +73,29 @@ def parity_plot(scores: pd.DataFrame, path: str | os.PathLike, *, n_points: int 
 
 def uncertainty_plot(uq_eV: np.ndarray, pred_eV: np.ndarray, true_eV: np.ndarray, path: str | os.PathLike,
                      *, rho: float | None = None, max_points: int = 20000, seed: int = 0) -> None:
-    """Atomic uncertainty vs true |per-atom error| (log-log scatter of a random subsample)."""
+    """Atomic uncertainty vs true |per-atom error| (log-log scatter of a random subsample), with the
+    calibration curve over all atoms (RMS error per equal-count uncertainty bin,
+    :func:`nnpdistill.nnp.metrics.calibration_curve`) and the line of a calibrated spread (error = spread)."""
+    from .metrics import calibration_curve
+
     plt = _plt()
+    calib = calibration_curve(uq_eV, pred_eV, true_eV)
     err = np.abs(np.asarray(pred_eV) - np.asarray(true_eV))
     ok = np.flatnonzero(np.isfinite(err) & (err > 0) & (np.asarray(uq_eV) > 0))
     if len(ok) > max_points:
         ok = np.sort(np.random.default_rng(seed).choice(ok, max_points, replace=False))
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
-    ax.scatter(1000 * np.asarray(uq_eV)[ok], 1000 * err[ok], s=3, alpha=0.3)
+    ax.scatter(1000 * np.asarray(uq_eV)[ok], 1000 * err[ok], s=3, alpha=0.3, label="atoms")
+    calib = calib[(calib["uq_mean_meV"] > 0) & (calib["rmse_meV"] > 0)]
+    if len(calib):
+        ax.plot(calib["uq_mean_meV"], calib["rmse_meV"], "o-", color="C3", ms=4, label="RMS error per bin")
+        lo, hi = float(calib["uq_mean_meV"].min()), float(calib["uq_mean_meV"].max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="calibrated: error = spread")
+        ax.legend(fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("atomic uncertainty (meV)")
-    ax.set_ylabel("|per-atom error| vs EAM (meV)")
+    ax.set_ylabel("|per-atom error| vs reference (meV)")
     if rho is not None:
         ax.set_title(f"Spearman ρ = {rho:.3f}", fontsize=9)
     fig.tight_layout()
