@@ -87,8 +87,8 @@ def check_pinned(level: str | None = None) -> str:
             f"CPU kernels pinned to {level!r} but torch runs its {capability} kernels: either torch ran "
             f"before ATEN_CPU_CAPABILITY={_ENV[level]['ATEN_CPU_CAPABILITY']} was set (set the pin in the "
             "environment before Python starts, or call nnpdistill.cpu_kernels.pin_environment before "
-            f"importing torch), or this CPU lacks {want} (set cpu_kernels: default for every job of the "
-            "campaign)")
+            f"importing torch), or this CPU lacks {want} (set cpu_kernels: default in the config for every "
+            "job of the campaign, or run nnpdistill --cpu-kernels default)")
     mkl = os.environ.get("MKL_CBWR", "unset")
     onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")
     return (f"CPU kernels: {capability} (pinned: cpu_kernels {level}; MKL_CBWR={mkl}, "
