@@ -66,8 +66,9 @@ rule select_frames:
 
 
 rule rank_frames:
-    """A ranked strategy's order of the whole pool after the initial subset, computed once (quests:
-    QUESTS descriptors, entropies, minimum-set-cover order); each iteration takes its next frames."""
+    """A ranked strategy's order of the pool after the initial subset, its first quests_ranked_frames
+    frames computed once (quests: QUESTS descriptors, entropies, minimum-set-cover order); each
+    iteration takes its next frames."""
     input:
         pool=selection_pool,
         initial=res("{element}/distill/{strategy}/iter_0/selection.csv"),
