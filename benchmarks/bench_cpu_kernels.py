@@ -21,6 +21,8 @@ import platform
 import subprocess
 import sys
 
+from nnpdistill.cpu_kernels import kernel_env
+
 CHILD = r"""
 import json, sys, time
 level = sys.argv[1]
@@ -60,7 +62,7 @@ def main() -> None:
     best: dict[str, dict] = {}
     for r in range(args.rounds):
         for level in levels:
-            pins = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "NNPDISTILL_CPU_KERNELS")
+            pins = set(kernel_env("avx2"))  # every variable a pin sets: the child sets its own
             env = {k: v for k, v in os.environ.items() if k not in pins}
             env["TORCHANI_NO_WARN_EXTENSIONS"] = "1"
             proc = subprocess.run([sys.executable, "-c", CHILD, level, str(args.frames), here], env=env,

@@ -6,7 +6,7 @@ from nnpdistill.runtime import setup_job
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_job(sm.log[0], sm.threads)
 cfg = dict(sm.params.cfg)
-df = rank_frames(sm.wildcards.strategy, sm.input.pool, read_selection(sm.input.initial),
-                 int(cfg["quests_ranked_frames"]), sm.output.csv, cfg, threads=sm.threads)
-log.info("%s: ranked %d frames after the %d initial ones", sm.wildcards.strategy, len(df),
-         len(read_selection(sm.input.initial)))
+initial = read_selection(sm.input.initial)
+df = rank_frames(sm.wildcards.strategy, sm.input.pool, initial, int(cfg["quests_ranked_frames"]),
+                 sm.output.csv, cfg, threads=sm.threads)
+log.info("%s: ranked %d frames after the %d initial ones", sm.wildcards.strategy, len(df), len(initial))

@@ -213,9 +213,7 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
             raise NNPDistillError(f"{strategy} needs the pool's {n_pool} frame descriptors (its AEV cache)")
         d = np.asarray(descriptors, dtype=float)
         kwargs["features"] = _standardised(d) if strategy == "fps_aev" else sel.direct_features(d)
-    elif strategy in sel.RANKED_STRATEGIES:
-        if ranking is None:
-            raise NNPDistillError(f"{strategy} needs the pool's ranking (rank_frames)")
+    elif strategy in sel.RANKED_STRATEGIES and ranking is not None:  # next_selection says when it is missing
         kwargs["ranking"] = np.asarray(ranking, dtype=np.int64)
     out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)
     return out, ("converged: " if done else "") + reason
@@ -226,7 +224,6 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
 # ----------------------------------------------------------------------------------------------
 
 RANKING_COLUMNS = ("rank", "frame_index", "entropy_nats")
-QUESTS_DEFAULTS = {"quests_k": 32, "quests_cutoff_A": 5.0, "quests_bandwidth_per_A": 0.015}
 
 
 def rank_frames(strategy: str, pool_path: str | os.PathLike, initial: pd.DataFrame, size: int,
@@ -244,7 +241,7 @@ def rank_frames(strategy: str, pool_path: str | os.PathLike, initial: pd.DataFra
     if strategy not in sel.RANKED_STRATEGIES:
         raise NNPDistillError(f"strategy {strategy!r} is not a ranked one "
                               f"({', '.join(sel.RANKED_STRATEGIES)})")
-    cfg = {**QUESTS_DEFAULTS, **(cfg or {})}
+    cfg = {**sel.QUESTS_DEFAULTS, **(cfg or {})}
     log = logging.getLogger("nnpdistill.distill")
     positions, cells = [], []
     with FrameStore(pool_path) as store:

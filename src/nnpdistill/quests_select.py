@@ -14,6 +14,9 @@ import numpy as np
 
 from .errors import NNPDistillError
 
+# the schema's defaults of the distill.quests_* settings (the CLI's too)
+QUESTS_DEFAULTS = {"quests_k": 32, "quests_cutoff_A": 5.0, "quests_bandwidth_per_A": 0.015}
+
 
 def quests_descriptors(positions: Sequence[np.ndarray], cells: Sequence[np.ndarray], k: int = 32,
                        cutoff_A: float = 5.0, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -51,8 +54,9 @@ def quests_rank(desc: np.ndarray, offsets: np.ndarray, entropies: np.ndarray, re
     far; a frame's novelty is −log of its least-covered environment's sum, and the next frame is the one
     whose novelty plus own entropy is largest. Here the per-frame minimum is one ``np.minimum.reduceat``
     over the environments instead of the package's loop over frames (which is quadratic in the pool),
-    and picked frames stay in the arrays, masked, so their indices never shift. ``progress``: an object
-    with ``update(n)``, advanced once per pick.
+    and picked frames stay in the arrays (their scores masked, their kernel sums unused), so indices never
+    shift and no descriptor array is copied per pick. ``progress``: an object with ``update(n)``,
+    advanced once per pick.
     """
     from quests.entropy import kernel_sum
 
@@ -63,12 +67,10 @@ def quests_rank(desc: np.ndarray, offsets: np.ndarray, entropies: np.ndarray, re
     reference = np.asarray(reference, dtype=np.int64)
     taken[reference] = True
     size = int(min(size, n - int(taken.sum())))
-    frame_of_env = np.repeat(np.arange(n), np.diff(offsets))
     kernels = np.zeros(desc.shape[0])
     if reference.size:
         ref = np.concatenate([desc[offsets[i]:offsets[i + 1]] for i in reference])
-        open_env = ~taken[frame_of_env]
-        kernels[open_env] = kernel_sum(desc[open_env], ref, h=bandwidth)
+        kernels += kernel_sum(desc, ref, h=bandwidth)
     order = []
     for _ in range(size):
         if not taken.any():  # no reference: msc starts from the frame of highest entropy
@@ -81,8 +83,7 @@ def quests_rank(desc: np.ndarray, offsets: np.ndarray, entropies: np.ndarray, re
             pick = int(np.argmax(score))
         order.append(pick)
         taken[pick] = True
-        open_env = ~taken[frame_of_env]
-        kernels[open_env] += kernel_sum(desc[open_env], desc[offsets[pick]:offsets[pick + 1]], h=bandwidth)
+        kernels += kernel_sum(desc, desc[offsets[pick]:offsets[pick + 1]], h=bandwidth)
         if progress is not None:
             progress.update(1)
     return np.asarray(order, dtype=np.int64)

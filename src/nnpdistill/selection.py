@@ -385,4 +385,9 @@ def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndar
 
 
 # QUESTS (the ``quests`` strategy's ranking) lives in its own module; its functions are part of this API
-from .quests_select import quests_descriptors, quests_entropies, quests_rank  # noqa: E402, F401
+from .quests_select import (  # noqa: E402, F401
+    QUESTS_DEFAULTS,
+    quests_descriptors,
+    quests_entropies,
+    quests_rank,
+)

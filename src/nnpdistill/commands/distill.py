@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..errors import NNPDistillError
+from ..quests_select import QUESTS_DEFAULTS
 from ..selection import RANKED_STRATEGIES, STRATEGIES
 
 
@@ -135,12 +136,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="frames to rank (the loop's budget after iteration 0)")
     r.add_argument("--strategy", default="quests", choices=list(RANKED_STRATEGIES),
                    help="the ranked strategy")
-    r.add_argument("--quests-k", type=int, default=32,
-                   help="neighbours per atom of the descriptor (default 32)")
-    r.add_argument("--quests-cutoff", type=float, default=5.0,
-                   help="descriptor weight-function cutoff, Å (default 5.0)")
-    r.add_argument("--quests-bandwidth", type=float, default=0.015,
-                   help="kernel bandwidth in descriptor space, 1/Å (default 0.015)")
+    r.add_argument("--quests-k", type=int, default=QUESTS_DEFAULTS["quests_k"],
+                   help="neighbours per atom of the descriptor (default %(default)s)")
+    r.add_argument("--quests-cutoff", type=float, default=QUESTS_DEFAULTS["quests_cutoff_A"],
+                   help="descriptor weight-function cutoff, Å (default %(default)s)")
+    r.add_argument("--quests-bandwidth", type=float, default=QUESTS_DEFAULTS["quests_bandwidth_per_A"],
+                   help="kernel bandwidth in descriptor space, 1/Å (default %(default)s)")
     r.add_argument("--threads", type=int, default=1, help="numba threads (default 1)")
     r.add_argument("--log", default=None, help="also log to this file")
     r.set_defaults(func=_rank)
