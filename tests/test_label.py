@@ -218,6 +218,7 @@ def test_failed_frames_are_recorded_and_left_out(tmp_path, counting_module):
             "not found on the PATH.*apt-get install cp2k",
         ),
         ({"kind": "cp2k", "parameters": {"cutoff": 300}}, "unknown CP2K setting"),
+        ({"kind": "cp2k", "parameters": {"cutoff_Ry": "high"}}, "cutoff_Ry must be a number, got 'high'"),
     ],
 )
 def test_bad_references_are_refused_before_anything_is_written(tmp_path, config, match):
@@ -232,6 +233,12 @@ def test_cp2k_preset_refuses_an_element_without_pseudopotential(requires_cp2k):
         make_reference("Og", {"kind": "cp2k"}).check()
     with pytest.raises(ConfigError, match="no TZV9P-MOLOPT basis set for Al"):
         make_reference("Al", {"kind": "cp2k", "parameters": {"basis_set": "TZV9P-MOLOPT"}}).check()
+
+
+def test_cp2k_numbers_written_without_a_dot_are_numbers():
+    # YAML (and so `--param eps_scf=1e-5`) reads 1e-5 as a string; the preset takes it as the number
+    settings = CP2KSettings.from_dict({"eps_scf": "1e-5", "cutoff_Ry": 100})
+    assert settings.eps_scf == 1e-5 and isinstance(settings.eps_scf, float)
 
 
 def test_cp2k_input_block_gives_each_setting_once():

@@ -64,6 +64,10 @@ def test_every_rule_ran(smoke_run):
     jobs = read_benchmarks(smoke_run / "results" / "smoke")
     assert set(jobs["rule"]) == rules, sorted(rules ^ set(jobs["rule"]))
     assert (jobs["wall_s"] > 0).all() and (jobs["end"] >= jobs["start"]).all()
+    # and the README's command for it runs as shown, in the campaign's folder
+    bench = [sys.executable, str(REPO / "benchmarks/bench_campaign.py"), "results", "--cores", "2"]
+    proc = subprocess.run(bench, cwd=smoke_run, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "train_member" in proc.stdout, proc.stderr[-2000:]
 
 
 def test_smoke_outputs(smoke_run):

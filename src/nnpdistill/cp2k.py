@@ -27,6 +27,9 @@ CP2K_INSTALL_HINT = (
 MAGNETIC_MOMENTS_MUB: dict[str, float] = {"Fe": 2.2, "Co": 1.6, "Ni": 0.6, "Mn": 2.0, "Cr": 1.0}
 
 
+_NUMBER_FIELDS = ("cutoff_Ry", "rel_cutoff_Ry", "smearing_K", "eps_scf", "eps_default", "mixing_alpha")
+
+
 @dataclass(frozen=True)
 class CP2KSettings:
     """The CP2K preset for metals. Energies in eV, cutoffs in Rydberg, temperatures in K.
@@ -73,6 +76,14 @@ class CP2KSettings:
             if len(kp) != 3 or any(int(k) < 1 for k in kp):
                 raise ConfigError(f"reference.parameters.kpoints must be three positive integers, got {kp!r}")
             data["kpoints"] = tuple(int(k) for k in kp)
+        for name in _NUMBER_FIELDS:
+            if isinstance(data.get(name), str):  # YAML reads 1e-5 (no dot) as a string
+                try:
+                    data[name] = float(data[name])
+                except ValueError:
+                    raise ConfigError(
+                        f"reference.parameters.{name} must be a number, got {data[name]!r}"
+                    ) from None
         settings = cls(**data)
         for name in ("cutoff_Ry", "rel_cutoff_Ry", "smearing_K", "eps_scf", "eps_default"):
             if not getattr(settings, name) > 0:
