@@ -13,6 +13,7 @@ info = translate_dataset(
     sm.output.h5,
     potential=sm.params.potential,
     rule=sm.params.rule,
+    multipliers=sm.params.multipliers,
 )
 log.info(
     "translated %d frames from %s: scale factor %.5f (%s)",

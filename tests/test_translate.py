@@ -80,6 +80,51 @@ def test_translated_labels_equal_direct_eam(tmp_path):
         np.testing.assert_allclose(calc.get_property("energies", atoms), frames.energies[i], atol=1e-9)
 
 
+def test_multi_factor_translation_gives_each_factor_exactly_with_direct_eam_labels(tmp_path):
+    """Every frame at the rule's factor times each multiplier: cells exactly factor x m x source,
+    fractional coordinates kept, labels equal to a direct EAM evaluation, each frame's factor in its
+    metadata; [1.0] is the paper's single-factor set, frame for frame."""
+    frames = _ni_frames(4, seed=5)
+    src = tmp_path / "ni.h5"
+    write_frames(src, frames, {"element": "Ni"})
+    NI.to_csv(tmp_path / "ni.csv", index=False)
+    AL.to_csv(tmp_path / "al.csv", index=False)
+    args = (str(src), tmp_path / "ni.csv", tmp_path / "al.csv", "Al")
+    single = translate_dataset(*args, str(tmp_path / "one.h5"))
+    multi = (0.96, 1.0, 1.05)
+    info = translate_dataset(*args, str(tmp_path / "three.h5"), multipliers=multi)
+    assert info["n_frames"] == 12 and info["scale_multipliers"] == list(multi)
+    assert info["scale_factor"] == single["scale_factor"]
+    with FrameStore(tmp_path / "three.h5") as store:
+        out, images = store.read(), store.to_atoms()
+    with FrameStore(tmp_path / "one.h5") as store:
+        one = store.read()
+    f = info["scale_factor"]
+    calc = EAMCalculator("Al")
+    for k, m in enumerate(multi):
+        block = slice(4 * k, 4 * k + 4)
+        np.testing.assert_array_equal(out.meta["scale_factor"][block], f * m)
+        np.testing.assert_allclose(out.cell[block], frames.cell * (f * m), rtol=1e-15)
+        frac_in = np.linalg.solve(frames.cell.transpose(0, 2, 1), frames.positions.transpose(0, 2, 1))
+        cell, pos = out.cell[block], out.positions[block]
+        frac_out = np.linalg.solve(cell.transpose(0, 2, 1), pos.transpose(0, 2, 1))
+        np.testing.assert_allclose(frac_out, frac_in, atol=1e-12)
+        if m == 1.0:
+            np.testing.assert_array_equal(out.energy[block], one.energy)
+    for i in (0, 5, 11):
+        atoms = images[i]
+        atoms.calc = calc
+        assert atoms.get_potential_energy() == pytest.approx(out.energy[i], abs=1e-9)
+        np.testing.assert_allclose(atoms.get_forces(), out.forces[i], atol=1e-9)
+        np.testing.assert_allclose(atoms.get_stress(voigt=False), out.stress[i], atol=1e-10)
+    # compressed frames are at a higher pressure than stretched ones
+    p = -np.trace(out.stress, axis1=1, axis2=2) / 3
+    assert p[:4].mean() > p[4:8].mean() > p[8:].mean()
+    with pytest.raises(NNPDistillError, match="distinct positive"):
+        translate_dataset(*args, str(tmp_path / "bad.h5"), multipliers=(1.0, -0.5))
+    assert not (tmp_path / "bad.h5").exists()
+
+
 def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):
     """The factor solves <P_target(s)> = <P_source>: check the labelled output against the source's
     own EAM stress, and that the 0 K rule's factor gives another pressure (the rule is not a no-op)."""

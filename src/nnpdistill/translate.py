@@ -136,11 +136,35 @@ def pressure_matched_factor(parts: list[Frames], evaluator, atomic_number: int, 
                           f"pressure {goal / GPA_EV_PER_A3:.3f} GPa (last factor {b:.4f})")
 
 
+def at_multipliers(parts: list[Frames], factor: float, multipliers, evaluator,
+                   atomic_number: int) -> list[Frames]:
+    """Every frame of ``parts`` (already translated at ``factor``, labelled) at each of ``factor`` times
+    ``multipliers``, labelled with ``evaluator``: per part, all its frames at the first multiplier,
+    then at the next, ...; each frame records its length factor from the source (metadata
+    ``scale_factor``)."""
+    import dataclasses
+
+    multipliers = [float(m) for m in multipliers]
+    if not multipliers or any(not m > 0 for m in multipliers) or len(set(multipliers)) != len(multipliers):
+        raise NNPDistillError(f"scale multipliers must be distinct positive numbers, got {multipliers}")
+    out = []
+    for part in parts:
+        for m in multipliers:
+            scaled = part if m == 1.0 else label_frames(translate_frames(part, m, atomic_number), evaluator)
+            meta = dict(scaled.meta, scale_factor=np.full(scaled.n_frames, factor * m))
+            out.append(dataclasses.replace(scaled, meta=meta))
+    return out
+
+
 def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str, target_symbol: str,
-                      out_h5: str, *, potential: str | None = None, rule: str = "auto") -> dict:
+                      out_h5: str, *, potential: str | None = None, rule: str = "auto",
+                      multipliers=(1.0,)) -> dict:
     """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
 
-    Returns what was done (factor, rule, counts); the same goes into the output file's attributes.
+    ``multipliers`` (default ``(1.0,)``, the paper's single factor) puts every frame at each of the
+    rule's factor times a multiplier, so one translated set spans a range of densities around the
+    target's (e.g. ``(0.97, 1.0, 1.03)``: three times the frames). Returns what was done (factors,
+    rule, counts); the same goes into the output file's attributes.
     """
     from .frames import FrameStore, write_frames
     from .io_utils import sha256_file
@@ -160,9 +184,12 @@ def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str
         else:
             parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
                      for f in store.groups(labels=False)]
+    multipliers = [float(m) for m in multipliers]
+    if multipliers != [1.0]:
+        parts = at_multipliers(parts, factor, multipliers, evaluator, eam.atomic_number)
     info = {"source_element": source_element, "source_file": os.path.basename(source_h5),
             "source_sha256": sha256_file(source_h5), "scale_factor": factor, "scale_rule": used,
-            **extra, "n_frames": int(sum(p.n_frames for p in parts))}
+            **extra, "scale_multipliers": multipliers, "n_frames": int(sum(p.n_frames for p in parts))}
     write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

@@ -164,7 +164,7 @@ def all_targets():
         targets += translate_targets(element)
         targets += label_targets(element)
         targets += validate_targets(element)
-    return targets
+    return targets + transfer_table_targets()
 
 
 # ---- each stage's helpers, one file per stage (rule files hold only rules) ----

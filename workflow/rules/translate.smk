@@ -24,6 +24,7 @@ rule translate_dataset:
         symbol=lambda wc: element_cfg(wc)["symbol"],
         potential=lambda wc: element_cfg(wc)["potential"],
         rule=lambda wc: translate_cfg(wc)["scale_rule"],
+        multipliers=lambda wc: translate_cfg(wc)["scale_multipliers"],
     threads: 1
     resources:
         runtime=30,
@@ -34,3 +35,29 @@ rule translate_dataset:
         "../../scripts/translate_dataset.py"
 
 
+
+
+rule summarize_transfer:
+    """The transfer table: per target metal, the translated set's pool MAE beside the control's and its
+    crystals against the target's EAM, with the issue-19 targets."""
+    input:
+        unpack(transfer_table_inputs),
+    output:
+        csv=report(res("transfer.csv"), caption="../report/transfer.rst", category="Translation"),
+        md=res("transfer.md"),
+    log:
+        res("logs/summarize_transfer.log"),
+    benchmark:
+        res("benchmarks/summarize_transfer.tsv"),
+    params:
+        source=SOURCE_ELEMENT,
+        elements=lambda wc: transfer_elements(),
+        pools=lambda wc: {el: ELEMENTS[el]["translate"]["eval_pool"] for el in transfer_elements()},
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/summarize_transfer.py"

@@ -18,6 +18,7 @@ def _run(args: argparse.Namespace) -> int:
         args.out,
         potential=args.potential,
         rule=args.rule,
+        multipliers=args.multipliers,
     )
     print(
         f"{info['n_frames']} frames {info['source_element']} -> {args.element}: "
@@ -44,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pressure_match: the factor at which the mean virial pressure under the target EAM equals "
         "the source frames')",
     )
+    p.add_argument("--multipliers", type=float, nargs="+", default=[1.0], metavar="M",
+                   help="each frame at the rule's factor times each M (default 1.0, the paper's one "
+                   "factor; e.g. 0.97 1.0 1.03 spans the target's solid-to-liquid densities)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=_run)

@@ -65,7 +65,9 @@ class EAM:
         self.path = Path(data.path)
         self.format = data.format
         self.sha256 = sha256
-        self.atomic_number = int(data.atomic_numbers[k]) or atomic_number(element)
+        # The element's symbol decides (LAMMPS ignores the file's number: W_zhou.eam.alloy, shipped
+        # with LAMMPS, writes 1 for tungsten); the file's number only for a label that is no symbol.
+        self.atomic_number = atomic_number(element) or int(data.atomic_numbers[k])
         self.mass_amu = float(data.masses[k])
         self.cutoff_A = float(data.cutoff)
         self.reference_lattice_A = float(data.lattice_constants[k])

@@ -23,12 +23,10 @@ def summary_inputs(wildcards):
         if dcfg["whole_pool_control"]:
             out["table2/whole"] = res(f"{source}/subset/{dcfg['pool']}_all/crystals_nnp.csv")
         out["curve"] = res(f"{source}/distill/learning_curve.csv")
-        n_frames = dcfg["n_initial"] + dcfg["n_iterations"] * dcfg["n_per_iteration"]
-        for element, cfg in ELEMENTS.items():
-            if element == source or not cfg["translate"]["enabled"]:
-                continue
-            pool = cfg["translate"]["eval_pool"]
-            out[f"table3/{element}"] = res(f"{element}/translated/from_{source}/crystals_nnp.csv")
-            out[f"fig3/{element}/translated"] = res(f"{element}/translated/from_{source}/pred_{pool}/metrics.csv")
-            out[f"fig3/{element}/control"] = res(f"{element}/subset/{pool}_n{n_frames}/pred_{pool}/metrics.csv")
+        for element in transfer_elements():
+            pool = ELEMENTS[element]["translate"]["eval_pool"]
+            sets = transfer_trainsets(element)
+            out[f"table3/{element}"] = res(f"{sets['translated']}/crystals_nnp.csv")
+            out[f"fig3/{element}/translated"] = res(f"{sets['translated']}/pred_{pool}/metrics.csv")
+            out[f"fig3/{element}/control"] = res(f"{sets['control']}/pred_{pool}/metrics.csv")
     return out

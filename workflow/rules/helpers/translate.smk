@@ -7,19 +7,56 @@ def translate_cfg(wc):
     return element_cfg(wc)["translate"]
 
 
+# used by translate.smk, report.smk
+def transfer_elements():
+    """The translation targets: every element but the source with translate.enabled."""
+    if not ELEMENTS[SOURCE_ELEMENT]["distill"]["enabled"]:
+        return []
+    return [el for el, cfg in ELEMENTS.items() if el != SOURCE_ELEMENT and cfg["translate"]["enabled"]]
+
+
+# used by translate.smk, report.smk: the translated set's and the control's training-set folders
+def transfer_trainsets(element):
+    cfg = ELEMENTS[element]["translate"]
+    source_cfg = ELEMENTS[SOURCE_ELEMENT]["distill"]
+    n_distilled = source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
+    n_frames = n_distilled * len(cfg["scale_multipliers"])  # the control: as many frames as translated
+    return {
+        "translated": f"{element}/translated/from_{SOURCE_ELEMENT}",
+        "control": f"{element}/subset/{cfg['eval_pool']}_n{n_frames}",
+    }
+
+
 # used by translate.smk
 def translate_targets(element):
     """Translated training set, its ensemble on the target's pool and crystals, and the control."""
-    cfg = ELEMENTS[element]["translate"]
-    if element == SOURCE_ELEMENT or not cfg["enabled"]:
+    if element not in transfer_elements():
         return []
-    source_cfg = ELEMENTS[SOURCE_ELEMENT]["distill"]
-    n_frames = source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
+    pool = ELEMENTS[element]["translate"]["eval_pool"]
     out = []
-    for trainset in (f"translated/from_{SOURCE_ELEMENT}", f"subset/{cfg['eval_pool']}_n{n_frames}"):
-        out.append(res(f"{element}/{trainset}/pred_{cfg['eval_pool']}/metrics.csv"))
-        out.append(res(f"{element}/{trainset}/crystals_nnp.md"))
+    for trainset in transfer_trainsets(element).values():
+        out.append(res(f"{trainset}/pred_{pool}/metrics.csv"))
+        out.append(res(f"{trainset}/crystals_nnp.md"))
     return out
+
+
+# used by translate.smk: every target's translated and control results for the transfer table
+def transfer_table_inputs(wildcards):
+    out = {}
+    for element in transfer_elements():
+        pool = ELEMENTS[element]["translate"]["eval_pool"]
+        sets = transfer_trainsets(element)
+        out[f"{element}/translated_h5"] = res(f"{sets['translated']}.h5")
+        out[f"{element}/eam_crystals"] = res(f"{element}/eam/crystals.csv")
+        for name, trainset in sets.items():
+            out[f"{element}/{name}_metrics"] = res(f"{trainset}/pred_{pool}/metrics.csv")
+            out[f"{element}/{name}_crystals"] = res(f"{trainset}/crystals_nnp.csv")
+    return out
+
+
+# used by common.smk (all_targets)
+def transfer_table_targets():
+    return [res("transfer.csv"), res("transfer.md")] if transfer_elements() else []
 
 
 # used by translate.smk: the distilled source frames, or a given store (translate.source_frames)
