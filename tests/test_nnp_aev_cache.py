@@ -13,12 +13,12 @@ from nnpdistill.frames import Frames, write_frames
 from nnpdistill.nnp.aev_cache import (
     AEVCache,
     AEVCacheMismatchError,
-    EnsembleNetworks,
     aev_settings_hash,
     compute_pool_aevs,
 )
 from nnpdistill.nnp.batch import compute_aevs, neighbor_pairs
 from nnpdistill.nnp.builder import NNPSettings, build_model
+from nnpdistill.nnp.cached_scoring import EnsembleNetworks
 from nnpdistill.nnp.data import load_groups
 from nnpdistill.nnp.predict import SCORE_COLUMNS, predict_pool, read_prediction, write_prediction
 
@@ -154,7 +154,7 @@ def test_float64_storage_is_exact(pool, tmp_path):
 
 
 def test_streaming_chunks_do_not_change_results(pool, cache):
-    from nnpdistill.nnp.aev_cache import score_from_cache
+    from nnpdistill.nnp.cached_scoring import score_from_cache
 
     model = _model(torch.float64)
     with AEVCache(cache) as c:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,3 +80,22 @@ def save_npz(target, **arrays) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             zf.writestr(info, buffer.getvalue())
+
+
+def write_strict_json(summary: dict, path) -> None:
+    """Write ``summary`` as strict JSON (NaN/inf become null) through a temporary file."""
+    import numpy as np
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, np.generic):
+            return clean(x.item())
+        return x
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(clean(summary), indent=2, allow_nan=False))

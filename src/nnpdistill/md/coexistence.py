@@ -127,7 +127,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
     """Run (or resume) one coexistence run with ``pot`` (a :class:`nnpdistill.md.run.Potential`); write the
     summary ``out_json`` (strict JSON) and the time series ``out_csv``; return the summary."""
     from ..io_utils import atomic_path
-    from .reweight import write_json
+    from ..io_utils import write_strict_json as write_json
 
     settings.validate()
     out_json = Path(out_json)

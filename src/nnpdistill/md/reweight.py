@@ -25,16 +25,15 @@ support an estimate the summary holds ``null`` and a reason in words.
 
 from __future__ import annotations
 
-import json
-import math
-
 import numpy as np
 import pandas as pd
 import torch
 
 from ..errors import ConfigError
+from ..io_utils import write_strict_json as write_json  # noqa: F401 (re-exported)
 from ..units import KB_EV_PER_K
 from .momt import Bias2D
+from .momt_store import count_phase_switches, read_history, read_stages, select_frames  # noqa: F401
 
 
 def _blocks(walker: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -288,7 +287,7 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
                     min_n_eff, min_phase_switches, estimator="auto", mbar_max_ln_f=0.25, mbar_skip_rounds=1):
     """:func:`reweight_store`, also returning the kept frames' metadata, the attrs and the sampling
     density's ingredients (the stage's plots use them: the store is read once)."""
-    sel = _select_frames(path, skip_fraction, estimator, mbar_max_ln_f, mbar_skip_rounds)
+    sel = select_frames(path, skip_fraction, estimator, mbar_max_ln_f, mbar_skip_rounds)
     meta, attrs = sel["meta"], sel["attrs"]
     if meta["walker"].size == 0:
         raise ConfigError(f"{path}: no frames to reweight (momt.production_fraction = 0 and no stages?)")
@@ -299,7 +298,7 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
                            sel["stage"], sel["stage_biases"])
     summary = melting_temperature(table, boot, min_n_eff)
     grid = sel["bias"] if sel["bias"] is not None else sel["stage_biases"][0]
-    history = _history(attrs)
+    history = read_history(attrs)
     ln_f = history.get("ln_f") or []
     fr = int(history.get("freeze_round", 0))
     solid = meta["order_parameter"] > o_solid_fraction * n_atoms
@@ -313,8 +312,8 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
         "ln_f_at_freeze": float(ln_f[fr - 1]) if 0 < fr <= len(ln_f) else None,
         "production_solid_fraction": float(solid[production].mean()) if production.any() else None,
         "solid_fraction_used": float(solid.mean()),
-        "production_phase_switches": _switches(meta["walker"][production], solid[production]),
-        "phase_switches_used": _switches(meta["walker"], solid),
+        "production_phase_switches": count_phase_switches(meta["walker"][production], solid[production]),
+        "phase_switches_used": count_phase_switches(meta["walker"], solid),
         # frames outside the bias grid's enthalpy range (walkers there were only walled back, never biased)
         "fraction_below_enthalpy_grid": float((meta["enthalpy_eV"] < grid.h_lo).mean()),
         "fraction_above_enthalpy_grid": float((meta["enthalpy_eV"] > grid.h_hi).mean()),
@@ -341,107 +340,6 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
             summary[f"{key}_K"] = summary[f"{key}_err_K"] = None
             summary[f"{key}_reason"] = why
     return table, summary, meta, attrs, sel
-
-
-def _history(attrs: dict) -> dict:
-    """The run's ln f per round, flatness, freeze round and production visits (``momt_history_json``)."""
-    raw = attrs.get("momt_history_json")
-    return json.loads(raw) if isinstance(raw, str) else (raw or {})
-
-
-def _switches(walker: np.ndarray, solid: np.ndarray) -> int:
-    """Solid ↔ liquid changes along each walker's series (how often the walk crossed between phases)."""
-    n = 0
-    for w in np.unique(walker):
-        s = solid[walker == w].astype(np.int8)
-        n += int(np.abs(np.diff(s)).sum())
-    return n
-
-
-def write_json(summary: dict, path) -> None:
-    """Write ``summary`` as strict JSON (NaN/inf become null) through a temporary file."""
-    from ..io_utils import atomic_path
-
-    def clean(x):
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        if isinstance(x, np.generic):
-            return clean(x.item())
-        return x
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(clean(summary), indent=2, allow_nan=False))
-
-
-def read_stages(attrs: dict) -> tuple[list[Bias2D], list[int], list[float], int] | None:
-    """The staged biases of a MOMT store (``momt_stages_json``): (biases, start rounds, ln f at each start,
-    walkers per round), or None for a run without stages."""
-    raw = attrs.get("momt_stages_json")
-    if raw is None:
-        return None
-    d = json.loads(raw) if isinstance(raw, str) else raw
-    grid = (tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]))
-    biases = [Bias2D(*grid, torch.tensor(st["coef"], dtype=torch.float64)) for st in d["stages"]]
-    return (biases, [int(st["start_round"]) for st in d["stages"]], [float(st["ln_f"]) for st in d["stages"]],
-            int(d["n_walkers"]))
-
-
-def _select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_ln_f: float = 0.25,
-                   mbar_skip_rounds: int = 1) -> dict:
-    """The frames a reweighting uses, read once: ``meta`` of the kept frames, ``attrs``, ``n_total``,
-    ``estimator`` (frozen or mbar), and either ``bias`` (frozen) or ``stage`` (F,) with ``stage_biases``
-    (mbar). A clear error for a store that is not a MOMT run or lacks what the estimator needs."""
-    from ..frames import FrameStore
-    from .run import read_bias
-
-    if not 0 <= skip_fraction < 1:
-        raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
-    if estimator not in ("auto", "frozen", "mbar"):
-        raise ConfigError(f"reweight estimator must be auto, frozen or mbar, got {estimator!r}")
-    with FrameStore(path) as st:
-        attrs = st.attrs
-        if attrs.get("method") != "momt":
-            raise ConfigError(f"{path}: reweighting needs a MOMT run, this one is {attrs.get('method')!r}")
-        if "production" not in st.meta_names:
-            raise ConfigError(f"{path}: the store has no production (frozen-bias) phase; it was made before "
-                              "MOMT runs had one: sample it again")
-        n_total = len(st)
-        meta = {name: np.asarray(st.meta(name)) for name in st.meta_names}
-    staged = read_stages(attrs)
-    if estimator == "auto":
-        estimator = "mbar" if staged is not None else "frozen"
-    if estimator == "mbar" and staged is None:
-        raise ConfigError(f"{path}: the mbar estimator needs a run with Wang-Landau stages "
-                          "(momt.stage_rounds > 0); this one has none: use estimator frozen")
-    prod = np.flatnonzero(meta["production"] == 1)
-    walker = meta["walker"][prod]
-    keep = np.sort(np.concatenate([prod[walker == w][int(skip_fraction * (walker == w).sum()):]
-                                   for w in np.unique(walker)] or [prod]))  # none: empty, said by the caller
-    out = {"attrs": attrs, "n_total": n_total, "estimator": estimator, "bias": None, "stage": None,
-           "stage_biases": None, "stage_start_rounds": None}
-    if estimator == "frozen":
-        out["bias"] = read_bias(attrs, frozen=True)[0]
-        out["meta"] = {k: v[keep] for k, v in meta.items()}
-        return out
-    biases, starts, ln_fs, n_walkers = staged
-    rounds = np.arange(n_total) // n_walkers
-    stage = np.searchsorted(np.asarray(starts), rounds, side="right") - 1
-    use = np.array([ln_f <= mbar_max_ln_f for ln_f in ln_fs])
-    in_stage = rounds - np.asarray(starts)[stage]
-    wl = (meta["production"] == 0) & use[stage] & (in_stage >= int(mbar_skip_rounds))
-    keep = np.union1d(keep, np.flatnonzero(wl))
-    used = np.unique(stage[keep])
-    remap = np.full(len(biases), -1, dtype=np.int64)
-    remap[used] = np.arange(used.size)
-    out["meta"] = {k: v[keep] for k, v in meta.items()}
-    out["stage"] = remap[stage[keep]]
-    out["stage_biases"] = [biases[k] for k in used]
-    out["stage_start_rounds"] = [starts[k] for k in used]
-    return out
 
 
 def _log_weights(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, t_K: float) -> np.ndarray:
@@ -486,5 +384,5 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         lw = _log_weights(H, O, sel, t_ref, t_fes)
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png)
     if flatness_png is not None:
-        plot_flatness(_history(attrs), flatness_png)
+        plot_flatness(read_history(attrs), flatness_png)
     return summary

@@ -32,7 +32,7 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,91 +41,16 @@ import torch
 from ..errors import ConfigError
 from ..units import BAR_EV_PER_A3
 from .integrators import MDState, plain_forces
-from .momt import Bias2D, MOMTForce, WangLandau, check_temperatures
+from .momt import Bias2D, MOMTForce, WangLandau
 from .order import fcc_cells_per_side, order_parameter
-from .setup import MDParams
+
+# the run's settings live in .settings; imported from here too
+from .settings import METHODS, MOMTParams, RunSettings, settings_from_config  # noqa: F401
+from .setup import MDParams  # noqa: F401
 
 log = logging.getLogger("nnpdistill.md")
 # production runs on a bias that honours the T_eff clip; this wider clip (T0/20..20 T0) only keeps s > 0
 PRODUCTION_SAFETY = 20.0
-METHODS = ("momt", "npt_fcc", "npt_liq")
-
-
-@dataclass
-class MOMTParams:
-    """MOMT settings: effective-temperature clip [t_min_K, t_max_K] around T0 = the run's temperature;
-    grid nodes n_h × n_o; O range [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
-    Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial`` (a stage ends
-    when flat or after ``max_updates_per_stage`` updates). The last ``production_fraction`` of the frames
-    is recorded with the bias frozen (made to honour the T_eff clip, so no clip acts): those frames alone
-    carry the thermodynamics (``reweight``). ``stage_rounds`` > 0: the Wang–Landau phase acts through a
-    clip-honouring snapshot of its bias renewed every ``stage_rounds`` frame rounds (each recorded), so
-    its frames join the thermodynamics through MBAR; 0: deposits act at once (the paper's scheme)."""
-
-    t_min_K: float = 1000.0
-    t_max_K: float = 3200.0
-    n_h: int = 60
-    n_o: int = 80
-    o_margin: float = 5.0
-    h_range_eV: tuple[float, float] | None = None
-    h_cold_margin_K: float = 0.0
-    update_stride: int = 20
-    ln_f_initial: float = 1.0
-    flatness: float = 0.8
-    ln_f_min: float = 1.0e-6
-    estimate_steps: int = 2000
-    max_updates_per_stage: int = 500
-    production_fraction: float = 0.5
-    stage_rounds: int = 0
-
-
-@dataclass
-class RunSettings:
-    """One sampling run. ``method`` in {momt, npt_fcc, npt_liq}; ``temperature_K`` is T0 for MOMT."""
-
-    method: str
-    n_frames: int = 20000
-    n_walkers: int = 16
-    frame_stride: int = 100
-    temperature_K: float = 2000.0
-    seed: int = 0
-    equilibration_steps: int = 1000
-    checkpoint_every: int = 20
-    melt_K: float | None = None
-    melt_steps: int = 5000
-    quench_steps: int = 5000
-    md: MDParams = field(default_factory=MDParams)
-    momt: MOMTParams = field(default_factory=MOMTParams)
-
-    def validate(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"sample method must be one of {METHODS}, got {self.method!r}")
-        for name in ("n_frames", "n_walkers", "frame_stride", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"sample.{name} must be >= 1, got {getattr(self, name)}")
-        if not self.temperature_K > 0:
-            raise ConfigError(f"sample.temperature_K must be positive, got {self.temperature_K}")
-        if self.method == "momt":
-            m = self.momt
-            check_temperatures(self.temperature_K, m.t_min_K, m.t_max_K)
-            if m.update_stride < 1:
-                raise ConfigError(f"momt.update_stride must be >= 1, got {m.update_stride}")
-            if m.n_h < 4 or m.n_o < 4:
-                raise ConfigError(f"momt grid is empty or too small: n_h={m.n_h}, n_o={m.n_o} "
-                                  "(need >= 4 each)")
-            if not 0 <= m.production_fraction <= 1:
-                raise ConfigError(f"momt.production_fraction must be in [0, 1], got {m.production_fraction}")
-            if int(m.stage_rounds) < 0:
-                raise ConfigError(f"momt.stage_rounds must be >= 0 (0: no stages), got {m.stage_rounds}")
-            if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
-                raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
-
-    def fingerprint(self) -> dict:
-        d = asdict(self)
-        d["momt"]["h_range_eV"] = None if self.momt.h_range_eV is None else list(self.momt.h_range_eV)
-        return d
-
-
 @dataclass
 class Potential:
     """What the driver needs to know about the potential: ``factory()`` → a fresh evaluator
@@ -406,23 +331,6 @@ def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0
                           "set sample.lattice_A")
     return Potential(lambda: eam.evaluator(skin_A=skin_A), eam.element, int(eam.atomic_number),
                      float(eam.mass_amu), float(a), eam.path.name, str(eam.sha256))
-
-
-def settings_from_config(cfg: dict, method: str, seed: int) -> RunSettings:
-    """RunSettings from an element's ``sample`` config mapping (keys as in the schema; missing → defaults)."""
-    cfg = dict(cfg or {})
-    md_keys = {f for f in MDParams.__dataclass_fields__}
-    momt_keys = {f for f in MOMTParams.__dataclass_fields__}
-    run_keys = {f for f in RunSettings.__dataclass_fields__} - {"md", "momt", "method", "seed"}
-    md = MDParams(**{k: cfg[k] for k in md_keys if k in cfg and cfg[k] is not None})
-    mcfg = dict(cfg.get("momt") or {})
-    if mcfg.get("h_range_eV") is not None:
-        mcfg["h_range_eV"] = tuple(mcfg["h_range_eV"])
-    momt = MOMTParams(**{k: mcfg[k] for k in momt_keys if k in mcfg})
-    kw = {k: cfg[k] for k in run_keys if k in cfg}
-    s = RunSettings(method=method, seed=int(seed), md=md, momt=momt, **kw)
-    s.validate()
-    return s
 
 
 def sample(symbol: str, method: str, n_atoms: int, out_path: str | os.PathLike, cfg: dict | None = None,

@@ -30,9 +30,10 @@ import pandas as pd
 import torch
 
 from ..io_utils import atomic_path, save_npz
-from .aev_cache import AEVCache, AEVCacheMismatchError, score_from_cache
+from .aev_cache import AEVCache, AEVCacheMismatchError
 from .batch import compute_aevs, neighbor_pairs
 from .builder import NNPModel, combine_members
+from .cached_scoring import score_from_cache
 from .data import check_groups, load_groups
 
 log = logging.getLogger("nnpdistill.nnp.predict")

@@ -1,0 +1,94 @@
+"""What a MOMT frame store holds for reweighting: its Wang-Landau history, its staged biases, and the
+frames each estimator uses (:mod:`nnpdistill.md.reweight` reads stores through these)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .momt import Bias2D
+
+
+def read_history(attrs: dict) -> dict:
+    """The run's ln f per round, flatness, freeze round and production visits (``momt_history_json``)."""
+    raw = attrs.get("momt_history_json")
+    return json.loads(raw) if isinstance(raw, str) else (raw or {})
+
+
+def count_phase_switches(walker: np.ndarray, solid: np.ndarray) -> int:
+    """Solid ↔ liquid changes along each walker's series (how often the walk crossed between phases)."""
+    n = 0
+    for w in np.unique(walker):
+        s = solid[walker == w].astype(np.int8)
+        n += int(np.abs(np.diff(s)).sum())
+    return n
+
+
+def read_stages(attrs: dict) -> tuple[list[Bias2D], list[int], list[float], int] | None:
+    """The staged biases of a MOMT store (``momt_stages_json``): (biases, start rounds, ln f at each start,
+    walkers per round), or None for a run without stages."""
+    raw = attrs.get("momt_stages_json")
+    if raw is None:
+        return None
+    d = json.loads(raw) if isinstance(raw, str) else raw
+    grid = (tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]))
+    biases = [Bias2D(*grid, torch.tensor(st["coef"], dtype=torch.float64)) for st in d["stages"]]
+    return (biases, [int(st["start_round"]) for st in d["stages"]], [float(st["ln_f"]) for st in d["stages"]],
+            int(d["n_walkers"]))
+
+
+def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_ln_f: float = 0.25,
+                   mbar_skip_rounds: int = 1) -> dict:
+    """The frames a reweighting uses, read once: ``meta`` of the kept frames, ``attrs``, ``n_total``,
+    ``estimator`` (frozen or mbar), and either ``bias`` (frozen) or ``stage`` (F,) with ``stage_biases``
+    (mbar). A clear error for a store that is not a MOMT run or lacks what the estimator needs."""
+    from ..frames import FrameStore
+    from .run import read_bias
+
+    if not 0 <= skip_fraction < 1:
+        raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
+    if estimator not in ("auto", "frozen", "mbar"):
+        raise ConfigError(f"reweight estimator must be auto, frozen or mbar, got {estimator!r}")
+    with FrameStore(path) as st:
+        attrs = st.attrs
+        if attrs.get("method") != "momt":
+            raise ConfigError(f"{path}: reweighting needs a MOMT run, this one is {attrs.get('method')!r}")
+        if "production" not in st.meta_names:
+            raise ConfigError(f"{path}: the store has no production (frozen-bias) phase; it was made before "
+                              "MOMT runs had one: sample it again")
+        n_total = len(st)
+        meta = {name: np.asarray(st.meta(name)) for name in st.meta_names}
+    staged = read_stages(attrs)
+    if estimator == "auto":
+        estimator = "mbar" if staged is not None else "frozen"
+    if estimator == "mbar" and staged is None:
+        raise ConfigError(f"{path}: the mbar estimator needs a run with Wang-Landau stages "
+                          "(momt.stage_rounds > 0); this one has none: use estimator frozen")
+    prod = np.flatnonzero(meta["production"] == 1)
+    walker = meta["walker"][prod]
+    keep = np.sort(np.concatenate([prod[walker == w][int(skip_fraction * (walker == w).sum()):]
+                                   for w in np.unique(walker)] or [prod]))  # none: empty, said by the caller
+    out = {"attrs": attrs, "n_total": n_total, "estimator": estimator, "bias": None, "stage": None,
+           "stage_biases": None, "stage_start_rounds": None}
+    if estimator == "frozen":
+        out["bias"] = read_bias(attrs, frozen=True)[0]
+        out["meta"] = {k: v[keep] for k, v in meta.items()}
+        return out
+    biases, starts, ln_fs, n_walkers = staged
+    rounds = np.arange(n_total) // n_walkers
+    stage = np.searchsorted(np.asarray(starts), rounds, side="right") - 1
+    use = np.array([ln_f <= mbar_max_ln_f for ln_f in ln_fs])
+    in_stage = rounds - np.asarray(starts)[stage]
+    wl = (meta["production"] == 0) & use[stage] & (in_stage >= int(mbar_skip_rounds))
+    keep = np.union1d(keep, np.flatnonzero(wl))
+    used = np.unique(stage[keep])
+    remap = np.full(len(biases), -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    out["meta"] = {k: v[keep] for k, v in meta.items()}
+    out["stage"] = remap[stage[keep]]
+    out["stage_biases"] = [biases[k] for k in used]
+    out["stage_start_rounds"] = [starts[k] for k in used]
+    return out
