@@ -173,3 +173,49 @@ def test_cli_offers_every_scale_rule():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     rule = next(a for a in sub.choices["translate"]._actions if a.dest == "rule")
     assert tuple(rule.choices) == SCALE_RULES
+
+
+def _crystals(path, nn, e):
+    rows = [{"start_strain": 0.0, "structure": s, "nn_distance_A": nn[i], "energy_eV_per_atom": e[i]}
+            for i, s in enumerate(("fcc", "bcc", "hcp_ideal"))]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _metrics(path, mae):
+    pd.DataFrame([{"subset": "all", "value": "", "n_frames": 10, "mae_meV_per_atom": mae,
+                   "rmse_meV_per_atom": 2 * mae}]).to_csv(path, index=False)
+    return path
+
+
+def test_transfer_table_ratios_crystal_errors_and_targets(tmp_path):
+    """The transfer row's ratio, crystal errors (max over FCC, BCC, HCP c/a = √3) and energy order
+    against the EAM; the FCC target is 1.2, any other 1.5; written whole, with a Markdown table."""
+    from nnpdistill.transfer import COLUMNS, transfer_row, write_transfer_table
+
+    src = tmp_path / "ni.h5"
+    write_frames(src, _ni_frames(3), {"element": "Ni"})
+    NI.to_csv(tmp_path / "ni.csv", index=False)
+    AL.to_csv(tmp_path / "al.csv", index=False)
+    translate_dataset(str(src), tmp_path / "ni.csv", tmp_path / "al.csv", "Al", str(tmp_path / "al.h5"),
+                      multipliers=(0.98, 1.02))
+    eam = _crystals(tmp_path / "eam.csv", (2.86, 2.80, 2.82), (-3.411, -3.309, -3.380))
+    files = dict(
+        translated_h5=tmp_path / "al.h5", eam_crystals=eam,
+        translated_metrics=_metrics(tmp_path / "mt.csv", 1.3),
+        control_metrics=_metrics(tmp_path / "mc.csv", 1.0),
+        translated_crystals=_crystals(tmp_path / "t.csv", (2.865, 2.80, 2.82), (-3.411, -3.301, -3.380)),
+        control_crystals=_crystals(tmp_path / "c.csv", (2.86, 2.80, 2.82), (-3.411, -3.390, -3.380)),
+    )
+    row = transfer_row("Al", pool="momt_108", **files)
+    assert row["ground_state"] == "fcc" and row["mae_ratio_target"] == 1.2
+    assert row["mae_ratio"] == pytest.approx(1.3) and not row["meets_mae_target"]
+    assert row["max_nn_error_A"] == pytest.approx(0.005)
+    assert row["max_energy_error_meV_per_atom"] == pytest.approx(8.0)
+    assert row["order_right"] and row["meets_crystal_target"]
+    assert row["n_frames"] == 6 and row["scale_multipliers"] == "0.98 1.02"
+    assert not row["control_order_right"]  # its BCC fell below HCP and FCC
+    table = write_transfer_table([row], tmp_path / "transfer.csv", tmp_path / "transfer.md", "Ni")
+    assert list(pd.read_csv(tmp_path / "transfer.csv").columns) == list(COLUMNS) and len(table) == 1
+    md = (tmp_path / "transfer.md").read_text()
+    assert "| Al | fcc |" in md and "1.30 (≤ 1.2) ✗" in md and "0 of 1 met" in md

@@ -192,6 +192,16 @@ def test_baseline_iterations_choose_the_compared_budgets(tmp_path):
         assert any(f"/{strategy}/iter_2/selection.csv" in out for out in planned), strategy
 
 
+def test_multi_factor_translation_gives_the_control_as_many_frames(tmp_path):
+    """translate.scale_multipliers with two factors: the translated set holds 2 x 24 frames, so the
+    control draws 48 of the target's own frames (not 24), and the transfer table is planned on it."""
+    multi = "element_overrides:\n  translate:\n    scale_multipliers: [0.98, 1.02]\n"
+    planned = _planned_outputs(tmp_path, tmp_path, multi)
+    assert any("/Al/subset/momt_32_n48/pred_momt_32/metrics.csv" in out for out in planned)
+    assert not any("/Al/subset/momt_32_n24/" in out for out in planned)
+    assert any(out.strip().endswith("transfer.md") or "transfer.csv" in out for out in planned)
+
+
 def test_labelling_stage_labels_trains_and_judges_with_the_reference(smoke_run):
     """Al's translated frames and a held-out subset of its own pool are labelled by its reference (CP2K
     in CI) in chunks, an ensemble trains on them and is judged on the labelled test frames and against
