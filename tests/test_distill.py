@@ -249,3 +249,42 @@ def test_direct_takes_one_frame_per_cluster_nearest_its_centre():
     assert np.allclose(np.abs(f), np.abs(g))
     eig = np.linalg.eigvalsh(np.corrcoef(d, rowvar=False))
     assert f.shape[1] == max(1, int((eig > 1.0).sum()))
+
+
+def test_dataset_card_records_what_happened_with_checksums_and_transfer(tmp_path):
+    """The card's budgets come from the manifest (what happened), its checksums are the files', the
+    shipped potential's licence is named, and the transfer table rides along; JSON and Markdown."""
+    import hashlib
+
+    from nnpdistill.card import SHIPPED_LICENCE, dataset_card, potential_licence, write_dataset_card
+
+    _pool(tmp_path / "pool.h5", n=100)
+    sel = initial_selection(100, 10, seed=5)
+    for it in (1, 2):
+        sel, _ = select_iteration("random", sel, _scores(), it, CFG, seed=it, n_pool=100)
+    write_selection(sel, tmp_path / "sel.csv")
+    export_distilled(tmp_path / "sel.csv", tmp_path / "pool.h5", tmp_path / "d.h5", tmp_path / "d.extxyz",
+                     tmp_path / "m.json", strategy="random", iteration=2, seeds={"campaign_seed": 7})
+    pd.DataFrame([{"element": "Al", "ground_state": "fcc", "scale_rule": "fcc_lattice", "scale_factor": 1.15,
+                   "scale_multipliers": "1", "n_frames": 30, "pool": "momt_108",
+                   "pool_mae_translated_meV_per_atom": 1.2, "pool_mae_control_meV_per_atom": 1.0,
+                   "mae_ratio": 1.2, "mae_ratio_target": 1.2, "max_nn_error_A": 0.01,
+                   "max_energy_error_meV_per_atom": 9.0, "order_right": True, "control_max_nn_error_A": 0.0,
+                   "control_max_energy_error_meV_per_atom": 1.0, "control_order_right": True,
+                   "meets_mae_target": True, "meets_crystal_target": True}]).to_csv(tmp_path / "t.csv",
+                                                                                     index=False)
+    card = dataset_card(tmp_path / "m.json", tmp_path / "d.h5", tmp_path / "d.extxyz", tmp_path / "pool.h5",
+                        distill_settings={"score": "max"}, nnp_settings={"n_members": 5},
+                        transfer_csv=tmp_path / "t.csv")
+    d = card["distilled"]
+    assert (d["n_initial"], d["n_iterations"], d["n_per_iteration"]) == (10, 2, 10) and card["n_frames"] == 30
+    assert d["campaign_seed"] == 7 and d["ensemble_members"] == 5
+    for name in ("d.h5", "d.extxyz"):
+        assert card["files"][name] == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+    assert card["transfer"][0]["element"] == "Al" and card["atoms_per_frame"] == {"4": 30}
+    assert potential_licence("Ni_Nb_Zhang2016.eam.fs") == SHIPPED_LICENCE
+    assert "user's own" in card["reference"]["licence"]  # the test pool names potential "x"
+    write_dataset_card(card, tmp_path / "card.json", tmp_path / "card.md")
+    assert json.loads((tmp_path / "card.json").read_text()) == json.loads(json.dumps(card))
+    md = (tmp_path / "card.md").read_text()
+    assert "10 initial frames + 2 × 10" in md and "| Al | fcc |" in md

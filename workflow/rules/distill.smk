@@ -173,3 +173,29 @@ rule export_distilled:
         "../../scripts/export_distilled.py"
 
 
+
+
+
+rule write_dataset_card:
+    """The distilled set's card: what was sampled and how, how it was distilled, files and checksums,
+    licences, and the transfer table when it was translated to other metals (card.json, card.md)."""
+    input:
+        unpack(card_inputs),
+    output:
+        json=res("{element}/distill/{strategy}/card.json"),
+        md=report(res("{element}/distill/{strategy}/card.md"), caption="../report/card.rst", category="Distillation"),
+    log:
+        res("{element}/distill/{strategy}/logs/write_dataset_card.log"),
+    benchmark:
+        res("{element}/distill/{strategy}/benchmarks/write_dataset_card.tsv"),
+    params:
+        distill=lambda wc: distill_cfg(wc),
+        nnp=lambda wc: element_cfg(wc)["nnp"],
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+    conda:
+        "../../envs/nnpdistill.yaml"
+    script:
+        "../../scripts/write_dataset_card.py"

@@ -1,4 +1,4 @@
-"""``nnpdistill select`` and ``nnpdistill distilled``: one distillation step and the final export."""
+"""``nnpdistill select``, ``distilled``, ``dataset-card``: a distillation step, the final export, its card."""
 
 from __future__ import annotations
 
@@ -90,6 +90,20 @@ def _distilled(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card(args: argparse.Namespace) -> int:
+    import yaml
+
+    from ..card import dataset_card, write_dataset_card
+
+    settings = yaml.safe_load(open(args.config)) if args.config else {}
+    card = dataset_card(args.manifest, args.distilled, args.extxyz, args.pool,
+                        distill_settings=settings.get("distill") or {},
+                        nnp_settings=settings.get("nnp") or {}, transfer_csv=args.transfer)
+    write_dataset_card(card, args.out_json, args.out_md)
+    print(f"{card['name']}: {card['n_frames']} frames -> {args.out_json}, {args.out_md}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "select", help="one distillation step: initial subset or the next iteration's picks"
@@ -156,3 +170,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--iteration", type=int, default=0, help="recorded in the manifest")
     d.add_argument("--seed", type=int, default=0, help="recorded in the manifest")
     d.set_defaults(func=_distilled)
+
+    c = subparsers.add_parser("dataset-card", help="the card of a distilled set: how it was made, files, "
+                              "checksums, licences, transfer table (card.json + card.md)")
+    c.add_argument("manifest", help="the distilled set's manifest.json (from `nnpdistill distilled`)")
+    c.add_argument("--distilled", required=True, help="the distilled frame store (.h5)")
+    c.add_argument("--extxyz", required=True, help="the same frames as extended XYZ")
+    c.add_argument("--pool", required=True, help="the pool it was distilled from (.h5)")
+    c.add_argument("--config", default=None,
+                   help="element config YAML whose `distill` and `nnp` mappings are recorded "
+                   "(default: none)")
+    c.add_argument("--transfer", default=None,
+                   help="a transfer table (transfer.csv) to include (default: none)")
+    c.add_argument("--out-json", required=True, help="card.json to write")
+    c.add_argument("--out-md", required=True, help="card.md to write")
+    c.set_defaults(func=_card)

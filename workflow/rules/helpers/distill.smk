@@ -110,10 +110,38 @@ def distill_targets(element):
     out = [res(f"{element}/distill/learning_curve.csv"), res(f"{element}/distill/figure2.png")]
     for strategy in cfg["strategies"]:
         out.append(res(f"{element}/distill/{strategy}/manifest.json"))
+    for strategy in card_strategies(element):
+        out.append(res(f"{element}/distill/{strategy}/card.md"))
     # Table 2: the final distilled ensemble and, for comparison, one trained on the whole pool
     out.append(res(f"{element}/distill/uncertainty/iter_{final}/crystals_nnp.md"))
     if cfg["whole_pool_control"]:
         out.append(res(f"{element}/subset/{cfg['pool']}_all/crystals_nnp.md"))
         for pool in cfg["eval_pools"]:
             out.append(res(f"{element}/subset/{cfg['pool']}_all/pred_{pool}/metrics.csv"))
+    return out
+
+
+# used by distill.smk: the distilled sets that get a dataset card: those translated to other metals
+# (their card carries the transfer table), else the uncertainty loop's
+def card_strategies(element):
+    strategies = ELEMENTS[element]["distill"]["strategies"]
+    translated = set()
+    if element == SOURCE_ELEMENT:
+        translated = {ELEMENTS[t]["translate"]["strategy"] for t in transfer_elements()}
+    return sorted(s for s in strategies if s in translated or (not translated and s == "uncertainty"))
+
+
+# used by distill.smk
+def card_inputs(wc):
+    base = f"{wc.element}/distill/{wc.strategy}"
+    out = {
+        "manifest": res(f"{base}/manifest.json"),
+        "h5": res(f"{base}/distilled.h5"),
+        "extxyz": res(f"{base}/distilled.extxyz"),
+        "pool": selection_pool(wc),
+    }
+    if wc.element == SOURCE_ELEMENT and any(
+        ELEMENTS[t]["translate"]["strategy"] == wc.strategy for t in transfer_elements()
+    ):
+        out["transfer"] = res("transfer.csv")
     return out
