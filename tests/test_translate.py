@@ -219,3 +219,32 @@ def test_transfer_table_ratios_crystal_errors_and_targets(tmp_path):
     assert list(pd.read_csv(tmp_path / "transfer.csv").columns) == list(COLUMNS) and len(table) == 1
     md = (tmp_path / "transfer.md").read_text()
     assert "| Al | fcc |" in md and "1.30 (≤ 1.2) ✗" in md and "0 of 1 met" in md
+
+
+def test_transfer_diagnostics_split_density_phase_and_offset(tmp_path):
+    """Solid (O/N > 0.5) and liquid MAE, the mean signed error, the MAE left after an offset fitted on
+    10 frames (exact here: every error is the same offset plus nothing), and the translated frames'
+    median atomic volume over the pool's."""
+    from nnpdistill.transfer import transfer_diagnostics
+
+    frames = _ni_frames(4)
+    write_frames(tmp_path / "t.h5", frames, {"element": "Ni"})
+    v_translated = np.median(np.abs(np.linalg.det(frames.cell)) / 32)
+    n = 40
+    order = np.where(np.arange(n) < 10, 100.0, 5.0)  # 10 solid frames of 108 atoms, 30 liquid
+    true = np.linspace(-3.4, -3.2, n)
+    offset = np.where(order > 54, 0.001, 0.003)  # eV/atom: 1 meV in the solid, 3 in the liquid
+
+    def diagnose(off):
+        pd.DataFrame({"n_atoms": 108, "energy_true_eV_per_atom": true, "energy_pred_eV_per_atom": true + off,
+                      "order_parameter": order, "volume_A3": 108 * 2 * v_translated}).to_csv(tmp_path / "s.csv",
+                                                                                              index=False)
+        return transfer_diagnostics(tmp_path / "s.csv", tmp_path / "t.h5")
+
+    d = diagnose(offset)
+    assert d["volume_ratio_translated_to_pool"] == pytest.approx(0.5)
+    assert d["mae_solid_meV_per_atom"] == pytest.approx(1.0)
+    assert d["mae_liquid_meV_per_atom"] == pytest.approx(3.0)
+    assert d["mean_error_meV_per_atom"] == pytest.approx(2.5)
+    assert d["mae_offset_fitted_meV_per_atom"] <= 2.0  # errors of 1 and 3 about any offset in [1, 3]
+    assert diagnose(np.full(n, 0.002))["mae_offset_fitted_meV_per_atom"] == pytest.approx(0.0, abs=1e-9)

@@ -29,7 +29,40 @@ COLUMNS = (
     "max_nn_error_A", "max_energy_error_meV_per_atom", "order_right",
     "control_max_nn_error_A", "control_max_energy_error_meV_per_atom", "control_order_right",
     "meets_mae_target", "meets_crystal_target",
+    # what limits transfer (transfer_diagnostics): density, phase, offset
+    "volume_ratio_translated_to_pool", "mae_solid_meV_per_atom", "mae_liquid_meV_per_atom",
+    "mean_error_meV_per_atom", "mae_offset_fitted_meV_per_atom",
 )
+SOLID_ORDER = 0.5  # O/N above which a pool frame counts as solid (the reweighting's split)
+N_OFFSET_FRAMES = 10  # target frames labelled to fit a per-metal energy offset
+
+
+def transfer_diagnostics(scores_csv: str | os.PathLike, translated_h5: str | os.PathLike,
+                         seed: int = 0) -> dict:
+    """What limits a translated ensemble on the target's pool (its ``scores.csv``): the median atomic
+    volume of the translated frames over the pool's (density mismatch), the MAE on the pool's solid
+    (O/N > 0.5) and liquid frames, the mean signed error (an offset), and the MAE left after an energy
+    offset fitted on ``N_OFFSET_FRAMES`` seeded pool frames is removed (what a handful of labelled
+    target frames would buy)."""
+    import numpy as np
+
+    from .frames import FrameStore
+
+    sc = pd.read_csv(scores_csv)
+    err = (sc["energy_pred_eV_per_atom"] - sc["energy_true_eV_per_atom"]).to_numpy() * 1000.0
+    solid = (sc["order_parameter"] / sc["n_atoms"]).to_numpy() > SOLID_ORDER
+    with FrameStore(translated_h5) as store:
+        volumes = np.concatenate([np.abs(np.linalg.det(f.cell)) / f.n_atoms
+                                  for f in store.groups(labels=False)])
+    pool_volumes = (sc["volume_A3"] / sc["n_atoms"]).to_numpy()
+    pick = np.random.default_rng(seed).choice(len(err), size=min(N_OFFSET_FRAMES, len(err)), replace=False)
+    return {
+        "volume_ratio_translated_to_pool": float(np.median(volumes) / np.median(pool_volumes)),
+        "mae_solid_meV_per_atom": float(np.abs(err[solid]).mean()) if solid.any() else float("nan"),
+        "mae_liquid_meV_per_atom": float(np.abs(err[~solid]).mean()) if (~solid).any() else float("nan"),
+        "mean_error_meV_per_atom": float(err.mean()),
+        "mae_offset_fitted_meV_per_atom": float(np.abs(err - err[pick].mean()).mean()),
+    }
 
 
 def _pool_mae(metrics_csv: str | os.PathLike) -> float:
@@ -51,7 +84,7 @@ def _crystal_errors(nnp_csv: str | os.PathLike,
 
 
 def transfer_row(element: str, *, translated_h5, translated_metrics, control_metrics, translated_crystals,
-                 control_crystals, eam_crystals, pool: str) -> dict:
+                 control_crystals, eam_crystals, pool: str, translated_scores=None) -> dict:
     """One metal's row of the transfer table (see the module docstring)."""
     from .frames import FrameStore
 
@@ -76,6 +109,7 @@ def transfer_row(element: str, *, translated_h5, translated_metrics, control_met
         "control_order_right": corder,
         "meets_mae_target": mae_t / mae_c <= target,
         "meets_crystal_target": dnn <= NN_TARGET_A and de <= ENERGY_TARGET_MEV and order,
+        **(transfer_diagnostics(translated_scores, translated_h5) if translated_scores is not None else {}),
     }
 
 

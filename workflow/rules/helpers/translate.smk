@@ -51,6 +51,7 @@ def transfer_table_inputs(wildcards):
         for name, trainset in sets.items():
             out[f"{element}/{name}_metrics"] = res(f"{trainset}/pred_{pool}/metrics.csv")
             out[f"{element}/{name}_crystals"] = res(f"{trainset}/crystals_nnp.csv")
+        out[f"{element}/translated_scores"] = res(f"{sets['translated']}/pred_{pool}/scores.csv")
     return out
 
 
