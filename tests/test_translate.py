@@ -236,9 +236,9 @@ def test_transfer_diagnostics_split_density_phase_and_offset(tmp_path):
     offset = np.where(order > 54, 0.001, 0.003)  # eV/atom: 1 meV in the solid, 3 in the liquid
 
     def diagnose(off):
-        pd.DataFrame({"n_atoms": 108, "energy_true_eV_per_atom": true, "energy_pred_eV_per_atom": true + off,
-                      "order_parameter": order, "volume_A3": 108 * 2 * v_translated}).to_csv(tmp_path / "s.csv",
-                                                                                              index=False)
+        table = {"n_atoms": 108, "energy_true_eV_per_atom": true, "energy_pred_eV_per_atom": true + off,
+                 "order_parameter": order, "volume_A3": 108 * 2 * v_translated}
+        pd.DataFrame(table).to_csv(tmp_path / "s.csv", index=False)
         return transfer_diagnostics(tmp_path / "s.csv", tmp_path / "t.h5")
 
     d = diagnose(offset)
