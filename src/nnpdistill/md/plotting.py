@@ -114,6 +114,10 @@ def plot_reweight(table, png, t_melt: dict | None = None, reference: dict | None
             ax.fill_between(t, y - e, y + e, color="tab:blue", alpha=0.25, lw=0)
         ax.set_ylabel(label)
         ax.set_xlabel("T (K)")
+        ax.set_xlim(t[0], t[-1])
+        if not np.isfinite(y).any():  # e.g. ΔG when the frames hold one phase only: say so, not a blank
+            ax.text(0.5, 0.5, "no finite values: one phase only,\nor too few effective frames",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3")
     axes[3].axhline(0.0, color="k", lw=0.5)
     tm = (t_melt or {}).get("t_melt_p_solid_K")
     lo_hi = (t_melt or {}).get("supported_range_K")
@@ -150,6 +154,7 @@ def plot_free_energy(enthalpy_eV, order, weights, n_atoms: int, temperature_K: f
     fig.colorbar(m, ax=ax, label="free energy (eV)")
     ax.set_xlabel("H/N (eV/atom)")
     ax.set_ylabel("O/N")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(5))  # eV/atom ticks are wide: five fit without overlap
     ax.set_title(f"−k_B T ln P(H, O) at {temperature_K:.0f} K")
     fig.tight_layout()
     _save(fig, png)
