@@ -47,10 +47,14 @@ def parity_plot(scores: pd.DataFrame, path: str | os.PathLike, *, n_points: int 
     ok = scores[np.isfinite(scores["energy_true_eV_per_atom"])]
     rng = np.random.default_rng(seed)
     sub = ok.iloc[np.sort(rng.choice(len(ok), size=min(n_points, len(ok)), replace=False))] if len(ok) else ok
-    fig, ax = plt.subplots(figsize=(4.4, 4.0))
+    fig, (ax, res) = plt.subplots(2, 1, figsize=(4.6, 5.6), sharex=True,
+                                  gridspec_kw={"height_ratios": [1.0, 0.55]})
     x, y = sub["energy_true_eV_per_atom"], sub["energy_pred_eV_per_atom"]
     points = ax.scatter(x, y, s=6, alpha=0.6, c=1000 * sub["uq_mean_eV"], cmap="viridis")
-    fig.colorbar(points, ax=ax, label="mean atomic uncertainty (meV)", fraction=0.046, pad=0.03)
+    fig.colorbar(points, ax=[ax, res], label="mean atomic uncertainty (meV)", fraction=0.046, pad=0.03)
+    # the errors are meV on an eV axis: the lower panel shows them (the parity line hides them)
+    res.scatter(x, 1000 * (y - x), s=6, alpha=0.6, c=1000 * sub["uq_mean_eV"], cmap="viridis")
+    res.axhline(0.0, color="k", ls="--", lw=0.8)
     if len(sub):
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
@@ -58,16 +62,17 @@ def parity_plot(scores: pd.DataFrame, path: str | os.PathLike, *, n_points: int 
         poor = low_accuracy_bins(ok["energy_true_eV_per_atom"].to_numpy(), err.to_numpy())
         for i, (a, b, _) in enumerate(poor):
             ax.axvspan(a, b, color="C3", alpha=0.12, lw=0, label="MAE > 2× pool MAE" if i == 0 else None)
+            res.axvspan(a, b, color="C3", alpha=0.12, lw=0)
         if poor:
             ax.legend(loc="lower right", fontsize=7)
         ax.text(0.04, 0.94, f"MAE {np.abs(err).mean():.2f} meV/atom\nRMSE {np.sqrt((err**2).mean()):.2f} "
                 f"meV/atom\n{len(ok)} frames", transform=ax.transAxes, va="top", fontsize=8)
-    ax.set_xlabel("true energy (eV/atom)")
+    res.set_xlabel("true energy (eV/atom)")
+    res.set_ylabel("error (meV/atom)")
     ax.set_ylabel("predicted energy (eV/atom)")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150, format=str(path).rsplit(".", 1)[-1])
+        fig.savefig(tmp, dpi=150, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight")
     plt.close(fig)
 
 
