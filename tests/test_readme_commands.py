@@ -86,6 +86,14 @@ INLINE = {
         "run: nnpdistill sample run --nnp members/0/model.pt members/1/model.pt --element Ni "
         f"--method npt_fcc --n-atoms 32 --out nnp_run.h5 {SAMPLE}"
     ),
+    "nnpdistill translate FRAMES.h5 --element Al --source-crystals NI.csv --target-crystals AL.csv "
+    "--out al.h5 --multipliers 0.97 1.0 1.03": (
+        "run: nnpdistill translate pool.h5 --element Al --source-crystals results/Ni/eam/crystals.csv "
+        "--target-crystals results/Al/eam/crystals.csv --out al.h5 --multipliers 0.97 1.0 1.03"
+    ),
+    "nnpdistill dataset-card": (
+        "run: nnpdistill dataset-card --help  # the smoke campaign's write_dataset_card rule runs the stage"
+    ),
     "nnpdistill validate-nnp": (
         "run: nnpdistill validate-nnp --help  # the smoke campaign's validate_nnp rule runs the stage"
     ),
@@ -93,6 +101,9 @@ INLINE = {
     "snakemake --cores 2 --configfile config/smoke.yaml": "tests/test_workflow_smoke.py (smoke_run)",
     "snakemake --cores 2 --configfile config/taste.yaml": "test_readme_snakemake_commands_plan (job count)",
     "snakemake --cores 2 --configfile config/campaign.yaml config/campaign-cu.yaml": (
+        "test_readme_snakemake_commands_plan"
+    ),
+    "snakemake --cores 2 --configfile config/taste.yaml config/transfer.yaml": (
         "test_readme_snakemake_commands_plan"
     ),
     "snakemake --profile profiles/local": (
@@ -344,5 +355,8 @@ def test_readme_snakemake_commands_plan(tmp_path):
     )
     assert _dry_run("--cores", "2", "--configfile", *configs("campaign.yaml", "campaign-cu.yaml"),
                     tmp=tmp_path / "cu") > 0
+    transfer = _dry_run("--cores", "2", "--configfile", *configs("taste.yaml", "transfer.yaml"),
+                        tmp=tmp_path / "transfer")
+    assert transfer == int(re.search(r"config/transfer.yaml`\nplans (\d+) jobs", README).group(1))
     assert _dry_run("--profile", str(REPO / "profiles/local"), "--configfile", *configs("config.yaml"),
                     tmp=tmp_path / "local") == stated
