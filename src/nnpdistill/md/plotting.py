@@ -44,9 +44,11 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     labels = {"npt_fcc": "NPT from FCC", "npt_liq": "NPT from liquid", "momt": "MOMT"}
     # conventional runs first, MOMT on top; one MOMT walker as a line shows its solid <-> liquid trips
     order = sorted(data, key=lambda m: m == "momt")
+    # markers that stay visible from a few dozen frames (smoke) to 20,000 (paper): 5 pt down to 1.2 pt
+    ms = float(np.clip(40.0 / np.sqrt(max(max(len(d[0]) for d in data.values()), 1)), 1.2, 5.0))
     for method in order:
         fr, _ = data[method]
-        ax.plot(np.arange(len(fr)), fr.energy / fr.n_atoms, "o", ms=1.2, mew=0, alpha=0.5,
+        ax.plot(np.arange(len(fr)), fr.energy / fr.n_atoms, "o", ms=ms, mew=0, alpha=0.5,
                 color=colors.get(method), label=labels.get(method, method))
     if "momt" in data and "walker" in data["momt"][0].meta:
         fr = data["momt"][0]
@@ -55,7 +57,7 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
                 label="MOMT, one walker")
     ax.set_xlabel("frame")
     ax.set_ylabel("EAM energy (eV/atom)")
-    ax.legend(markerscale=6, loc="best")
+    ax.legend(markerscale=max(1.0, 7.0 / ms), loc="best")
     ax.set_title("Sampled energies (cf. paper Fig. S1)")
     fig.tight_layout()
     _save(fig, energy_png)
@@ -205,7 +207,7 @@ def plot_coexistence(series, summary: dict, png) -> None:
         axes[0].legend(fontsize=8)
     axes[1].plot(t, series["solid_fraction"], lw=0.8)
     axes[1].set_ylabel("solid fraction (slabs)")
-    axes[1].set_ylim(0, 1)
+    axes[1].set_ylim(-0.04, 1.04)  # a run that stays all solid (1) or all liquid (0) stays visible
     for ax in axes:
         ax.set_xlabel("NPH time (ps)")
         ax.axvline(float(t.iloc[len(t) // 2]), color="gray", lw=0.6)
