@@ -314,7 +314,7 @@ def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     def plain(value, _pos):  # log-axis labels as plain numbers, the minor ones at mantissas 2 to 5 only
         if value <= 0:
@@ -346,6 +346,7 @@ def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: 
         ax.plot(sub["iteration"], sub["spearman_uq_vs_atomic_error"], marker=marker, color=color,
                 label=strategy)
     ax.set_xlabel("iteration")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
     ax.set_ylabel("Spearman ρ (uncertainty vs |atomic error|)")
     ax.set_title(f"uncertainty quality on {pools[0]}")
     ax.grid(alpha=0.3)
