@@ -39,17 +39,6 @@ def potential_licence(name: str) -> str:
         return "the user's own file: its licence is the user's to state"
 
 
-def _settings(raw) -> dict:
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    try:
-        return json.loads(raw)
-    except (TypeError, ValueError):
-        import ast
-
-        return ast.literal_eval(raw) if isinstance(raw, str) else {}
-
-
 def dataset_card(manifest_json: str | os.PathLike, distilled_h5: str | os.PathLike,
                  extxyz: str | os.PathLike, pool_h5: str | os.PathLike, *, distill_settings: Mapping,
                  nnp_settings: Mapping, transfer_csv: str | os.PathLike | None = None) -> dict:
@@ -61,7 +50,7 @@ def dataset_card(manifest_json: str | os.PathLike, distilled_h5: str | os.PathLi
         pattrs, n_pool, pool_sizes = pool.attrs, len(pool), pool.sizes
     with FrameStore(distilled_h5) as store:
         sizes, labels = store.sizes, list(store.labels)
-    run = _settings(pattrs.get("settings", {}))
+    run = dict(pattrs.get("settings") or {})  # the store decodes it
     added = [int(k) for k in manifest.get("iteration_added", [])]
     per_iteration = [added.count(k) for k in range(1, int(manifest["iteration"]) + 1)] or [0]
     momt = run.get("momt", {}) if pattrs.get("method") == "momt" else {}

@@ -30,10 +30,10 @@ import pandas as pd
 import torch
 
 from ..errors import ConfigError
-from ..io_utils import write_strict_json as write_json  # noqa: F401 (re-exported)
+from ..io_utils import write_strict_json
 from ..units import KB_EV_PER_K
 from .momt import Bias2D
-from .momt_store import count_phase_switches, read_history, read_stages, select_frames  # noqa: F401
+from .momt_store import count_phase_switches, read_history, select_frames
 
 
 def _blocks(walker: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -374,7 +374,7 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         str(cfg["estimator"]), float(cfg["mbar_max_ln_f"]), int(cfg["mbar_skip_rounds"]))
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
-    write_json(summary, out_json)
+    write_strict_json(summary, out_json)
     if png is not None:
         plot_reweight(table, png, summary)
     if free_energy_png is not None:

@@ -46,7 +46,6 @@ from .order import fcc_cells_per_side, order_parameter
 
 # the run's settings live in .settings; imported from here too
 from .settings import METHODS, MOMTParams, RunSettings, settings_from_config  # noqa: F401
-from .setup import MDParams  # noqa: F401
 
 log = logging.getLogger("nnpdistill.md")
 # production runs on a bias that honours the T_eff clip; this wider clip (T0/20..20 T0) only keeps s > 0
