@@ -7,6 +7,7 @@ The span over the summed wall time shows how well the cores were used. Jobs that
 had `benchmark:` directives have no file and are not counted (the script says how many files it read).
 
     .venv/bin/python benchmarks/bench_campaign.py [RESULTS_DIR] [--cores 2] [--csv out.csv]
+        [--configfile config/taste.yaml]   (also: the whole DAG list-scheduled at each rule's median)
 """
 
 from __future__ import annotations
@@ -19,32 +20,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from nnpdistill import progress
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def rule_names() -> list[str]:
-    """Rule names of the workflow, longest first (so that prefixes match the most specific rule)."""
+    """Rule names of the workflow."""
     names = set()
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
         names |= set(re.findall(r"^rule (\w+):", smk.read_text(), flags=re.M))
-    return sorted(names, key=len, reverse=True)
+    return sorted(names)
 
 
 def read_benchmarks(results: Path) -> pd.DataFrame:
-    """One row per benchmark file: rule, file, wall s, CPU s, max RSS MB, start and end (epoch s)."""
-    names = rule_names()
-    rows = []
-    for tsv in sorted(results.rglob("benchmarks/*.tsv")):
-        rule = next((n for n in names if tsv.stem == n or tsv.stem.startswith(n + "_")), tsv.stem)
-        df = pd.read_csv(tsv, sep="\t")
-        if df.empty:
-            continue
-        wall = float(df["s"].iloc[-1])
-        end = os.path.getmtime(tsv)
-        rows.append({"rule": rule, "file": str(tsv.relative_to(results)), "wall_s": wall,
-                     "cpu_s": float(df["cpu_time"].iloc[-1]), "max_rss_MB": float(df["max_rss"].iloc[-1]),
-                     "start": end - wall, "end": end})
-    return pd.DataFrame(rows)
+    """One row per benchmark file of the campaign in ``results`` (nnpdistill.progress.read_benchmarks)."""
+    return progress.read_benchmarks(results, rule_names())
 
 
 def main() -> None:
@@ -52,6 +43,9 @@ def main() -> None:
     ap.add_argument("results", nargs="?", default="results", help="a campaign's results folder")
     ap.add_argument("--cores", type=int, default=2, help="cores the campaign ran on (for the usage ratio)")
     ap.add_argument("--csv", default=None, help="write the per-rule table here")
+    ap.add_argument("--configfile", nargs="+", default=None, metavar="FILE",
+                    help="the campaign's config files: also schedule its whole DAG (snakemake --forceall) "
+                         "with each rule's median time on --cores and set that beside the measured span")
     args = ap.parse_args()
     jobs = read_benchmarks(Path(args.results))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
@@ -70,6 +64,15 @@ def main() -> None:
     print(f"\njob wall time: {total / 60:.1f} min, CPU time: {jobs['cpu_s'].sum() / 60:.1f} min, "
           f"span first start -> last end: {span / 60:.1f} min")
     print(f"core usage: job wall time / (span x cores) = {total / max(span * args.cores, 1e-9):.2f}")
+    if args.configfile:
+        dag = progress.parse_dag(progress.snakemake_dag(
+            ["-s", str(REPO / "Snakefile"), "--forceall", "--configfile", *args.configfile]))
+        est = progress.estimate(dag, jobs, args.cores)
+        print(f"whole DAG, {est.n_jobs} jobs, each rule at its median: list schedule on {args.cores} cores "
+              f"{est.eta_s / 60:.1f} min, critical path {est.critical_path_s / 60:.1f} min "
+              f"(measured span {span / 60:.1f} min)")
+        if est.unrecorded:
+            print(f"rules with no benchmark file, counted as 0 s: {sorted(est.unrecorded)}")
     if args.csv:
         per_rule.to_csv(args.csv)
 

@@ -120,6 +120,12 @@ INLINE = {
         "tests/test_workflow_smoke.py::test_report_holds_every_table_and_figure"
     ),
     "snakemake --lint": ".ci/run",
+    "nnpdistill progress --cores 2": (
+        "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records"),
+    "nnpdistill progress --cores 2 --configfile config/taste.yaml": (
+        "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records "
+        "(the same command on the smoke campaign)"),
+    "snakemake --dag --nolock": "what nnpdistill progress runs (tests/test_workflow_smoke.py)",
     "python benchmarks/bench_campaign.py results --cores 2": (
         "tests/test_workflow_smoke.py::test_every_rule_ran"
     ),

@@ -58,16 +58,43 @@ def test_every_rule_ran(smoke_run):
     assert len(rules) >= 15
     assert rules <= ran, f"rules that produced nothing in the smoke campaign: {sorted(rules - ran)}"
     # every rule wrote its benchmark file (what benchmarks/bench_campaign.py reads), with a wall time
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_campaign import read_benchmarks
+    from nnpdistill.progress import read_benchmarks
 
-    jobs = read_benchmarks(smoke_run / "results" / "smoke")
+    jobs = read_benchmarks(smoke_run / "results" / "smoke", sorted(rules))
     assert set(jobs["rule"]) == rules, sorted(rules ^ set(jobs["rule"]))
     assert (jobs["wall_s"] > 0).all() and (jobs["end"] >= jobs["start"]).all()
-    # and the README's command for it runs as shown, in the campaign's folder
-    bench = [sys.executable, str(REPO / "benchmarks/bench_campaign.py"), "results", "--cores", "2"]
+    # the main job's folder `results/` holds the smoke campaign's: its records are not the main job's
+    assert read_benchmarks(smoke_run / "results", sorted(rules)).empty
+    # and the README's command for it runs as shown, on the smoke campaign's folder, with the whole DAG
+    # scheduled at the recorded times: no rule lacks a record, and the schedule is at least the
+    # critical path and at most the job time
+    bench = [sys.executable, str(REPO / "benchmarks/bench_campaign.py"), "results/smoke", "--cores", "2",
+             "--configfile", *SMOKE_CONFIGS]
     proc = subprocess.run(bench, cwd=smoke_run, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "train_member" in proc.stdout, proc.stderr[-2000:]
+    assert "whole DAG" in proc.stdout and "no benchmark file" not in proc.stdout, proc.stdout[-1500:]
+
+
+def test_progress_counts_jobs_and_times_them_from_the_records(smoke_run):
+    """`nnpdistill progress` after the smoke campaign: nothing left; with one summary rule forced to
+    rerun, two jobs left (it and `all`) and the time left is that rule's recorded wall time."""
+    from nnpdistill.progress import campaign_progress, read_benchmarks
+
+    sm = ["-s", str(REPO / "Snakefile")]
+    est = campaign_progress(SMOKE_CONFIGS, 2, snakemake_args=sm, workdir=smoke_run)
+    assert est.n_left == 0 and est.n_jobs >= 150
+    est = campaign_progress(SMOKE_CONFIGS, 2, snakemake_args=[*sm, "--forcerun", "write_summary"],
+                            workdir=smoke_run)
+    assert est.n_left == 2 and est.left_by_rule == {"write_summary": 1, "all": 1}
+    recorded = read_benchmarks(smoke_run / "results" / "smoke", ["write_summary"])
+    wall = recorded.loc[recorded["rule"] == "write_summary", "wall_s"].item()
+    assert est.eta_s == pytest.approx(wall) and est.unrecorded == {}
+    # the command prints the same, from the campaign's folder
+    cmd = [sys.executable, "-m", "nnpdistill.cli", "progress", "--cores", "2", "--configfile", *SMOKE_CONFIGS,
+           "--", *sm, "--forcerun", "write_summary"]
+    proc = subprocess.run(cmd, cwd=smoke_run, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 to run" in proc.stdout and "write_summary" in proc.stdout, proc.stdout
 
 
 def test_smoke_outputs(smoke_run):
