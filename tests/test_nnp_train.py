@@ -136,3 +136,37 @@ def test_calibration_curve_bins_by_uncertainty_and_measures_errors():
     flat = calibration_curve(rng.permutation(uq), pred, true, n_bins=8)
     assert flat["rmse_meV"].max() / flat["rmse_meV"].min() < 1.1
     assert calibration_curve(uq[:5], pred[:5], true[:5], n_bins=8).empty
+
+
+def test_predict_cli_with_only_required_arguments_writes_what_the_workflow_writes(trained, tmp_path):
+    """One front door: `nnpdistill predict POOL --members ... --scores` writes the workflow's outputs
+    beside the scores (per-atom values, metrics, parity and uncertainty plots), the same bytes as the
+    stage function the rule calls, and metrics that agree with the scores they summarise."""
+    from nnpdistill.cli import main
+    from nnpdistill.frames import Frames, write_frames
+    from nnpdistill.nnp.predict import score_pool
+
+    _, out, _ = trained
+    pool = write_frames(tmp_path / "pool.h5", Frames(**make_frames(12, 5)), {"element": "Ni"})
+    members = [str(out / f"m{s}" / "model.pt") for s in range(3)]
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    assert main(["predict", str(pool), "--members", *members, "--scores", str(cli / "scores.csv"),
+                 "--quiet"]) == 0
+    for name in ("scores.csv", "atomic.npz", "metrics.csv", "parity.png", "uq_vs_error.png"):
+        assert (cli / name).stat().st_size > 0, name
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    score_pool(members, pool, stage / "scores.csv", stage / "atomic.npz", metrics=stage / "metrics.csv")
+    for name in ("scores.csv", "metrics.csv"):
+        assert (cli / name).read_bytes() == (stage / name).read_bytes(), name
+    scores, metrics = pd.read_csv(cli / "scores.csv"), pd.read_csv(cli / "metrics.csv")
+    mae = scores["abs_error_meV_per_atom"].mean()
+    assert metrics.loc[0, "mae_meV_per_atom"] == pytest.approx(mae, rel=1e-5)
+    assert metrics["spearman_uq_vs_atomic_error"].between(-1, 1).all()
+    # --no-metrics: scores and per-atom values only
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert main(["predict", str(pool), "--members", *members, "--scores", str(bare / "s.csv"), "--quiet",
+                 "--no-metrics"]) == 0
+    assert sorted(p.name for p in bare.iterdir()) == ["atomic.npz", "s.csv"]

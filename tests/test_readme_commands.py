@@ -120,6 +120,8 @@ INLINE = {
         "tests/test_workflow_smoke.py::test_report_holds_every_table_and_figure"
     ),
     "snakemake --lint": ".ci/run",
+    "nnpdistill predict": (
+        "tests/test_nnp_train.py::test_predict_cli_with_only_required_arguments_writes_what_the_workflow_writes"),
     "nnpdistill progress --cores 2": (
         "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records"),
     "nnpdistill progress --cores 2 --configfile config/taste.yaml": (

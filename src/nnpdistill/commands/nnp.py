@@ -29,15 +29,17 @@ def run_train(args) -> int:
 
 
 def run_predict(args) -> int:
-    from ..nnp.predict import load_ensemble, predict_pool, write_prediction
+    from ..nnp.predict import score_pool
     from ..runtime import setup_job
 
     setup_job(None, threads=args.threads)
-    model = load_ensemble(args.members)
-    pred = predict_pool(
-        model, args.pool, batch_frames=args.batch_frames, progress=not args.quiet, aevs=args.aevs
-    )
-    write_prediction(pred, args.scores, args.atomic)
+    folder = Path(args.scores).parent
+    beside = {name: None if args.no_metrics else str(folder / default)
+              for name, default in (("metrics", "metrics.csv"), ("parity", "parity.png"),
+                                    ("uq", "uq_vs_error.png"))}
+    outputs = {name: getattr(args, name) or beside[name] for name in beside}
+    pred = score_pool(args.members, args.pool, args.scores, args.atomic or folder / "atomic.npz", **outputs,
+                      aevs=args.aevs, batch_frames=args.batch_frames, progress=not args.quiet)
     print(f"{len(pred.scores)} frames scored at {pred.atoms_per_second:.0f} atoms/s -> {args.scores}")
     return 0
 
@@ -98,11 +100,24 @@ def register(subparsers) -> None:
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=run_train)
 
-    p = subparsers.add_parser("predict", help="score a pool with an ensemble (energies + atomic uncertainty)")
+    p = subparsers.add_parser(
+        "predict", help="score a pool with an ensemble (energies, atomic uncertainty, metrics, plots)",
+        description="Score every frame of a pool with an ensemble, as rule predict_pool does: per frame the "
+        "energy, its error against the pool's labels, and the atomic uncertainty (member spread of per-atom "
+        "energies, eV); and, for a labelled pool, the metrics table and the parity and uncertainty plots. "
+        "Outputs default to the workflow's names beside --scores.")
     p.add_argument("pool", help="frame store to score (.h5)")
     p.add_argument("--members", nargs="+", required=True, help="member model files (model.pt)")
-    p.add_argument("--scores", required=True, help="output CSV")
-    p.add_argument("--atomic", required=True, help="output NPZ of per-atom values")
+    p.add_argument("--scores", required=True, help="output CSV (one row per frame)")
+    p.add_argument("--atomic", default=None,
+                   help="output NPZ of per-atom values (default: atomic.npz beside --scores)")
+    p.add_argument("--metrics", default=None, help="MAE/RMSE table, meV/atom, overall, per phase and per "
+                   "order-parameter bin (default: metrics.csv beside --scores)")
+    p.add_argument("--parity", default=None, help="parity plot (default: parity.png beside --scores)")
+    p.add_argument("--uq", default=None,
+                   help="uncertainty against error plot (default: uq_vs_error.png beside --scores)")
+    p.add_argument("--no-metrics", action="store_true",
+                   help="write scores and per-atom values only (no metrics or plots unless named)")
     p.add_argument("--batch-frames", type=int, default=128, help="frames evaluated at once (memory vs speed)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")

@@ -196,3 +196,40 @@ def read_prediction(csv_path: str | os.PathLike, npz_path: str | os.PathLike | N
     with np.load(npz_path) as z:
         return PoolPrediction(scores, z["atom_offset"], z["uq_eV"], z["energy_pred_eV"],
                               z["energy_true_eV"], 0.0)
+
+
+def score_pool(members: list[str | os.PathLike], pool: str | os.PathLike, scores: str | os.PathLike,
+               atomic: str | os.PathLike, *, metrics: str | os.PathLike | None = None,
+               parity: str | os.PathLike | None = None, uq: str | os.PathLike | None = None,
+               aevs: str | os.PathLike | None = None, batch_frames: int = 128, progress: bool = False,
+               on_mismatch: str = "recompute") -> PoolPrediction:
+    """The pool-prediction stage, as rule ``predict_pool`` and ``nnpdistill predict`` run it: score
+    ``pool`` with the ensemble of ``members`` and write ``scores`` (CSV) and ``atomic`` (NPZ), and,
+    where given, ``metrics`` (CSV: MAE/RMSE overall, per phase and per order-parameter bin, plus the
+    Spearman rank correlation of atomic uncertainty with atomic error), the ``parity`` plot and the
+    uncertainty-against-error plot ``uq``. A pool without labels gets scores only (said in the log)."""
+    model = load_ensemble(list(members))
+    pred = predict_pool(model, pool, batch_frames=int(batch_frames), progress=progress, aevs=aevs or None,
+                        on_mismatch=on_mismatch)
+    write_prediction(pred, scores, atomic)
+    if not any((metrics, parity, uq)):
+        return pred
+    if not np.isfinite(pred.scores["energy_true_eV_per_atom"].to_numpy(float)).any():
+        log.warning("%s has no energy labels: scores only, no metrics or plots", pool)
+        return pred
+    from .metrics import energy_metrics, uncertainty_error_correlation
+    from .plots import parity_plot, uncertainty_plot
+
+    table = energy_metrics(pred.scores)
+    corr = uncertainty_error_correlation(pred.uq_eV, pred.energy_pred_eV, pred.energy_true_eV)
+    table["spearman_uq_vs_atomic_error"] = corr["spearman_rho"]
+    if metrics:
+        with atomic_path(metrics) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+    if parity:
+        parity_plot(pred.scores, parity, title=f"{model.settings.element}: {len(pred.scores)} frames")
+    if uq:
+        uncertainty_plot(pred.uq_eV, pred.energy_pred_eV, pred.energy_true_eV, uq, rho=corr["spearman_rho"])
+    log.info("pool MAE %.2f meV/atom, Spearman(uq, atomic error) %.3f", table.loc[0, "mae_meV_per_atom"],
+             corr["spearman_rho"])
+    return pred
