@@ -6,8 +6,8 @@ from nnpdistill.translate import translate_dataset
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_job(sm.log[0], sm.threads)
 info = translate_dataset(
-    sm.input.frames,
-    sm.input.source_crystals,
+    list(sm.input.frames),
+    list(sm.input.source_crystals),
     sm.input.target_crystals,
     sm.params.symbol,
     sm.output.h5,

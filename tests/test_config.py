@@ -83,6 +83,10 @@ def test_overrides_for_applies_symbol_keys_to_their_element_only():
     assert overrides_for(ov, "Ni") == {"sample": {"methods": ["momt"], "n_frames": 100}}
     with pytest.raises(ConfigError, match="element_overrides.Cu must be a mapping"):
         overrides_for({"Cu": 3}, "Cu")
+    # one-letter symbols (V, W) are elements too, never a shared setting of every element
+    ov = {"nnp": {"n_members": 3}, "V": {"distill": {"n_iterations": 2}}, "W": {"sample": {"n_frames": 9}}}
+    assert overrides_for(ov, "V") == {"nnp": {"n_members": 3}, "distill": {"n_iterations": 2}}
+    assert overrides_for(ov, "Ni") == {"nnp": {"n_members": 3}}
 
 
 def test_progress_streams_log_lines_in_a_job(tmp_path):

@@ -125,6 +125,58 @@ def test_multi_factor_translation_gives_each_factor_exactly_with_direct_eam_labe
     assert not (tmp_path / "bad.h5").exists()
 
 
+def _nb_frames(n=3, seed=1):
+    rng = np.random.default_rng(seed)
+    atoms = bulk("Nb", "bcc", a=3.30, cubic=True).repeat((2, 2, 4))  # 32 atoms, as the Ni frames
+    pos = atoms.positions[None] + rng.normal(0, 0.1, (n, len(atoms), 3))
+    cell = np.array([atoms.cell[:] for _ in range(n)])
+    return Frames(numbers=np.full((n, len(atoms)), 41), positions=pos, cell=cell,
+                  meta={"order_parameter": rng.random(n), "walker": np.arange(n)})
+
+
+def test_two_sources_each_with_its_own_factor_make_one_set(tmp_path):
+    """An FCC source and a BCC complement translated to Al together: each source's frames at its own
+    factor (Ni -> Al the FCC lattice ratio, Nb -> Al the ground-state volume ratio), fractional
+    coordinates kept, labels from Al's EAM, each frame tagged with its source; the first source's
+    frames are those of its single-source translation, byte for byte."""
+    ni, nb = _ni_frames(4, seed=2), _nb_frames(3)
+    write_frames(tmp_path / "ni.h5", ni, {"element": "Ni"})
+    write_frames(tmp_path / "nb.h5", nb, {"element": "Nb"})
+    for name, table in (("ni", NI), ("nb", NB), ("al", AL)):
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+    single = translate_dataset(str(tmp_path / "ni.h5"), tmp_path / "ni.csv", tmp_path / "al.csv", "Al",
+                               str(tmp_path / "one.h5"))
+    stores, tables = [tmp_path / "ni.h5", tmp_path / "nb.h5"], [tmp_path / "ni.csv", tmp_path / "nb.csv"]
+    info = translate_dataset(stores, tables, tmp_path / "al.csv", "Al", str(tmp_path / "two.h5"))
+    assert info["source_element"] == "Ni+Nb" and info["n_frames"] == 7
+    assert info["scale_factor"] == single["scale_factor"] and info["scale_rule"] == "fcc_lattice"
+    f_nb = scale_factor(NB, AL)[0]
+    assert [s["scale_rule"] for s in info["sources"]] == ["fcc_lattice", "ground_state_volume"]
+    assert info["sources"][1]["scale_factor"] == pytest.approx(f_nb)
+    with FrameStore(tmp_path / "two.h5") as store:
+        out, images = store.read(), store.to_atoms()
+        assert store.attrs["source_element"] == "Ni+Nb"
+    with FrameStore(tmp_path / "one.h5") as store:
+        one = store.read()
+    assert list(out.meta["source_element"]) == ["Ni"] * 4 + ["Nb"] * 3
+    assert "walker" not in out.meta  # only the meta every source has
+    np.testing.assert_array_equal(out.energy[:4], one.energy)
+    np.testing.assert_array_equal(out.positions[:4], one.positions)
+    np.testing.assert_allclose(out.cell[4:], nb.cell * f_nb, rtol=1e-15)
+    frac_in = np.linalg.solve(nb.cell.transpose(0, 2, 1), nb.positions.transpose(0, 2, 1))
+    frac_out = np.linalg.solve(out.cell[4:].transpose(0, 2, 1), out.positions[4:].transpose(0, 2, 1))
+    np.testing.assert_allclose(frac_out, frac_in, atol=1e-12)
+    assert (out.numbers == 13).all()
+    calc = EAMCalculator("Al")
+    for i in (0, 4, 6):
+        atoms = images[i]
+        atoms.calc = calc
+        assert atoms.get_potential_energy() == pytest.approx(out.energy[i], abs=1e-9)
+        np.testing.assert_allclose(atoms.get_forces(), out.forces[i], atol=1e-9)
+    with pytest.raises(NNPDistillError, match="one crystals.csv per source"):
+        translate_dataset(stores, tables[:1], tmp_path / "al.csv", "Al", str(tmp_path / "bad.h5"))
+
+
 def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):
     """The factor solves <P_target(s)> = <P_source>: check the labelled output against the source's
     own EAM stress, and that the 0 K rule's factor gives another pressure (the rule is not a no-op)."""

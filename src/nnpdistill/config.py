@@ -35,7 +35,8 @@ def overrides_for(overrides: Mapping[str, Any], symbol: str) -> dict[str, Any]:
 
 
 def _is_symbol(key: str) -> bool:
-    return len(key) in (1, 2) and key[0].isupper() and key[1:].islower()
+    """An element symbol: one capital letter (V, W), or one then a small one (Ni)."""
+    return len(key) in (1, 2) and key[0].isupper() and (len(key) == 1 or key[1].islower())
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

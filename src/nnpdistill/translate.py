@@ -156,24 +156,14 @@ def at_multipliers(parts: list[Frames], factor: float, multipliers, evaluator,
     return out
 
 
-def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str, target_symbol: str,
-                      out_h5: str, *, potential: str | None = None, rule: str = "auto",
-                      multipliers=(1.0,)) -> dict:
-    """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
-
-    ``multipliers`` (default ``(1.0,)``, the paper's single factor) puts every frame at each of the
-    rule's factor times a multiplier, so one translated set spans a range of densities around the
-    target's (e.g. ``(0.97, 1.0, 1.03)``: three times the frames). Returns what was done (factors,
-    rule, counts); the same goes into the output file's attributes.
-    """
-    from .frames import FrameStore, write_frames
+def _translate_source(source_h5, source_crystals, target_table: pd.DataFrame, eam, evaluator, rule: str,
+                      multipliers: list[float]) -> tuple[list[Frames], dict]:
+    """One source store scaled to the target, labelled; and what was done (attrs of the output)."""
+    from .frames import FrameStore
     from .io_utils import sha256_file
-    from .potentials import load_eam
 
-    tables = pd.read_csv(source_crystals), pd.read_csv(target_crystals)
-    factor, used = scale_factor(*tables, "auto" if rule == "pressure_match" else rule)
-    eam = load_eam(target_symbol, path=potential)
-    evaluator = eam.evaluator()
+    factor, used = scale_factor(pd.read_csv(source_crystals), target_table,
+                                "auto" if rule == "pressure_match" else rule)
     extra = {}
     with FrameStore(source_h5) as store:
         source_element = store.element
@@ -184,12 +174,63 @@ def translate_dataset(source_h5: str, source_crystals: str, target_crystals: str
         else:
             parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
                      for f in store.groups(labels=False)]
-    multipliers = [float(m) for m in multipliers]
     if multipliers != [1.0]:
         parts = at_multipliers(parts, factor, multipliers, evaluator, eam.atomic_number)
     info = {"source_element": source_element, "source_file": os.path.basename(source_h5),
             "source_sha256": sha256_file(source_h5), "scale_factor": factor, "scale_rule": used,
             **extra, "scale_multipliers": multipliers, "n_frames": int(sum(p.n_frames for p in parts))}
+    return parts, info
+
+
+def _tag_source(parts: list[Frames], symbol: str, keep: set[str]) -> list[Frames]:
+    """Frames with their source element as metadata ``source_element``, keeping only the ``keep`` meta."""
+    import dataclasses
+
+    return [dataclasses.replace(p, meta={**{k: v for k, v in p.meta.items() if k in keep},
+                                         "source_element": np.full(p.n_frames, symbol)})
+            for p in parts]
+
+
+def translate_dataset(source_h5, source_crystals, target_crystals: str, target_symbol: str,
+                      out_h5: str, *, potential: str | None = None, rule: str = "auto",
+                      multipliers=(1.0,)) -> dict:
+    """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
+
+    ``multipliers`` (default ``(1.0,)``, the paper's single factor) puts every frame at each of the
+    rule's factor times a multiplier, so one translated set spans a range of densities around the
+    target's (e.g. ``(0.97, 1.0, 1.03)``: three times the frames). Returns what was done (factors,
+    rule, counts); the same goes into the output file's attributes.
+
+    Several sources (lists of stores and of their crystal tables, e.g. distilled FCC Ni frames and a
+    complement of distilled BCC V frames) are each translated with their own factor and written as one
+    set: every frame then carries its ``source_element``, the attributes hold the first source's factor
+    and rule (the set's primary source) and every source's record under ``sources``, and
+    ``source_element`` joins the symbols (``"Ni+V"``).
+    """
+    from .frames import write_frames
+    from .potentials import load_eam
+
+    sources = [source_h5] if isinstance(source_h5, (str, os.PathLike)) else list(source_h5)
+    tables = [source_crystals] if isinstance(source_crystals, (str, os.PathLike)) else list(source_crystals)
+    if not sources or len(sources) != len(tables):
+        raise NNPDistillError(f"{len(sources)} source stores but {len(tables)} source crystal tables: give "
+                              "one crystals.csv per source, in the same order")
+    target_table = pd.read_csv(target_crystals)
+    eam = load_eam(target_symbol, path=potential)
+    evaluator = eam.evaluator()
+    multipliers = [float(m) for m in multipliers]
+    done = [_translate_source(src, tab, target_table, eam, evaluator, rule, multipliers)
+            for src, tab in zip(sources, tables, strict=True)]
+    if len(done) == 1:
+        parts, info = done[0]
+    else:
+        keep = set.intersection(*(set(p.meta) for parts, _ in done for p in parts))
+        parts = [f for ps, i in done for f in _tag_source(ps, i["source_element"], keep)]
+        first = done[0][1]
+        info = {"source_element": "+".join(i["source_element"] for _, i in done),
+                "scale_factor": first["scale_factor"], "scale_rule": first["scale_rule"],
+                "scale_multipliers": multipliers, "n_frames": int(sum(p.n_frames for p in parts)),
+                "sources": [i for _, i in done]}
     write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

@@ -71,6 +71,23 @@ ELEMENTS = _load_elements()
 SOURCE_ELEMENT = config["elements"][0]
 
 
+def _translation_sources():
+    """The elements whose distilled frames are translated: the source, then the complement if any."""
+    extra = config.get("complement_element")
+    if not extra:
+        return [SOURCE_ELEMENT]
+    if extra not in ELEMENTS or extra == SOURCE_ELEMENT:
+        raise WorkflowError(f"complement_element {extra!r} must be one of elements {list(ELEMENTS)} other "
+                            f"than the source {SOURCE_ELEMENT}")
+    if not ELEMENTS[extra]["distill"]["enabled"]:
+        raise WorkflowError(f"complement_element {extra}: its distill.enabled is false, so it has no "
+                            f"distilled frames to translate (config/elements/{extra.lower()}.yaml)")
+    return [SOURCE_ELEMENT, extra]
+
+
+TRANSLATION_SOURCES = _translation_sources()
+
+
 def _check_references():
     """Every element's reference method must be usable here (module imports, CP2K binary and data
     files, the element's pseudopotential and basis set): a bad one stops the run before any job."""

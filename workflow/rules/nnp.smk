@@ -10,7 +10,7 @@
 # table to crystals_nnp.csv/.md.
 
 wildcard_constraints:
-    trainset=r"distill/[a-z_]+/iter_\d+|subset/[a-z_]+_\d+_(all|n\d+)|translated/from_[A-Z][a-z]?"
+    trainset=r"distill/[a-z_]+/iter_\d+|subset/[a-z_]+_\d+_(all|n\d+)|translated/from_[A-Z][a-z]?(\+[A-Z][a-z]?)*"
     r"|labelled/translated/from_[A-Z][a-z]?(_n\d+)?",
     pool=r"(momt|npt_fcc|npt_liq)_\d+",
     member=r"\d+",

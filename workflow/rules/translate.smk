@@ -5,14 +5,15 @@
 
 
 wildcard_constraints:
-    source=r"[A-Z][a-z]?",
+    source=r"[A-Z][a-z]?(\+[A-Z][a-z]?)*",
 
 
 rule translate_dataset:
-    """Scale the source's distilled frames (cell and positions) to the target, relabel, label with EAM."""
+    """Scale the source's distilled frames (cell and positions) to the target, relabel, label with EAM;
+    with a complement ({source} = Ni+V) each source's frames at its own factor, in one set."""
     input:
         frames=translate_source_frames,
-        source_crystals=res("{source}/eam/crystals.csv"),
+        source_crystals=translate_source_crystals,
         target_crystals=res("{element}/eam/crystals.csv"),
     output:
         h5=res("{element}/translated/from_{source}.h5"),
@@ -50,7 +51,7 @@ rule summarize_transfer:
     benchmark:
         res("benchmarks/summarize_transfer.tsv"),
     params:
-        source=SOURCE_ELEMENT,
+        source="+".join(TRANSLATION_SOURCES),
         elements=lambda wc: transfer_elements(),
         pools=lambda wc: {el: ELEMENTS[el]["translate"]["eval_pool"] for el in transfer_elements()},
     threads: 1

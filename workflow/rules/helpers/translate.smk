@@ -12,17 +12,19 @@ def transfer_elements():
     """The translation targets: every element but the source with translate.enabled."""
     if not ELEMENTS[SOURCE_ELEMENT]["distill"]["enabled"]:
         return []
-    return [el for el, cfg in ELEMENTS.items() if el != SOURCE_ELEMENT and cfg["translate"]["enabled"]]
+    return [el for el, cfg in ELEMENTS.items() if el not in TRANSLATION_SOURCES and cfg["translate"]["enabled"]]
 
 
 # used by translate.smk, report.smk: the translated set's and the control's training-set folders
 def transfer_trainsets(element):
     cfg = ELEMENTS[element]["translate"]
-    source_cfg = ELEMENTS[SOURCE_ELEMENT]["distill"]
-    n_distilled = source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
+    n_distilled = 0
+    for source in TRANSLATION_SOURCES:
+        source_cfg = ELEMENTS[source]["distill"]
+        n_distilled += source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
     n_frames = n_distilled * len(cfg["scale_multipliers"])  # the control: as many frames as translated
     return {
-        "translated": f"{element}/translated/from_{SOURCE_ELEMENT}",
+        "translated": f"{element}/translated/from_{'+'.join(TRANSLATION_SOURCES)}",
         "control": f"{element}/subset/{cfg['eval_pool']}_n{n_frames}",
     }
 
@@ -60,9 +62,15 @@ def transfer_table_targets():
     return [res("transfer.csv"), res("transfer.md")] if transfer_elements() else []
 
 
-# used by translate.smk: the distilled source frames, or a given store (translate.source_frames)
+# used by translate.smk: the distilled frames of each source ("Ni" or "Ni+V"), or a given store for the
+# first (translate.source_frames)
 def translate_source_frames(wc):
     given = translate_cfg(wc)["source_frames"]
-    if given:
-        return given
-    return res(f"{wc.source}/distill/{translate_cfg(wc)['strategy']}/distilled.h5")
+    strategy = translate_cfg(wc)["strategy"]
+    return [given if given and k == 0 else res(f"{source}/distill/{strategy}/distilled.h5")
+            for k, source in enumerate(wc.source.split("+"))]
+
+
+# used by translate.smk: each source's EAM crystal table, in the order of the sources
+def translate_source_crystals(wc):
+    return [res(f"{source}/eam/crystals.csv") for source in wc.source.split("+")]
