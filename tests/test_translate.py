@@ -173,6 +173,13 @@ def test_two_sources_each_with_its_own_factor_make_one_set(tmp_path):
         atoms.calc = calc
         assert atoms.get_potential_energy() == pytest.approx(out.energy[i], abs=1e-9)
         np.testing.assert_allclose(atoms.get_forces(), out.forces[i], atol=1e-9)
+    # the CLI takes the same lists
+    from nnpdistill.cli import main
+
+    assert main(["translate", *map(str, stores), "--element", "Al", "--source-crystals", *map(str, tables),
+                 "--target-crystals", str(tmp_path / "al.csv"), "--out", str(tmp_path / "cli.h5")]) == 0
+    with FrameStore(tmp_path / "cli.h5") as store:
+        np.testing.assert_array_equal(store.read().energy, out.energy)
     with pytest.raises(NNPDistillError, match="one crystals.csv per source"):
         translate_dataset(stores, tables[:1], tmp_path / "al.csv", "Al", str(tmp_path / "bad.h5"))
 

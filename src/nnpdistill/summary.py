@@ -157,3 +157,54 @@ def write_summary(out_path: str | os.PathLike, sections: list[str], *, config_no
     with atomic_path(out_path) as tmp:
         tmp.write_text(text)
     return text
+
+
+TABLE1_LABELS = {"npt_fcc": "FCC Data", "npt_liq": "LIQ Data", "momt": "MOMT Data"}
+TABLE2_LABELS = {"distilled": "NNP (distilled data)", "whole": "NNP (whole pool)"}
+
+
+def campaign_sections(inputs: Mapping[str, str], source: str,
+                      translated_from: str | None = None) -> list[str]:
+    """The summary's sections from a campaign's files, named by keys (what rule write_summary gets):
+
+    - ``eam/{El}``: each element's EAM crystals.csv;
+    - ``table1/{method}`` and ``table1_mae/{method}``: the Table 1 ensembles' crystals and pool metrics;
+    - ``table2/distilled``, ``table2/whole``: Table 2's crystals; ``curve``: the learning curve CSV;
+    - ``table3/{El}``, ``fig3/{El}/translated``, ``fig3/{El}/control``: each translation target.
+
+    ``translated_from`` names the translated frames' sources (``"Ni+V"``; default ``source``)."""
+    inp = {k: str(v) for k, v in inputs.items()}
+    translated_from = translated_from or source
+    sections = []
+    table1 = {TABLE1_LABELS[k.split("/")[1]]: v for k, v in inp.items() if k.startswith("table1/")}
+    if table1:
+        paper = "Table 1 (Ni, 2,000 frames of 108 atoms)" if source == "Ni" else None
+        sections.append(crystal_section(f"Table 1: {source}, NNPs from conventional and MOMT data",
+                                        inp[f"eam/{source}"], table1, paper))
+        sections.append(metrics_section(
+            "Table 1 datasets judged on the whole MOMT pool (paper Figure S2)",
+            {TABLE1_LABELS[k.split("/")[1]]: v for k, v in inp.items() if k.startswith("table1_mae/")}))
+    table2 = {TABLE2_LABELS[k.split("/")[1]]: v for k, v in inp.items() if k.startswith("table2/")}
+    if table2:
+        sections.append(crystal_section(f"Table 2: {source}, distilled data", inp[f"eam/{source}"], table2,
+                                        "Table 2 (Ni, distilled)" if source == "Ni" else None))
+    if "curve" in inp:
+        sections.append(curve_section(inp["curve"]))
+    for key, path in inp.items():
+        if not key.startswith("table3/"):
+            continue
+        el = key.split("/")[1]
+        sections.append(crystal_section(f"Table 3: {el} from translated {translated_from} frames",
+                                        inp[f"eam/{el}"], {"NNP (translated data)": path},
+                                        "Table 3 (Al, translated)" if el == "Al" else None))
+        sections.append(metrics_section(f"{el}: pool error (paper Figure 3)", {
+            "translated from " + translated_from: inp[f"fig3/{el}/translated"],
+            f"control: same number of {el}'s own frames": inp[f"fig3/{el}/control"]}))
+    return sections
+
+
+def write_campaign_summary(inputs: Mapping[str, str], out_path: str | os.PathLike, source: str, seed: int,
+                           translated_from: str | None = None) -> str:
+    """``summary.md`` of a campaign (see :func:`campaign_sections` for the keys of ``inputs``)."""
+    sections = campaign_sections(inputs, source, translated_from)
+    return write_summary(out_path, sections, config_note=f"Campaign seed {seed}.")

@@ -14,6 +14,7 @@ rule write_summary:
         res("benchmarks/write_summary.tsv"),
     params:
         source=SOURCE_ELEMENT,
+        translated_from="+".join(TRANSLATION_SOURCES),
         seed=config["seed"],
     threads: 1
     resources:

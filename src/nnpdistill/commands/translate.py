@@ -11,8 +11,8 @@ def _run(args: argparse.Namespace) -> int:
 
     setup_job(None, args.threads)
     info = translate_dataset(
-        args.frames,
-        args.source_crystals,
+        args.frames if len(args.frames) > 1 else args.frames[0],
+        args.source_crystals if len(args.source_crystals) > 1 else args.source_crystals[0],
         args.target_crystals,
         args.element,
         args.out,
@@ -31,9 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "translate", help="translate frames to another element and label them with its EAM"
     )
-    p.add_argument("frames", help="source frame store (.h5)")
+    p.add_argument("frames", nargs="+",
+                   help="source frame store (.h5); several (e.g. distilled Ni and a BCC complement of "
+                   "distilled V) are each translated with their own factor into one set")
     p.add_argument("--element", required=True, help="target element symbol, e.g. Al")
-    p.add_argument("--source-crystals", required=True, help="crystals.csv of the source element")
+    p.add_argument("--source-crystals", required=True, nargs="+",
+                   help="crystals.csv of the source element (one per source store, in the same order)")
     p.add_argument("--target-crystals", required=True, help="crystals.csv of the target element")
     p.add_argument("--out", required=True, help="output frame store (.h5)")
     p.add_argument("--potential", default=None, help="target EAM file (default: the shipped one)")
