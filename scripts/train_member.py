@@ -1,33 +1,16 @@
-"""Snakemake adapter for rule train_member.
-
-In the distillation loop, an iteration whose selection is the previous iteration's (the early stop
-was met) copies the previous member instead of training again: a cheap pass-through.
-"""
+"""Snakemake adapter for rule train_member (nnpdistill.nnp.member.make_member: train, or copy the previous
+iteration's member when the loop's selection did not change)."""
 
 from pathlib import Path
 
-from nnpdistill.distill import same_selection
-from nnpdistill.io_utils import copy_atomic
 from nnpdistill.nnp.builder import NNPSettings
-from nnpdistill.nnp.train import TrainSettings, train_member
+from nnpdistill.nnp.member import make_member
+from nnpdistill.nnp.train import TrainSettings
 from nnpdistill.runtime import setup_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-log = setup_job(sm.log[0], sm.threads)
-out_dir = Path(sm.output.model).parent
-previous = Path(sm.params.previous) if sm.params.previous else None
-here = Path(sm.input.frames).parent
-if previous and same_selection(here / "selection.csv", previous / "selection.csv"):
-    prev_member = previous / "members" / sm.wildcards.member
-    log.info("selection unchanged since %s (converged): copying member %s", previous, sm.wildcards.member)
-    for name in ("model.pt", "learning_curve.csv"):
-        copy_atomic(prev_member / name, out_dir / name)
-else:
-    settings = NNPSettings.from_dict({"element": sm.params.symbol, **dict(sm.params.nnp_settings)})
-    train_member(
-        sm.input.frames,
-        settings,
-        TrainSettings.from_dict(dict(sm.params.train_settings)),
-        seed=int(sm.params.seed),
-        out_dir=out_dir,
-    )
+setup_job(sm.log[0], sm.threads)
+nnp = NNPSettings.from_dict({"element": sm.params.symbol, **dict(sm.params.nnp_settings)})
+train = TrainSettings.from_dict(dict(sm.params.train_settings))
+make_member(sm.input.frames, nnp, train, seed=int(sm.params.seed), out_dir=Path(sm.output.model).parent,
+            previous=sm.params.previous or None, member=sm.wildcards.member)

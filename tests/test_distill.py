@@ -288,3 +288,28 @@ def test_dataset_card_records_what_happened_with_checksums_and_transfer(tmp_path
     assert json.loads((tmp_path / "card.json").read_text()) == json.loads(json.dumps(card))
     md = (tmp_path / "card.md").read_text()
     assert "10 initial frames + 2 × 10" in md and "| Al | fcc |" in md
+
+
+def test_a_converged_iteration_copies_the_previous_members_bytes(tmp_path):
+    """rule train_member (nnp.member.make_member): when the loop's selection did not change, the member
+    is the previous iteration's, byte for byte, without training; a changed selection trains."""
+    from nnpdistill.nnp.builder import NNPSettings
+    from nnpdistill.nnp.member import make_member
+    from nnpdistill.nnp.train import TrainSettings
+
+    prev, here = tmp_path / "iter_1", tmp_path / "iter_2"
+    (prev / "members" / "0").mkdir(parents=True)
+    here.mkdir()
+    (prev / "members" / "0" / "model.pt").write_bytes(b"weights of iteration 1")
+    (prev / "members" / "0" / "learning_curve.csv").write_text("epoch,valid_rmse_meV_per_atom\n1,2.0\n")
+    sel = initial_selection(30, 6, seed=2)
+    write_selection(sel, prev / "selection.csv")
+    write_selection(sel.iloc[::-1], here / "selection.csv")  # same frames, another order
+    out = here / "members" / "0"
+    args = (here / "train.h5", NNPSettings(element="Ni"), TrainSettings())
+    assert make_member(*args, seed=1, out_dir=out, previous=prev, member="0") == "copied"
+    for name in ("model.pt", "learning_curve.csv"):
+        assert (out / name).read_bytes() == (prev / "members" / "0" / name).read_bytes()
+    write_selection(initial_selection(30, 7, seed=2), here / "selection.csv")
+    with pytest.raises(Exception, match="train.h5"):  # a changed selection trains (here: no file)
+        make_member(*args, seed=1, out_dir=tmp_path / "new", previous=prev, member="0")
