@@ -116,10 +116,14 @@ def test_latest_run_steps_and_results_dir(tmp_path):
     log = tmp_path / ".snakemake" / "log"
     log.mkdir(parents=True)
     (log / "2026-01-01T000000.0.snakemake.log").write_text("3 of 9 steps (33%) done\n")
-    newest = log / "2026-01-02T000000.0.snakemake.log"
-    newest.write_text("1 of 394 steps (0.3%) done\n...\n12 of 394 steps (3%) done\n")
-    os.utime(newest, (2e9, 2e9))
-    assert latest_run_steps(tmp_path) == (str(newest), 12, 394)
+    run = log / "2026-01-02T000000.0.snakemake.log"
+    run.write_text("1 of 394 steps (0.3%) done\n...\n12 of 394 steps (3%) done\n")
+    dry = log / "2026-01-03T000000.0.snakemake.log"  # a dry run (this command's own DAG call) after it
+    dry.write_text("Building DAG of jobs...\n")
+    os.utime(run, (1.9e9, 1.9e9))
+    os.utime(dry, (2e9, 2e9))
+    found, k, n, age = latest_run_steps(tmp_path)
+    assert (found, k, n) == (str(run), 12, 394) and age >= 0
     assert latest_run_steps(tmp_path / "nowhere") is None
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     a.write_text("results_dir: results/smoke\n")

@@ -188,16 +188,18 @@ def estimate(dag: Dag, jobs: pd.DataFrame, cores: int, fallback: pd.DataFrame | 
                     unrecorded)
 
 
-def latest_run_steps(workdir: str | Path = ".") -> tuple[str, int, int] | None:
-    """(log file, steps done, steps planned) of Snakemake's newest log in ``workdir``, if it counts any."""
+def latest_run_steps(workdir: str | Path = ".") -> tuple[str, int, int, float] | None:
+    """(log file, steps done, steps planned, age in s) of the newest Snakemake log in ``workdir`` that
+    counts steps (dry runs and lints write logs without), or None."""
+    import time
+
     logs = sorted(Path(workdir, ".snakemake", "log").glob("*.snakemake.log"), key=os.path.getmtime)
-    if not logs:
-        return None
-    hits = _STEPS.findall(logs[-1].read_text(errors="replace"))
-    if not hits:
-        return None
-    k, n, _ = hits[-1]
-    return str(logs[-1]), int(k), int(n)
+    for log in reversed(logs):
+        hits = _STEPS.findall(log.read_text(errors="replace"))
+        if hits:
+            k, n, _ = hits[-1]
+            return str(log), int(k), int(n), max(time.time() - os.path.getmtime(log), 0.0)
+    return None
 
 
 def duration(seconds: float) -> str:

@@ -7,17 +7,17 @@ import os
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..progress import campaign_progress, format_estimate, latest_run_steps
+    from ..progress import campaign_progress, duration, format_estimate, latest_run_steps
 
     extra = list(args.snakemake_args)
     if extra[:1] == ["--"]:
         extra = extra[1:]
+    steps = latest_run_steps(args.directory)  # before the DAG call, which writes a log of its own
     est = campaign_progress(args.configfile or [], args.cores, records=args.records,
                             snakemake_args=extra, workdir=args.directory)
-    steps = latest_run_steps(args.directory)
     if steps:
-        log, k, n = steps
-        print(f"Snakemake's latest run ({log}): {k} of {n} steps done")
+        log, k, n, age = steps
+        print(f"Snakemake's latest run ({log}, updated {duration(age)} ago): {k} of {n} steps done")
     print(format_estimate(est))
     return 0
 
