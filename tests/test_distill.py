@@ -313,3 +313,26 @@ def test_a_converged_iteration_copies_the_previous_members_bytes(tmp_path):
     write_selection(initial_selection(30, 7, seed=2), here / "selection.csv")
     with pytest.raises(Exception, match="train.h5"):  # a changed selection trains (here: no file)
         make_member(*args, seed=1, out_dir=tmp_path / "new", previous=prev, member="0")
+
+
+def test_select_cli_is_the_rules_step(tmp_path):
+    """`nnpdistill select` and rule select_frames run one function (distill.select_step): iteration 0 is
+    the seeded initial subset, iteration 1 adds the frames of largest frame score not yet chosen."""
+    from nnpdistill.cli import main
+
+    _pool(tmp_path / "pool.h5", n=30)
+    scores = _scores(30, seed=4)
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    common = ["select", "--pool", str(tmp_path / "pool.h5"), "--seed", "3"]
+    assert main([*common, "--out", str(tmp_path / "it0.csv"), "--n-initial", "6"]) == 0
+    it0 = read_selection(tmp_path / "it0.csv")
+    pd.testing.assert_frame_equal(it0, initial_selection(30, 6, 3))
+    assert main([*common, "--out", str(tmp_path / "it1.csv"), "--previous", str(tmp_path / "it0.csv"),
+                 "--scores", str(tmp_path / "scores.csv"), "--n-add", "5", "--iteration", "1"]) == 0
+    it1 = read_selection(tmp_path / "it1.csv")
+    added = set(it1["frame_index"]) - set(it0["frame_index"])
+    rest = scores[~scores["frame_index"].isin(it0["frame_index"])]
+    assert added == set(rest.nlargest(5, "uq_max_eV")["frame_index"])
+    # --scores is needed after iteration 0: a clear error (exit 2), nothing written
+    assert main([*common, "--out", str(tmp_path / "x.csv"), "--previous", str(tmp_path / "it0.csv")]) == 2
+    assert not (tmp_path / "x.csv").exists()

@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import selection as sel
 from .errors import NNPDistillError
+from .figure2 import plot_learning_curves  # noqa: F401  (re-exported: the distillation's Figure 2)
 from .frames import FrameStore, write_frames
 from .io_utils import atomic_path, sha256_file
 
@@ -307,56 +308,6 @@ def learning_curve(entries: dict[str, str], n_pool: int) -> pd.DataFrame:
     return df.sort_values(["pool", "strategy", "iteration"], ignore_index=True)
 
 
-def plot_learning_curves(curve: pd.DataFrame, path: str | os.PathLike, element: str) -> None:
-    """One panel per evaluation pool: MAE (meV/atom) against the fraction of the pool, per strategy;
-    plus the uncertainty-vs-error rank correlation of each iteration (paper Figure 2)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    def plain(value, _pos):  # log-axis labels as plain numbers, the minor ones at mantissas 2 to 5 only
-        if value <= 0:
-            return ""
-        mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
-        return f"{value:g}" if mantissa in (1.0, 2.0, 3.0, 4.0, 5.0) else ""
-
-    pools = list(dict.fromkeys(curve["pool"]))
-    fig, axes = plt.subplots(1, len(pools) + 1, figsize=(4.2 * (len(pools) + 1) + 1.4, 3.6), squeeze=False,
-                             layout="constrained")
-    styles = {name: s.style for name, s in sel.REGISTRY.items()}
-    for ax, pool in zip(axes[0], pools, strict=False):
-        for strategy, sub in curve[curve["pool"] == pool].groupby("strategy", sort=True):
-            color, marker = styles.get(strategy, ("k", "x"))
-            ax.plot(100 * sub["fraction_of_pool"], sub["mae_meV_per_atom"], marker=marker, color=color,
-                    label=strategy)
-        ax.set_xlabel("frames used (% of the selection pool)")
-        ax.set_ylabel("MAE (meV/atom)")
-        ax.set_title(f"{element}: error on {pool}")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(plain))
-        ax.yaxis.set_minor_formatter(FuncFormatter(plain))
-        ax.grid(alpha=0.3)
-        ax.grid(alpha=0.15, which="minor")
-    ax = axes[0][-1]
-    first = curve[curve["pool"] == pools[0]]
-    for strategy, sub in first.groupby("strategy", sort=True):
-        color, marker = styles.get(strategy, ("k", "x"))
-        ax.plot(sub["iteration"], sub["spearman_uq_vs_atomic_error"], marker=marker, color=color,
-                label=strategy)
-    ax.set_xlabel("iteration")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
-    ax.set_ylabel("Spearman ρ (uncertainty vs |atomic error|)")
-    ax.set_title(f"uncertainty quality on {pools[0]}")
-    ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize=8)  # one legend, beside the panels
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png", metadata={"Software": None})
-    plt.close(fig)
-
-
 def export_distilled(selection_csv: str | os.PathLike, pool_path: str | os.PathLike,
                      h5_out: str | os.PathLike, extxyz_out: str | os.PathLike,
                      manifest_out: str | os.PathLike, *, strategy: str, iteration: int, seeds: dict) -> dict:
@@ -394,3 +345,27 @@ def same_selection(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """Whether two selection files hold the same set of frames."""
     frames_a = set(read_selection(a)["frame_index"].tolist())
     return frames_a == set(read_selection(b)["frame_index"].tolist())
+
+
+def select_step(strategy: str, previous_csv: str | os.PathLike, scores_csv: str | os.PathLike,
+                pool_path: str | os.PathLike, iteration: int, cfg: dict, seed: int,
+                out_csv: str | os.PathLike, *, aevs: str | os.PathLike | None = None,
+                ranking: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
+    """One selection step of the loop or a baseline, as rule ``select_frames`` and ``nnpdistill select``
+    run it: the previous selection and the previous ensemble's scores of the pool in, the next selection
+    out (``out_csv``). ``aevs``: the pool's AEV cache, whose pooled frame descriptors fps_aev and direct
+    need; ``ranking``: the pool's ranking (quests). Returns the selection and the reason it stopped
+    growing or grew."""
+    with FrameStore(pool_path) as store:
+        n_pool = len(store)
+    descriptors = order = None
+    if aevs:
+        from .nnp.aev_cache import frame_descriptors
+
+        descriptors = frame_descriptors(aevs)
+    if ranking:
+        order = read_ranking(ranking)
+    selection, reason = select_iteration(strategy, read_selection(previous_csv), pd.read_csv(scores_csv),
+                                         int(iteration), dict(cfg), int(seed), n_pool, descriptors, order)
+    write_selection(selection, out_csv)
+    return selection, reason

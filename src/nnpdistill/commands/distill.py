@@ -11,52 +11,32 @@ from ..selection import RANKED_STRATEGIES, STRATEGIES
 
 
 def _select(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from ..distill import initial_selection, read_selection, select_iteration, write_selection
+    from ..distill import initial_selection, select_step, write_selection
     from ..frames import FrameStore
 
-    with FrameStore(args.pool) as store:
-        n_pool = len(store)
     if args.previous is None:
+        with FrameStore(args.pool) as store:
+            n_pool = len(store)
         selection = initial_selection(n_pool, args.n_initial, args.seed)
-        reason = "initial random subset"
-    else:
-        cfg = {
-            "n_per_iteration": args.n_add,
-            "score": args.score,
-            "grid_bins": args.grid_bins,
-            "guard_bins": args.guard_bins,
-            "guard_max_per_cell": args.guard_max_per_cell,
-            "acquisition": args.acquisition,
-            "power_beta": args.power_beta,
-            "target_mae_meV_per_atom": args.target_mae,
-            "target_uq_eV": args.target_uq,
-        }
-        descriptors = ranking = None
-        if args.aevs:  # fps_aev, direct: the frames' pooled AEVs from the pool's AEV cache
-            from ..nnp.aev_cache import frame_descriptors
-
-            descriptors = frame_descriptors(args.aevs)
-        if args.ranking:  # quests: the pool's ranking (nnpdistill rank)
-            from ..distill import read_ranking
-
-            ranking = read_ranking(args.ranking)
-        if args.scores is None:
-            raise NNPDistillError("--scores is needed after iteration 0 (the previous ensemble's scores.csv)")
-        selection, reason = select_iteration(
-            args.strategy,
-            read_selection(args.previous),
-            pd.read_csv(args.scores),
-            args.iteration,
-            cfg,
-            args.seed,
-            n_pool,
-            descriptors,
-            ranking,
-        )
-    write_selection(selection, args.out)
-    print(f"{len(selection)} of {n_pool} frames ({reason}) -> {args.out}")
+        write_selection(selection, args.out)
+        print(f"{len(selection)} of {n_pool} frames (initial random subset) -> {args.out}")
+        return 0
+    if args.scores is None:
+        raise NNPDistillError("--scores is needed after iteration 0 (the previous ensemble's scores.csv)")
+    cfg = {
+        "n_per_iteration": args.n_add,
+        "score": args.score,
+        "grid_bins": args.grid_bins,
+        "guard_bins": args.guard_bins,
+        "guard_max_per_cell": args.guard_max_per_cell,
+        "acquisition": args.acquisition,
+        "power_beta": args.power_beta,
+        "target_mae_meV_per_atom": args.target_mae,
+        "target_uq_eV": args.target_uq,
+    }
+    selection, reason = select_step(args.strategy, args.previous, args.scores, args.pool, args.iteration, cfg,
+                                    args.seed, args.out, aevs=args.aevs, ranking=args.ranking)
+    print(f"{len(selection)} frames ({reason}) -> {args.out}")
     return 0
 
 
