@@ -155,3 +155,25 @@ def test_schema_strategy_lists_follow_the_registry():
     assert props["distill"]["properties"]["strategies"]["items"]["enum"] == list(STRATEGIES)
     assert props["translate"]["properties"]["strategy"]["enum"] == list(STRATEGIES)
     assert all(name == s.name for name, s in REGISTRY.items())
+
+
+def test_a_workflow_job_ends_with_one_line_and_its_wall_time(tmp_path):
+    """setup_job with a log file (every workflow job): the job's last line says it is done and how long
+    it took; a job that fails says why instead, never 'done'."""
+    import subprocess
+    import sys
+
+    ok = "from nnpdistill.runtime import setup_job; import time; setup_job(r'{}'); time.sleep(0.2)"
+    bad = "from nnpdistill.runtime import setup_job; setup_job(r'{}'); raise ValueError('no such pool')"
+    for name, code, rc in (("ok.log", ok, 0), ("bad.log", bad, 1)):
+        log = tmp_path / name
+        proc = subprocess.run([sys.executable, "-c", code.format(log)], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == rc, proc.stderr
+        last = log.read_text().strip().splitlines()[-1]
+        if rc == 0:
+            took = float(last.split("job done in ")[1].split(" s:")[0])
+            assert 0.2 <= took < 60 and last.endswith(": ok.log") and "job done" in proc.stderr
+        else:
+            text = log.read_text()
+            assert "job done" not in text and "job failed: ValueError: no such pool" in text

