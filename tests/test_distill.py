@@ -215,6 +215,7 @@ def test_descriptor_selectors_find_a_rare_cluster_that_random_misses(tmp_path):
     assert rare & first_batch("direct", scores, desc)
     assert first_batch("direct", scores, desc) == first_batch("direct", scores, desc)  # seeded
     assert rare & first_batch("uncertainty", scores)
+    assert rare & first_batch("uncertainty_diverse", scores, desc)
     assert rare <= first_batch("ceiling", scores)
     assert not rare & first_batch("random", scores)
     with pytest.raises(NNPDistillError, match="frame descriptors"):

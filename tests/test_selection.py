@@ -109,3 +109,31 @@ def test_bad_inputs():
         select_random(10, [10], 2, seed=0)
     with pytest.raises(NNPDistillError, match="NaN"):
         select_uncertainty(np.array([np.nan, 1.0]), [], 1)
+
+
+def test_diverse_uncertainty_spreads_a_batch_that_top_k_piles_onto_one_spot():
+    """25 near-copies of one configuration with the highest scores and a distinct group of 10 slightly
+    less uncertain frames: top-k spends a batch of 10 on the copies; batch-diverse acquisition (40
+    candidates clustered into 10 groups) takes frames of the other group too, each the most uncertain
+    of its group; seeded, exact budget, disjoint from the selection; candidates = 1 is plain top-k."""
+    from nnpdistill.selection import select_diverse_uncertainty
+
+    rng = np.random.default_rng(4)
+    copies = rng.normal([0.0, 0.0], 0.01, (25, 2))
+    other = rng.normal([5.0, 5.0], 0.5, (10, 2))
+    rest = rng.normal([-5.0, 5.0], 2.0, (65, 2))
+    x = np.concatenate([copies, other, rest])
+    scores = np.concatenate([rng.uniform(0.9, 1.0, 25), rng.uniform(0.8, 0.85, 10), rng.uniform(0, 0.5, 65)])
+    selected = [99, 98]
+    top = select_uncertainty(scores, selected, 10)
+    assert set(top) <= set(range(25))
+    picks = select_diverse_uncertainty(scores, x, selected, 10, seed=2)
+    assert picks.size == 10 and np.unique(picks).size == 10 and not set(picks) & set(selected)
+    assert set(picks) & set(range(25, 35)) and set(picks) & set(range(25))
+    assert np.array_equal(picks, select_diverse_uncertainty(scores, x, selected, 10, seed=2))
+    assert np.array_equal(select_diverse_uncertainty(scores, x, selected, 10, seed=2, candidates=1), top)
+    # every pick is the most uncertain of the candidates nearest it (its k-means group): here the top
+    # frame of the copies and of the other group are both taken
+    assert int(np.argmax(scores[:25])) in picks and 25 + int(np.argmax(scores[25:35])) in picks
+    with pytest.raises(NNPDistillError, match="diverse_candidates"):
+        select_diverse_uncertainty(scores, x, selected, 10, seed=2, candidates=0.5)

@@ -78,6 +78,7 @@ def next_selection(
     features: np.ndarray | None = None,
     ranking: np.ndarray | None = None,
     converged: bool = False,
+    candidates: float = 4.0,
 ) -> pd.DataFrame:
     """Selection of ``iteration`` = selection of ``iteration - 1`` plus ``k`` frames by ``strategy``."""
     if strategy not in sel.STRATEGIES:
@@ -100,6 +101,11 @@ def next_selection(
         if scores is None:
             raise NNPDistillError("ceiling selection needs the previous ensemble's true errors")
         new = sel.select_ceiling(scores, chosen, k)
+    elif strategy == "uncertainty_diverse":
+        if scores is None or features is None:
+            raise NNPDistillError("uncertainty_diverse needs the previous ensemble's frame scores and the "
+                                  "pool's frame descriptors")
+        new = sel.select_diverse_uncertainty(scores, features, chosen, k, seed, candidates)
     elif strategy in sel.RANKED_STRATEGIES:
         if ranking is None:
             raise NNPDistillError(f"{strategy} selection needs the pool's ranking (rank_frames)")
@@ -213,7 +219,10 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
         if descriptors is None or len(descriptors) != n_pool:
             raise NNPDistillError(f"{strategy} needs the pool's {n_pool} frame descriptors (its AEV cache)")
         d = np.asarray(descriptors, dtype=float)
-        kwargs["features"] = _standardised(d) if strategy == "fps_aev" else sel.direct_features(d)
+        kwargs["features"] = sel.direct_features(d) if strategy == "direct" else _standardised(d)
+        if strategy == "uncertainty_diverse":
+            kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg.get("score", "max")], n_pool)
+            kwargs["candidates"] = float(cfg.get("diverse_candidates", 4.0))
     elif strategy in sel.RANKED_STRATEGIES and ranking is not None:  # next_selection says when it is missing
         kwargs["ranking"] = np.asarray(ranking, dtype=np.int64)
     out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)

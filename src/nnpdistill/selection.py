@@ -21,6 +21,10 @@ twice, and never return one that is already selected.
   initial subset, i.e. each next frame the one whose least-covered atomic environment is most novel
   (−log of its kernel sum over the environments picked so far) plus its own entropy
   (:func:`quests_rank`; the whole order is computed once, and each iteration takes its next k frames).
+- ``uncertainty_diverse``: batch-diverse acquisition (cluster-margin style): the ``diverse_candidates``
+  × k most uncertain frames, clustered into k groups on the frames' pooled ANI descriptors, and the most
+  uncertain frame of each group (:func:`select_diverse_uncertainty`): uncertain, but not k near-copies
+  of one configuration.
 - ``ceiling``: the k frames with the largest true error under the current ensemble. Not a selector a
   user can run (it needs the labels of the whole pool): the ceiling any acquisition by uncertainty
   approaches, so the gap to it measures how far the uncertainty is from an ideal one (DP-GEN's
@@ -69,6 +73,8 @@ REGISTRY: dict[str, Strategy] = {s.name: s for s in (
     Strategy("quests", ranked=True, style=("C8", "X"),
              config_keys=("quests_k", "quests_cutoff_A", "quests_bandwidth_per_A", "quests_ranked_frames")),
     Strategy("ceiling", needs_model=True, style=("k", "*")),
+    Strategy("uncertainty_diverse", needs_model=True, needs_descriptors=True,
+             config_keys=("score", "diverse_candidates"), style=("C1", "h")),
 )}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
 # strategies whose selection needs the previous iteration's ensemble
@@ -271,109 +277,6 @@ def select_fps(features: np.ndarray, selected: Sequence[int], k: int, seed: int)
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def direct_features(descriptors: np.ndarray) -> np.ndarray:
-    """DIRECT's encoding (Qi et al., npj Comput. Mater. 10, 43 (2024)): the descriptors standardised,
-    reduced by PCA to the components with eigenvalue > 1 (Kaiser's rule; at least one), each component
-    weighted by its explained variance."""
-    x = np.asarray(descriptors, dtype=float)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise NNPDistillError("DIRECT needs an (F, D) descriptor matrix with F >= 2")
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    eig = s**2 / (x.shape[0] - 1)
-    keep = max(1, int((eig > 1.0).sum()))
-    pcs = x @ vt[:keep].T
-    return pcs * (eig[:keep] / eig.sum())
-
-
-def _kmeans(x: np.ndarray, n_clusters: int, seed: int, n_iter: int = 100,
-            n_init: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Lloyd's k-means with k-means++ seeding, the best (lowest inertia) of ``n_init`` starts, all drawn
-    from ``seed``: (labels (F,), centroids)."""
-    rng = np.random.default_rng(seed)
-    F = x.shape[0]
-    sq = (x * x).sum(1)
-    best = None
-    for _ in range(n_init):
-        centres = [int(rng.integers(F))]
-        d2 = np.maximum(sq - 2 * x @ x[centres[0]] + sq[centres[0]], 0.0)
-        for _ in range(1, n_clusters):
-            total = d2.sum()
-            nxt = int(rng.choice(F, p=d2 / total)) if total > 0 else int(rng.integers(F))
-            centres.append(nxt)
-            d2 = np.minimum(d2, np.maximum(sq - 2 * x @ x[nxt] + sq[nxt], 0.0))
-        c = x[centres].copy()
-        labels = np.full(F, -1)
-        for _ in range(n_iter):
-            dist = sq[:, None] - 2 * x @ c.T + (c * c).sum(1)[None, :]
-            new = dist.argmin(1)
-            if np.array_equal(new, labels):
-                break
-            labels = new
-            for j in range(n_clusters):
-                members = labels == j
-                if members.any():
-                    c[j] = x[members].mean(0)
-        inertia = float(((x - c[labels]) ** 2).sum())
-        if best is None or inertia < best[0]:
-            best = (inertia, labels, c)
-    return best[1], best[2]
-
-
-def select_direct(features: np.ndarray, selected: Sequence[int], k: int, seed: int) -> np.ndarray:
-    """DIRECT sampling (Qi et al. 2024) as a nested selection: cluster the pool (``features`` from
-    :func:`direct_features`) into |selected| + k clusters and, from the clusters that hold no selected
-    frame, take the frame nearest each centroid, the clusters farthest from the selected frames first
-    (the largest first when nothing is selected yet); any budget left goes to the next-nearest unselected
-    frames of the clusters, one per cluster in turn, in the same order.
-
-    DIRECT's reference implementation (maml) clusters with scikit-learn's Birch; this uses k-means
-    (neither scikit-learn nor maml is a dependency), which gives the same kind of compact, similarly
-    populated clusters on PCA features."""
-    x = np.asarray(features, dtype=float)
-    if x.ndim != 2:
-        raise NNPDistillError("features must be an (F, D) array")
-    n_pool = x.shape[0]
-    selected = _check(n_pool, selected, k)
-    k = min(k, n_pool - selected.size)
-    if k <= 0:
-        return np.empty(0, dtype=np.int64)
-    labels, c = _kmeans(x, min(n_pool, selected.size + k), seed)
-    dist = np.linalg.norm(x - c[labels], axis=1)
-    taken = np.zeros(n_pool, dtype=bool)
-    taken[selected] = True
-    sizes = np.bincount(labels, minlength=c.shape[0])
-    if selected.size:  # centroids farthest from every selected frame first
-        gap = np.min(np.linalg.norm(c[:, None, :] - x[selected][None, :, :], axis=2), axis=1)
-        by_size = np.lexsort((np.arange(c.shape[0]), -sizes, -gap))
-    else:
-        by_size = np.lexsort((np.arange(c.shape[0]), -sizes))  # largest first, then cluster index
-    # per cluster, its unselected frames nearest the centroid first
-    order = np.lexsort((np.arange(n_pool), dist, labels))
-    bounds = np.searchsorted(labels[order], np.arange(c.shape[0] + 1))
-    queues = {j: order[bounds[j]:bounds[j + 1]] for j in range(c.shape[0])}
-    picked: list[int] = []
-    occupied = set(labels[selected].tolist())
-    for j in by_size:  # first pass: one frame from each cluster without a selected frame
-        if len(picked) == k:
-            break
-        if j in occupied or sizes[j] == 0:
-            continue
-        i = next(i for i in queues[j] if not taken[i])
-        picked.append(int(i))
-        taken[i] = True
-    while len(picked) < k:  # budget left: round-robin over the largest clusters
-        for j in by_size:
-            if len(picked) == k:
-                break
-            free = [i for i in queues[j] if not taken[i]]
-            if free:
-                picked.append(int(free[0]))
-                taken[free[0]] = True
-    return np.sort(np.asarray(picked, dtype=np.int64))
-
-
 def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndarray:
     """The next ``k`` frames of a ranking that are not selected yet (sorted)."""
     selected_set = set(np.asarray(selected, dtype=np.int64).tolist())
@@ -384,7 +287,14 @@ def select_ranked(order: np.ndarray, selected: Sequence[int], k: int) -> np.ndar
     return np.sort(np.asarray(nxt, dtype=np.int64))
 
 
-# QUESTS (the ``quests`` strategy's ranking) lives in its own module; its functions are part of this API
+# the descriptor-space selectors (DIRECT, diverse uncertainty) and QUESTS (the ``quests`` strategy's
+# ranking) live in their own modules; their functions are part of this API
+from .descriptor_select import (  # noqa: E402, F401
+    direct_features,
+    kmeans,
+    select_direct,
+    select_diverse_uncertainty,
+)
 from .quests_select import (  # noqa: E402, F401
     QUESTS_DEFAULTS,
     quests_descriptors,
