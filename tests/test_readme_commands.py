@@ -91,6 +91,13 @@ INLINE = {
         "run: nnpdistill translate pool.h5 --element Al --source-crystals results/Ni/eam/crystals.csv "
         "--target-crystals results/Al/eam/crystals.csv --out al.h5 --multipliers 0.97 1.0 1.03"
     ),
+    "nnpdistill translate NI.h5 V.h5 --element Ta --source-crystals NI.csv V.csv --target-crystals TA.csv "
+    "--out ta.h5": (
+        "run: nnpdistill translate pool.h5 frames.h5 --element Al --source-crystals "
+        "results/Ni/eam/crystals.csv results/Cu/eam/crystals.csv "
+        "--target-crystals results/Al/eam/crystals.csv --out two.h5  "
+        "# two sources (Ni, and Cu frames) to Al: the sandbox has no V or Ta files"
+    ),
     "nnpdistill dataset-card": (
         "run: nnpdistill dataset-card --help  # the smoke campaign's write_dataset_card rule runs the stage"
     ),
