@@ -44,7 +44,9 @@ def setup_job(
         start = time.perf_counter()
 
         def _done():
-            if not failed:
+            # only while this job's logging is in place (a process that set up logging again, or a
+            # test that cleared it, has closed these handlers)
+            if not failed and any(h in logging.getLogger().handlers for h in handlers[1:]):
                 wall = time.perf_counter() - start
                 took = f"{wall:.1f} s" if wall < 90 else f"{wall / 60:.1f} min"
                 logger.info("job done in %s: %s", took, Path(log_path).name)
