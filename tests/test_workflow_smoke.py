@@ -285,3 +285,20 @@ def test_bad_element_settings_stop_the_workflow_at_start_up(tmp_path, override, 
     assert all(word in err for word in expected), err[-3000:]
     assert "Failed validating" not in err  # not the schema dump
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("complement, expected", [
+    ("Cu", ["complement_element 'Cu' must be one of elements", "other than the source Ni"]),
+    ("Ni", ["complement_element 'Ni' must be one of elements"]),
+    ("Al", ["complement_element Al: its distill.enabled is false", "config/elements/al.yaml"]),
+])
+def test_a_bad_complement_element_is_named_at_start_up(tmp_path, complement, expected):
+    """complement_element must be another element of the campaign with distilled frames: otherwise the
+    run stops at start-up naming it, before any job."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"complement_element: {complement}\n")
+    proc = _snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad), timeout=300)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert all(word in err for word in expected), err[-3000:]
+    assert not (tmp_path / "results").exists()
