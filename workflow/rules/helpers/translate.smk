@@ -9,7 +9,8 @@ def translate_cfg(wc):
 
 # used by translate.smk, report.smk
 def transfer_elements():
-    """The translation targets: every element but the source with translate.enabled."""
+    """The translation targets: every element with translate.enabled but the sources (the source and
+    the complement, if any)."""
     if not ELEMENTS[SOURCE_ELEMENT]["distill"]["enabled"]:
         return []
     return [el for el, cfg in ELEMENTS.items() if el not in TRANSLATION_SOURCES and cfg["translate"]["enabled"]]
