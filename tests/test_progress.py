@@ -92,6 +92,9 @@ def test_estimate_counts_unfinished_jobs_and_names_rules_without_record():
     est = estimate(dag, jobs, cores=2, fallback=other)
     assert est.unrecorded == {} and est.seconds_per_job["train_member"] == 20.0
     assert est.eta_s == 26.0 and "at least" not in format_estimate(est)
+    # a fresh campaign: no record of any rule left to run, so no figure, and where to get one
+    fresh = format_estimate(estimate(dag, jobs[jobs["rule"] == "sample_momt"], cores=2))
+    assert "time left: unknown" in fresh and "--records" in fresh and "about" not in fresh
     done = Dag(dag.rules, set(dag.rules), dag.edges)
     assert "nothing left to run" in format_estimate(estimate(done, jobs, 2))
 

@@ -218,6 +218,10 @@ def format_estimate(est: Estimate) -> str:
     if est.n_left == 0:
         lines.append("nothing left to run")
         return "\n".join(lines)
+    if not set(est.left_by_rule) - set(est.unrecorded) - {"all"}:
+        lines.append("time left: unknown, no finished job of these rules has recorded its time yet "
+                     "(--records DIR lends a finished campaign's times)")
+        return "\n".join(lines)
     bound = " at least" if est.unrecorded else ""
     lines.append(f"time left on {est.cores} core{'s' if est.cores > 1 else ''}:{bound} about "
                  f"{duration(est.eta_s)} (critical path {duration(est.critical_path_s)}, "
