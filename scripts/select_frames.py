@@ -1,6 +1,6 @@
 """Snakemake adapter for rule select_frames (iteration i > 0 of the distillation loop)."""
 
-from nnpdistill.distill import read_selection, select_step
+from nnpdistill.distill import select_step
 from nnpdistill.runtime import setup_job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -10,5 +10,7 @@ selection, reason = select_step(sm.wildcards.strategy, sm.input.previous, sm.inp
                                 int(sm.wildcards.iteration), dict(sm.params.cfg), int(sm.params.seed),
                                 sm.output.csv, aevs=sm.input.get("aevs") or None,
                                 ranking=sm.input.get("ranking") or None)
-log.info("%s iteration %s: %d -> %d frames (%s)", sm.wildcards.strategy, sm.wildcards.iteration,
-         len(read_selection(sm.input.previous)), len(selection), reason)
+iteration = int(sm.wildcards.iteration)
+added = int((selection["iteration_added"] == iteration).sum())
+log.info("%s iteration %s: %d -> %d frames (%s)", sm.wildcards.strategy, iteration, len(selection) - added,
+         len(selection), reason)

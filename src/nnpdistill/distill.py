@@ -362,9 +362,9 @@ def select_step(strategy: str, previous_csv: str | os.PathLike, scores_csv: str 
                 ranking: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
     """One selection step of the loop or a baseline, as rule ``select_frames`` and ``nnpdistill select``
     run it: the previous selection and the previous ensemble's scores of the pool in, the next selection
-    out (``out_csv``). ``aevs``: the pool's AEV cache, whose pooled frame descriptors fps_aev and direct
-    need; ``ranking``: the pool's ranking (quests). Returns the selection and the reason it stopped
-    growing or grew."""
+    out (``out_csv``). ``aevs``: the pool's AEV cache, whose pooled frame descriptors fps_aev, direct
+    and uncertainty_diverse need; ``ranking``: the pool's ranking (quests). Returns the selection and
+    the reason it stopped growing or grew."""
     with FrameStore(pool_path) as store:
         n_pool = len(store)
     descriptors = order = None

@@ -72,8 +72,9 @@ def parse_dag(dot: str) -> Dag:
 
 
 def rule_of(stem: str, rule_names: list[str]) -> str:
-    """The rule a benchmark file belongs to: the longest rule name that is its stem or a prefix + '_'."""
-    for name in sorted(rule_names, key=len, reverse=True):
+    """The rule a benchmark file belongs to: the longest rule name that is its stem or a prefix + '_'
+    (``rule_names`` longest first, as :func:`read_benchmarks` passes them)."""
+    for name in rule_names:
         if stem == name or stem.startswith(name + "_"):
             return name
     return stem
@@ -91,6 +92,7 @@ def read_benchmarks(results: str | Path, rule_names: list[str]) -> pd.DataFrame:
     """One row per benchmark file of the campaign in ``results``: rule, file, wall s, CPU s, max RSS MB,
     start and end (epoch s; end = the file's mtime, start = end minus the wall time)."""
     results = Path(results)
+    rule_names = sorted(rule_names, key=len, reverse=True)
     rows = []
     for tsv in sorted(results.rglob("benchmarks/*.tsv")):
         if not _own_file(tsv.relative_to(results)):

@@ -33,6 +33,7 @@ def _select(args: argparse.Namespace) -> int:
         "power_beta": args.power_beta,
         "target_mae_meV_per_atom": args.target_mae,
         "target_uq_eV": args.target_uq,
+        "diverse_candidates": args.diverse_candidates,
     }
     selection, reason = select_step(args.strategy, args.previous, args.scores, args.pool, args.iteration, cfg,
                                     args.seed, args.out, aevs=args.aevs, ranking=args.ranking)
@@ -109,6 +110,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--acquisition", default="top_k", choices=["top_k", "power"],
                    help="top_k: highest scores; power: drawn with probability ~ score**beta (seeded)")
     p.add_argument("--power-beta", type=float, default=1.0, help="exponent of the power acquisition")
+    p.add_argument("--diverse-candidates", type=float, default=4.0,
+                   help="uncertainty_diverse: the most uncertain N x (frames added) are clustered into "
+                   "that many groups, each giving its most uncertain frame (default 4)")
     p.add_argument("--target-mae", type=float, default=None, help="early stop: pool MAE, meV/atom")
     p.add_argument("--target-uq", type=float, default=None, help="early stop: mean frame score, eV")
     p.add_argument("--seed", type=int, default=0,
