@@ -4,6 +4,7 @@ import math
 
 import pandas as pd
 import pytest
+from ase.build import bulk
 
 from nnpdistill.crystals import (
     CRYSTAL_COLUMNS,
@@ -85,7 +86,12 @@ def test_builders_have_expected_geometry():
 def test_reference_lattice_conversion_and_errors():
     assert fcc_lattice_from_reference("fcc", 3.52) == pytest.approx(3.52)
     assert fcc_lattice_from_reference("bcc", 3.3) ** 3 / 4 == pytest.approx(3.3**3 / 2)
+    # hcp: ideal c/a, the FCC of the same nearest-neighbour distance and atomic volume
+    a_fcc = fcc_lattice_from_reference("hcp", 3.2)
+    assert a_fcc / math.sqrt(2) == pytest.approx(3.2)
+    ideal = bulk("Mg", "hcp", a=3.2, c=3.2 * math.sqrt(8 / 3))
+    assert a_fcc**3 / 4 == pytest.approx(ideal.get_volume() / len(ideal))
     with pytest.raises(NNPDistillError, match="cannot derive"):
-        fcc_lattice_from_reference("hcp", 2.5)
+        fcc_lattice_from_reference("hex", 2.5)
     with pytest.raises(NNPDistillError, match="unknown structure"):
         build_crystal("Ni", "diamond", 3.5)

@@ -71,6 +71,15 @@ def test_potential_without_element():
         potential_from_eam("Ni", path=str(al))
 
 
+def test_start_lattice_keeps_the_reference_crystals_volume():
+    """The FCC start of a BCC metal (Nb's header: bcc, a = 3.302 Å) has Nb's BCC atomic volume, not half of
+    it (an FCC cell with the BCC a); Ni's FCC header is taken as it is; an explicit lattice_A wins."""
+    nb = potential_from_eam("Nb")
+    assert nb.lattice_A**3 / 4 == pytest.approx(3.30237355652999**3 / 2)
+    assert potential_from_eam("Ni").lattice_A == pytest.approx(3.5162327313875)
+    assert potential_from_eam("Nb", lattice_A=4.2).lattice_A == 4.2
+
+
 def test_eam_momt_resume_bitwise(tmp_path):
     """With the EAM's Verlet neighbour list: killed + resumed MOMT run == uninterrupted run, bit for bit."""
     from nnpdistill.md.momt import Bias2D, order_range

@@ -183,9 +183,13 @@ _ATOMS_PER_CUBIC_CELL = {"fcc": 4, "bcc": 2, "sc": 1, "diamond": 8}
 def fcc_lattice_from_reference(structure: str, lattice_A: float) -> float:
     """FCC lattice constant with the same atomic volume as a reference crystal (e.g. an EAM header).
 
-    Only cubic references (fcc, bcc, sc, diamond) are understood; others raise.
+    Cubic references (fcc, bcc, sc, diamond) and hcp (``a`` of an ideal c/a = sqrt(8/3) cell, as EAM
+    headers give no c: volume a^3/sqrt(2) per atom, the FCC of the same nearest-neighbour distance) are
+    understood; others raise.
     """
     structure = structure.lower()
+    if structure == "hcp" and lattice_A > 0:
+        return float(lattice_A) * np.sqrt(2.0)
     if structure not in _ATOMS_PER_CUBIC_CELL or not lattice_A > 0:
         raise NNPDistillError(
             f"cannot derive a starting lattice from reference {structure!r} a={lattice_A} Å; "

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, NNPDistillError
 from ..units import BAR_EV_PER_A3
 from .integrators import MDState, plain_forces
 from .momt import Bias2D, MOMTForce, WangLandau
@@ -321,10 +321,21 @@ def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0
                        lattice_A: float | None = None) -> Potential:
     """A :class:`Potential` for ``symbol`` from the EAM engine (``path`` None → the shipped default).
     Raises the engine's ElementNotFoundError for a file without the element."""
+    from ..crystals import fcc_lattice_from_reference
     from ..potentials import load_eam
 
     eam = load_eam(symbol, path=path)
-    a = lattice_A if lattice_A is not None else getattr(eam, "reference_lattice_A", None)
+    a = lattice_A
+    if a is None:
+        # the FCC cell of the reference crystal's atomic volume (a BCC or HCP header's a is not an FCC a)
+        ref_a = getattr(eam, "reference_lattice_A", None)
+        ref_structure = getattr(eam, "reference_structure", "fcc") or "fcc"
+        try:
+            a = fcc_lattice_from_reference(ref_structure, ref_a) if ref_a is not None else None
+        except NNPDistillError:
+            raise ConfigError(f"no FCC lattice constant for {symbol}: the potential file's header gives "
+                              f"{ref_structure!r} a={ref_a} Å, which does not convert; "
+                              "set sample.lattice_A") from None
     if a is None or not a > 0:
         raise ConfigError(f"no FCC lattice constant for {symbol}: the potential file gives none; "
                           "set sample.lattice_A")
