@@ -108,41 +108,72 @@ def test_progress_streams_log_lines_in_a_job(tmp_path):
     logging.getLogger().handlers.clear()
 
 
-def test_typed_settings_defaults_equal_the_schema_defaults():
-    """The dataclasses the CLI and the package use and the workflow schema give the same defaults, so a
-    run with only the required arguments is the run the workflow makes (issue 18's one source of truth,
-    checked until the dataclasses are generated from the schema)."""
+def test_typed_settings_defaults_come_from_the_schema(tmp_path):
+    """Issue 18's one source of truth: the typed settings the CLI and the package use take their defaults
+    from the workflow's schemas through the generated module, which must be up to date; a run with only
+    the required arguments is then the run the workflow makes. A schema edit shows in the settings."""
     import dataclasses
 
+    from nnpdistill import defaults
     from nnpdistill.md.coexistence import CoexistenceSettings
     from nnpdistill.md.run import MOMTParams, RunSettings
     from nnpdistill.md.setup import MDParams
     from nnpdistill.nnp.validate import ValidateSettings
 
+    # the committed module is what the schemas render to (else: python -m nnpdistill.defaults ... --write)
+    assert defaults.GENERATED.read_text() == defaults.render(REPO / "workflow/schemas")
+    assert defaults.main([str(REPO / "workflow/schemas")]) == 0
+
     schema = yaml.safe_load((REPO / "workflow/schemas/element.schema.yaml").read_text())["properties"]
     sample = schema["sample"]["properties"]
-
     checked = []
 
-    def check(cls, props):
-        for f in dataclasses.fields(cls):
-            if f.name not in props or f.default is dataclasses.MISSING:
+    def check(obj, props):
+        for f in dataclasses.fields(obj):
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required or f.name not in props or "default" not in props[f.name] or "properties" in props[f.name]:
                 continue
-            want = props[f.name].get("default")
-            got = list(f.default) if isinstance(f.default, tuple) else f.default
-            assert got == want, f"{cls.__name__}.{f.name}: dataclass {got!r}, schema {want!r}"
+            got = getattr(obj, f.name)
+            got = list(got) if isinstance(got, tuple) else got
+            assert got == props[f.name]["default"], f"{type(obj).__name__}.{f.name}: {got!r}"
             checked.append(f.name)
 
-    check(RunSettings, sample)
-    check(MDParams, sample)
-    check(MOMTParams, sample["momt"]["properties"])
-    check(CoexistenceSettings, schema["coexistence"]["properties"])
-    n = len(checked)
-    check(ValidateSettings, schema["validate"]["properties"])
-    assert len(checked) - n == len(ValidateSettings.__dataclass_fields__) - 1, checked[n:]  # all but the list
-    assert ValidateSettings().extra_temperatures_K == \
-        schema["validate"]["properties"]["extra_temperatures_K"]["default"]
-    assert len(checked) >= 58, checked
+    check(RunSettings(method="momt"), sample)
+    check(MDParams(), sample)
+    check(MOMTParams(), sample["momt"]["properties"])
+    check(CoexistenceSettings(temperature_guess_K=1000.0), schema["coexistence"]["properties"])
+    check(ValidateSettings(), schema["validate"]["properties"])
+    assert len(checked) >= 66, checked
+    assert isinstance(CoexistenceSettings(1000.0).cells, tuple)  # tuple fields stay tuples
+    a, b = ValidateSettings(), ValidateSettings()
+    a.extra_temperatures_K.append(1.0)
+    assert b.extra_temperatures_K == [2000.0]  # list defaults are fresh per instance
+
+    # the schema's defaults reach the settings: a rendered schema with another default changes them
+    edited = tmp_path / "schemas"
+    edited.mkdir()
+    for name in defaults.SCHEMAS:
+        text = (REPO / "workflow/schemas" / f"{name}.schema.yaml").read_text()
+        if name == "element":
+            text = text.replace("n_h: {type: integer, minimum: 4, default: 60,",
+                                "n_h: {type: integer, minimum: 4, default: 61,")
+        (edited / f"{name}.schema.yaml").write_text(text)
+    namespace: dict = {}
+    exec(defaults.render(edited), namespace)
+    assert namespace["DEFAULTS"]["element"]["sample"]["momt"]["n_h"] == 61
+    assert defaults.default("sample.momt.n_h") == 60 and defaults.default("config:seed") == 2023
+    with pytest.raises(KeyError, match="no schema default"):
+        defaults.default("sample.momt.no_such_key")
+
+    @dataclasses.dataclass
+    @defaults.from_schema("sample.momt")
+    class Unknown:
+        n_h: int = defaults.SCHEMA
+
+    assert Unknown().n_h == 60
+    with pytest.raises(KeyError, match="has no default 'nope'"):
+        defaults.from_schema("sample.momt")(type("Bad", (), {"__annotations__": {"nope": "int"},
+                                                           "nope": defaults.SCHEMA}))
 
 
 def test_schema_strategy_lists_follow_the_registry():

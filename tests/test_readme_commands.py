@@ -135,6 +135,12 @@ INLINE = {
         "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records "
         "(the same command on the smoke campaign)"),
     "snakemake --dag --nolock": "what nnpdistill progress runs (tests/test_workflow_smoke.py)",
+    "nnpdistill summary --help": "run: nnpdistill summary --help",
+    "nnpdistill summary --out summary.md eam/Ni=results/Ni/eam/crystals.csv "
+    "table2/distilled=results/Ni/distill/uncertainty/iter_10/crystals_nnp.csv": (
+        "tests/test_summary.py::test_the_command_line_writes_what_the_rule_writes"),
+    "python -m nnpdistill.defaults workflow/schemas --write": (
+        "tests/test_config.py::test_typed_settings_defaults_come_from_the_schema (renders the schemas)"),
     "python benchmarks/bench_campaign.py results --cores 2": (
         "tests/test_workflow_smoke.py::test_every_rule_ran"
     ),

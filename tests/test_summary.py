@@ -42,3 +42,22 @@ def test_sections_carry_the_files_numbers_errors_and_order(tmp_path):
     text = write_campaign_summary(inputs, tmp_path / "summary.md", "Ni", 7)
     assert (tmp_path / "summary.md").read_text() == text
     assert "Campaign seed 7." in text and "from translated Ni frames" in text
+
+
+def test_the_command_line_writes_what_the_rule_writes(tmp_path, capsys):
+    """`nnpdistill summary KEY=PATH ...` calls the rule's function: same bytes; a malformed pair or a
+    missing file is named, and nothing is written."""
+    from nnpdistill.cli import main
+
+    inputs = {
+        "eam/Ni": _crystals(tmp_path / "ni.csv", (2.49, -4.876), (2.41, -4.833), (2.44, -4.847)),
+        "table2/distilled": _crystals(tmp_path / "d.csv", (2.50, -4.870), (2.42, -4.840), (2.45, -4.850)),
+    }
+    want = write_campaign_summary(inputs, tmp_path / "rule.md", "Ni", 2023)
+    assert main(["summary", "--out", str(tmp_path / "cli.md"), *[f"{k}={v}" for k, v in inputs.items()]]) == 0
+    assert (tmp_path / "cli.md").read_text() == want
+    capsys.readouterr()
+    for bad, why in ((["eam/Ni"], "not KEY=PATH"), ([f"eam/Ni={tmp_path / 'none.csv'}"], "not found")):
+        assert main(["summary", "--out", str(tmp_path / "bad.md"), *bad]) == 2
+        assert why in capsys.readouterr().err
+    assert not (tmp_path / "bad.md").exists()

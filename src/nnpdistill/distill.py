@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import selection as sel
+from .defaults import default
 from .errors import NNPDistillError
 from .figure2 import plot_learning_curves  # noqa: F401  (re-exported: the distillation's Figure 2)
 from .frames import FrameStore, write_frames
@@ -172,8 +173,9 @@ def _aligned(scores: pd.DataFrame, column: str, n_pool: int) -> np.ndarray:
 
 def converged(scores: pd.DataFrame, cfg: dict) -> tuple[bool, str]:
     """Whether the previous ensemble already meets the configured MAE or uncertainty target."""
+    cfg = {**default("distill"), **cfg}  # the schema's defaults under what is given
     mae = float(scores["abs_error_meV_per_atom"].mean())
-    uq = float(scores[SCORE_COLUMN[cfg.get("score", "max")]].mean())
+    uq = float(scores[SCORE_COLUMN[cfg["score"]]].mean())
     target_mae, target_uq = cfg.get("target_mae_meV_per_atom"), cfg.get("target_uq_eV")
     if target_mae is not None and mae <= target_mae:
         return True, f"pool MAE {mae:.3f} meV/atom <= target {target_mae}"
@@ -195,17 +197,19 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
     (:func:`nnpdistill.nnp.aev_cache.frame_descriptors`), needed by ``fps_aev`` and ``direct``;
     ``ranking``: the frame order of a ranked strategy (``quests``; :func:`read_ranking`).
 
-    ``cfg`` is the element's ``distill`` settings. Returns the selection and a one-line reason.
+    ``cfg`` is the element's ``distill`` settings (the schema's defaults fill what it lacks). Returns the
+    selection and a one-line reason.
     """
+    cfg = {**default("distill"), **cfg}
     done, reason = converged(scores, cfg)
     energy = _aligned(scores, "energy_true_eV_per_atom", n_pool)
     order = _aligned(scores, "order_parameter", n_pool) if "order_parameter" in scores else np.zeros(n_pool)
     kwargs: dict = {"n_pool": n_pool, "seed": seed, "converged": done}
     if strategy == "uncertainty":
-        kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg.get("score", "max")], n_pool)
-        kwargs["acquisition"] = cfg.get("acquisition", "top_k")
-        kwargs["power_beta"] = float(cfg.get("power_beta", 1.0))
-        if cfg.get("guard_max_per_cell"):
+        kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg["score"]], n_pool)
+        kwargs["acquisition"] = cfg["acquisition"]
+        kwargs["power_beta"] = float(cfg["power_beta"])
+        if cfg["guard_max_per_cell"]:
             kwargs["cells"] = sel.grid_cells(energy, order, *cfg["guard_bins"])
             kwargs["max_per_cell"] = int(cfg["guard_max_per_cell"])
     elif strategy == "grid":
@@ -221,8 +225,8 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
         d = np.asarray(descriptors, dtype=float)
         kwargs["features"] = sel.direct_features(d) if strategy == "direct" else _standardised(d)
         if strategy == "uncertainty_diverse":
-            kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg.get("score", "max")], n_pool)
-            kwargs["candidates"] = float(cfg.get("diverse_candidates", 4.0))
+            kwargs["scores"] = _aligned(scores, SCORE_COLUMN[cfg["score"]], n_pool)
+            kwargs["candidates"] = float(cfg["diverse_candidates"])
     elif strategy in sel.RANKED_STRATEGIES and ranking is not None:  # next_selection says when it is missing
         kwargs["ranking"] = np.asarray(ranking, dtype=np.int64)
     out = next_selection(strategy, previous, iteration, int(cfg["n_per_iteration"]), **kwargs)

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .defaults import default
 from .errors import NNPDistillError
 
 # the schema's defaults of the distill.quests_* settings (the CLI's too)
-QUESTS_DEFAULTS = {"quests_k": 32, "quests_cutoff_A": 5.0, "quests_bandwidth_per_A": 0.015}
+QUESTS_DEFAULTS = {key: default(f"distill.{key}") for key in ("quests_k", "quests_cutoff_A",
+                                                               "quests_bandwidth_per_A")}
 
 
 def quests_descriptors(positions: Sequence[np.ndarray], cells: Sequence[np.ndarray], k: int = 32,

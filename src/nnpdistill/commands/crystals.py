@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..defaults import default
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..crystals import write_eam_crystals
@@ -26,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--element", required=True, help="element symbol, e.g. Ni")
     p.add_argument("--potential", default=None, help="EAM file (default: the shipped one for the element)")
     p.add_argument("--out", required=True, help="output CSV path")
-    p.add_argument("--fmax", type=float, default=1e-4, help="force tolerance, eV/Å (default 1e-4)")
+    p.add_argument("--fmax", type=float, default=default("crystals.fmax_eV_per_A"),
+                   help="force tolerance, eV/Å (default %(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--log", default=None, help="also log to this file")
     p.set_defaults(func=_run)

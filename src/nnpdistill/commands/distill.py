@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..defaults import default
 from ..errors import NNPDistillError
-from ..quests_select import QUESTS_DEFAULTS
 from ..selection import RANKED_STRATEGIES, STRATEGIES
 
 
@@ -96,23 +96,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default="uncertainty", choices=list(STRATEGIES),
                    help="how the new frames are chosen (ceiling: largest true error; needs a labelled pool)")
     p.add_argument("--iteration", type=int, default=1, help="the iteration to write (0: the initial subset)")
-    p.add_argument("--n-initial", type=int, default=100, help="frames of iteration 0")
-    p.add_argument("--n-add", type=int, default=100, help="frames added per iteration")
+    p.add_argument("--n-initial", type=int, default=default("distill.n_initial"),
+                   help="frames of iteration 0 (default %(default)s)")
+    p.add_argument("--n-add", type=int, default=default("distill.n_per_iteration"),
+                   help="frames added per iteration (default %(default)s)")
     p.add_argument(
-        "--score", default="max", choices=["max", "mean"], help="frame score from atomic uncertainty"
+        "--score", default=default("distill.score"), choices=["max", "mean"],
+        help="frame score from atomic uncertainty"
     )
-    p.add_argument("--grid-bins", type=int, nargs=2, default=[10, 10], metavar=("E", "O"),
+    p.add_argument("--grid-bins", type=int, nargs=2, default=default("distill.grid_bins"),
+                   metavar=("E", "O"),
                    help="energy x order-parameter cells of the grid strategy")
-    p.add_argument("--guard-bins", type=int, nargs=2, default=[20, 20], metavar=("H", "O"),
+    p.add_argument("--guard-bins", type=int, nargs=2, default=default("distill.guard_bins"),
+                   metavar=("H", "O"),
                    help="enthalpy x order-parameter cells of the uncertainty guard")
     p.add_argument("--guard-max-per-cell", type=int, default=None,
                    help="uncertainty strategy: at most this many new frames per guard cell (default: none)")
-    p.add_argument("--acquisition", default="top_k", choices=["top_k", "power"],
+    p.add_argument("--acquisition", default=default("distill.acquisition"), choices=["top_k", "power"],
                    help="top_k: highest scores; power: drawn with probability ~ score**beta (seeded)")
-    p.add_argument("--power-beta", type=float, default=1.0, help="exponent of the power acquisition")
-    p.add_argument("--diverse-candidates", type=float, default=4.0,
+    p.add_argument("--power-beta", type=float, default=default("distill.power_beta"),
+                   help="exponent of the power acquisition (default %(default)s)")
+    p.add_argument("--diverse-candidates", type=float, default=default("distill.diverse_candidates"),
                    help="uncertainty_diverse: the most uncertain N x (frames added) are clustered into "
-                   "that many groups, each giving its most uncertain frame (default 4)")
+                   "that many groups, each giving its most uncertain frame (default %(default)s)")
     p.add_argument("--target-mae", type=float, default=None, help="early stop: pool MAE, meV/atom")
     p.add_argument("--target-uq", type=float, default=None, help="early stop: mean frame score, eV")
     p.add_argument("--seed", type=int, default=0,
@@ -134,11 +140,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="frames to rank (the loop's budget after iteration 0)")
     r.add_argument("--strategy", default="quests", choices=list(RANKED_STRATEGIES),
                    help="the ranked strategy")
-    r.add_argument("--quests-k", type=int, default=QUESTS_DEFAULTS["quests_k"],
+    r.add_argument("--quests-k", type=int, default=default("distill.quests_k"),
                    help="neighbours per atom of the descriptor (default %(default)s)")
-    r.add_argument("--quests-cutoff", type=float, default=QUESTS_DEFAULTS["quests_cutoff_A"],
+    r.add_argument("--quests-cutoff", type=float, default=default("distill.quests_cutoff_A"),
                    help="descriptor weight-function cutoff, Å (default %(default)s)")
-    r.add_argument("--quests-bandwidth", type=float, default=QUESTS_DEFAULTS["quests_bandwidth_per_A"],
+    r.add_argument("--quests-bandwidth", type=float, default=default("distill.quests_bandwidth_per_A"),
                    help="kernel bandwidth in descriptor space, 1/Å (default %(default)s)")
     r.add_argument("--threads", type=int, default=1, help="numba threads (default 1)")
     r.add_argument("--log", default=None, help="also log to this file")

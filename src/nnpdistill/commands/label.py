@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..defaults import default
+
 
 def _reference(args: argparse.Namespace):
     import yaml
@@ -132,8 +134,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--max-failed-fraction",
         type=float,
-        default=0.1,
-        help="fail when more than this fraction of the chunk's frames failed (default 0.1)",
+        default=default("label.max_failed_fraction"),
+        help="fail when more than this fraction of the chunk's frames failed (default %(default)s)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -152,10 +154,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cry.add_argument("--start", required=True, help="crystals.csv whose volumes centre the scans")
     cry.add_argument("--out", required=True, help="output CSV")
     _add_reference_options(cry)
-    cry.add_argument("--eos-points", type=int, default=7, help="volumes per scan (default 7)")
-    cry.add_argument("--eos-strain", type=float, default=0.04, help="lattice span 1 +- this (default 0.04)")
+    cry.add_argument("--eos-points", type=int, default=default("crystals.eos_points"),
+                     help="volumes per scan (default %(default)s)")
+    cry.add_argument("--eos-strain", type=float, default=default("crystals.eos_strain"),
+                     help="lattice span 1 +- this (default %(default)s)")
     cry.add_argument(
-        "--hcp-c-over-a-points", type=int, default=5, help="c/a values for HCP (default 5; 0: skip)"
+        "--hcp-c-over-a-points", type=int, default=default("crystals.hcp_c_over_a_points"),
+        help="c/a values for HCP (default %(default)s; 0: skip)"
     )
     cry.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     cry.add_argument("--log", default=None, help="also log to this file")

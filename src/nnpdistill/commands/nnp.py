@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..defaults import default
+
 
 def _json_arg(text: str | None) -> dict:
     if not text:
@@ -118,7 +120,8 @@ def register(subparsers) -> None:
                    help="uncertainty against error plot (default: uq_vs_error.png beside --scores)")
     p.add_argument("--no-metrics", action="store_true",
                    help="write scores and per-atom values only (no metrics or plots unless named)")
-    p.add_argument("--batch-frames", type=int, default=128, help="frames evaluated at once (memory vs speed)")
+    p.add_argument("--batch-frames", type=int, default=default("nnp.predict_batch_frames"),
+                   help="frames evaluated at once (memory vs speed; default %(default)s)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -131,9 +134,10 @@ def register(subparsers) -> None:
     p.add_argument("--reference", required=True, help="results/{element}/eam/crystals.csv")
     p.add_argument("--csv", required=True, help="the NNP crystal table to write (CSV)")
     p.add_argument("--markdown", required=True, help="the same beside the reference (Markdown)")
-    p.add_argument("--strains", type=float, nargs="+", default=[0.0, -0.03, 0.03],
+    p.add_argument("--strains", type=float, nargs="+", default=default("nnp.relax_strains"),
                    help="start each relaxation from these isotropic strains of the reference lattice")
-    p.add_argument("--fmax", type=float, default=1e-3, help="force tolerance, eV/Å")
+    p.add_argument("--fmax", type=float, default=default("nnp.relax_fmax_eV_per_A"),
+                   help="force tolerance, eV/Å (default %(default)s)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=run_relax)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..defaults import default
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..runtime import setup_job
@@ -42,13 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--potential", default=None, help="target EAM file (default: the shipped one)")
     p.add_argument(
         "--rule",
-        default="auto",
+        default=default("translate.scale_rule"),
         choices=["auto", "fcc_lattice", "ground_state_volume", "pressure_match"],
         help="scale rule (default auto: FCC lattice ratio if both are FCC, else atomic volume; "
         "pressure_match: the factor at which the mean virial pressure under the target EAM equals "
         "the source frames')",
     )
-    p.add_argument("--multipliers", type=float, nargs="+", default=[1.0], metavar="M",
+    p.add_argument("--multipliers", type=float, nargs="+", default=default("translate.scale_multipliers"),
+                   metavar="M",
                    help="each frame at the rule's factor times each M (default 1.0, the paper's one "
                    "factor; e.g. 0.97 1.0 1.03 spans the target's solid-to-liquid densities)")
     p.add_argument("--threads", type=int, default=1,

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
 from .integrators import LangevinNPT, MDState, maxwell_boltzmann, pressure_bar
 from .models import fcc_sites_frac
@@ -44,27 +45,28 @@ log = logging.getLogger("nnpdistill.md")
 
 
 @dataclass
+@from_schema("coexistence")
 class CoexistenceSettings:
     """One coexistence run; every setting has a unit in its name or is a count."""
 
     temperature_guess_K: float
-    cells: tuple[int, int, int] = (6, 6, 14)
-    timestep_fs: float = 2.0
-    pressure_bar: float = 1.0
-    melt_K: float | None = None  # null: 2 × guess
-    solid_steps: int = 2000
-    melt_steps: int = 1000
-    settle_steps: int = 500
-    nph_steps: int = 15000
-    record_every: int = 20
-    checkpoint_every: int = 2500
-    thermostat_tau_fs: float = 100.0
-    barostat_tau_fs: float = 1000.0
-    compressibility_per_bar: float = 1.0e-6
-    n_blocks: int = 5
-    min_solid_fraction: float = 0.1
-    seed: int = 0
-    lattice_A: float | None = None
+    cells: tuple[int, int, int] = SCHEMA
+    timestep_fs: float = SCHEMA
+    pressure_bar: float = SCHEMA
+    melt_K: float | None = SCHEMA  # null: 2 × guess
+    solid_steps: int = SCHEMA
+    melt_steps: int = SCHEMA
+    settle_steps: int = SCHEMA
+    nph_steps: int = SCHEMA
+    record_every: int = SCHEMA
+    checkpoint_every: int = SCHEMA
+    thermostat_tau_fs: float = SCHEMA
+    barostat_tau_fs: float = SCHEMA
+    compressibility_per_bar: float = SCHEMA
+    n_blocks: int = SCHEMA
+    min_solid_fraction: float = SCHEMA
+    seed: int = SCHEMA
+    lattice_A: float | None = SCHEMA
 
     def validate(self) -> None:
         if not self.temperature_guess_K or not self.temperature_guess_K > 0:

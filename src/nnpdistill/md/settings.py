@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
 from .momt import check_temperatures
 from .setup import MDParams
@@ -14,6 +15,7 @@ METHODS = ("momt", "npt_fcc", "npt_liq")
 
 
 @dataclass
+@from_schema("sample.momt")
 class MOMTParams:
     """MOMT settings: effective-temperature clip [t_min_K, t_max_K] around T0 = the run's temperature;
     grid nodes n_h × n_o; O range [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
@@ -24,40 +26,41 @@ class MOMTParams:
     clip-honouring snapshot of its bias renewed every ``stage_rounds`` frame rounds (each recorded), so
     its frames join the thermodynamics through MBAR; 0: deposits act at once (the paper's scheme)."""
 
-    t_min_K: float = 1000.0
-    t_max_K: float = 3200.0
-    n_h: int = 60
-    n_o: int = 80
-    o_margin: float = 5.0
-    h_range_eV: tuple[float, float] | None = None
-    h_cold_margin_K: float = 0.0
-    update_stride: int = 20
-    ln_f_initial: float = 1.0
-    flatness: float = 0.8
-    ln_f_min: float = 1.0e-6
-    estimate_steps: int = 2000
-    max_updates_per_stage: int = 500
-    production_fraction: float = 0.5
-    stage_rounds: int = 0
+    t_min_K: float = SCHEMA
+    t_max_K: float = SCHEMA
+    n_h: int = SCHEMA
+    n_o: int = SCHEMA
+    o_margin: float = SCHEMA
+    h_range_eV: tuple[float, float] | None = SCHEMA
+    h_cold_margin_K: float = SCHEMA
+    update_stride: int = SCHEMA
+    ln_f_initial: float = SCHEMA
+    flatness: float = SCHEMA
+    ln_f_min: float = SCHEMA
+    estimate_steps: int = SCHEMA
+    max_updates_per_stage: int = SCHEMA
+    production_fraction: float = SCHEMA
+    stage_rounds: int = SCHEMA
 
 
 @dataclass
+@from_schema("sample")
 class RunSettings:
     """One sampling run. ``method`` in {momt, npt_fcc, npt_liq}; ``temperature_K`` is T0 for MOMT."""
 
     method: str
-    n_frames: int = 20000
-    n_walkers: int = 16
-    frame_stride: int = 100
-    temperature_K: float = 2000.0
+    n_frames: int = SCHEMA
+    n_walkers: int = SCHEMA
+    frame_stride: int = SCHEMA
+    temperature_K: float = SCHEMA
     seed: int = 0
-    equilibration_steps: int = 1000
-    checkpoint_every: int = 20
-    melt_K: float | None = None
-    melt_steps: int = 5000
-    quench_steps: int = 5000
+    equilibration_steps: int = SCHEMA
+    checkpoint_every: int = SCHEMA
+    melt_K: float | None = SCHEMA
+    melt_steps: int = SCHEMA
+    quench_steps: int = SCHEMA
     md: MDParams = field(default_factory=MDParams)
-    momt: MOMTParams = field(default_factory=MOMTParams)
+    momt: MOMTParams = SCHEMA
 
     def validate(self) -> None:
         if self.method not in METHODS:

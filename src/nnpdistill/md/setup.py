@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
 from ..units import BAR_EV_PER_A3
 from .integrators import LangevinNPT, MDState, maxwell_boltzmann, plain_forces
@@ -41,15 +42,16 @@ def fcc_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: float, t
 
 
 @dataclass
+@from_schema("sample")
 class MDParams:
     """Integrator settings shared by every stage (see :class:`LangevinNPT`)."""
 
-    timestep_fs: float = 1.0
-    pressure_bar: float = 1.0
-    thermostat_tau_fs: float = 100.0
-    barostat_tau_fs: float = 1000.0
-    compressibility_per_bar: float = 1.0e-6
-    barostat_mode: str = "isotropic"
+    timestep_fs: float = SCHEMA
+    pressure_bar: float = SCHEMA
+    thermostat_tau_fs: float = SCHEMA
+    barostat_tau_fs: float = SCHEMA
+    compressibility_per_bar: float = SCHEMA
+    barostat_mode: str = SCHEMA
 
     def integrator(self, temperature_K, generator: torch.Generator) -> LangevinNPT:
         return LangevinNPT(self.timestep_fs, temperature_K, self.pressure_bar, self.thermostat_tau_fs,

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
 from ..io_utils import atomic_path, sha256_file
 from ..md.structure import half_width_A, pair_distances, rdf, rdf_overlap
@@ -42,28 +43,29 @@ PS = 1000.0 * FS
 
 
 @dataclass
+@from_schema("validate")
 class ValidateSettings:
     """Settings of :func:`validate_ensemble`; the schema's ``validate`` section (same names, units)."""
 
-    melting_point_K: float | None = None
-    solid_fraction: float = 0.75
-    liquid_fraction: float = 1.1
-    extra_temperatures_K: list = field(default_factory=lambda: [2000.0])
-    pressure_bar: float = 1.0
-    n_atoms: int = 108
-    timestep_fs: float = 2.0
-    thermostat_tau_fs: float = 100.0
-    barostat_tau_fs: float = 1000.0
-    compressibility_per_bar: float = 1.0e-6
-    melt_steps: int = 2000
-    equilibration_steps: int = 2500
-    production_steps: int = 10000
-    frame_stride: int = 50
-    nve_steps: int = 2500
-    rdf_bins: int = 200
-    rdf_shells: float = 2.3
-    min_distance_floor_A: float = 1.5
-    uncertainty_threshold_eV: float = 0.05
+    melting_point_K: float | None = SCHEMA
+    solid_fraction: float = SCHEMA
+    liquid_fraction: float = SCHEMA
+    extra_temperatures_K: list = SCHEMA
+    pressure_bar: float = SCHEMA
+    n_atoms: int = SCHEMA
+    timestep_fs: float = SCHEMA
+    thermostat_tau_fs: float = SCHEMA
+    barostat_tau_fs: float = SCHEMA
+    compressibility_per_bar: float = SCHEMA
+    melt_steps: int = SCHEMA
+    equilibration_steps: int = SCHEMA
+    production_steps: int = SCHEMA
+    frame_stride: int = SCHEMA
+    nve_steps: int = SCHEMA
+    rdf_bins: int = SCHEMA
+    rdf_shells: float = SCHEMA
+    min_distance_floor_A: float = SCHEMA
+    uncertainty_threshold_eV: float = SCHEMA
 
     def validate(self) -> None:
         if self.melting_point_K is None or not self.melting_point_K > 0:
