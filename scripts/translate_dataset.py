@@ -14,6 +14,9 @@ info = translate_dataset(
     potential=sm.params.potential,
     rule=sm.params.rule,
     multipliers=sm.params.multipliers,
+    native_pool=sm.input.native_pool[0] if sm.params.native_frames else None,
+    n_native=sm.params.native_frames,
+    native_seed=sm.params.native_seed,
 )
 log.info(
     "translated %d frames from %s: scale factor %.5f (%s)",

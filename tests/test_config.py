@@ -131,7 +131,8 @@ def test_typed_settings_defaults_come_from_the_schema(tmp_path):
     def check(obj, props):
         for f in dataclasses.fields(obj):
             required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            if required or f.name not in props or "default" not in props[f.name] or "properties" in props[f.name]:
+            prop = props.get(f.name, {})
+            if required or "default" not in prop or "properties" in prop:
                 continue
             got = getattr(obj, f.name)
             got = list(got) if isinstance(got, tuple) else got

@@ -184,6 +184,66 @@ def test_two_sources_each_with_its_own_factor_make_one_set(tmp_path):
         translate_dataset(stores, tables[:1], tmp_path / "al.csv", "Al", str(tmp_path / "bad.h5"))
 
 
+def test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool(tmp_path):
+    """translate.native_frames: N seeded frames of the target's own pool join the translated frames with
+    the pool's own EAM labels, tagged with the target's symbol; the translated frames are those of the
+    plain translation, byte for byte; the draw is recorded and repeats under its seed; a pool of
+    another element or too few frames is refused before anything is written."""
+    from nnpdistill.translate import label_frames
+
+    write_frames(tmp_path / "ni.h5", _ni_frames(4, seed=2), {"element": "Ni"})
+    NI.to_csv(tmp_path / "ni.csv", index=False)
+    AL.to_csv(tmp_path / "al.csv", index=False)
+    atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat(2)
+    rng = np.random.default_rng(5)
+    pool = Frames(numbers=np.full((6, len(atoms)), 13),
+                  positions=atoms.positions[None] + rng.normal(0, 0.1, (6, len(atoms), 3)),
+                  cell=np.repeat(atoms.cell[:][None], 6, axis=0),
+                  meta={"order_parameter": rng.random(6), "walker": np.arange(6)})
+    from nnpdistill.potentials import load_eam
+
+    pool = label_frames(pool, load_eam("Al").evaluator())
+    write_frames(tmp_path / "pool.h5", pool, {"element": "Al"})
+    args = (str(tmp_path / "ni.h5"), tmp_path / "ni.csv", tmp_path / "al.csv", "Al")
+    plain = translate_dataset(*args, str(tmp_path / "plain.h5"))
+    info = translate_dataset(*args, str(tmp_path / "native.h5"), native_pool=str(tmp_path / "pool.h5"),
+                             n_native=2, native_seed=9)
+    again = translate_dataset(*args, str(tmp_path / "again.h5"), native_pool=str(tmp_path / "pool.h5"),
+                              n_native=2, native_seed=9)
+    assert info["n_frames"] == plain["n_frames"] + 2 == 6 and info["native_frames"] == 2
+    assert info["native_indices"] == again["native_indices"] and len(set(info["native_indices"])) == 2
+    assert info["scale_factor"] == plain["scale_factor"]
+    with FrameStore(tmp_path / "native.h5") as store:
+        out = store.read()
+        assert list(store.attrs["native_indices"]) == info["native_indices"]
+    with FrameStore(tmp_path / "plain.h5") as store:
+        one = store.read()
+    np.testing.assert_array_equal(out.energy[:4], one.energy)
+    np.testing.assert_array_equal(out.positions[:4], one.positions)
+    idx = info["native_indices"]
+    np.testing.assert_array_equal(out.energy[4:], pool.energy[idx])
+    np.testing.assert_array_equal(out.forces[4:], pool.forces[idx])
+    np.testing.assert_array_equal(out.positions[4:], pool.positions[idx])
+    assert list(out.meta["source_element"]) == ["Ni"] * 4 + ["Al"] * 2
+    assert "walker" not in out.meta and "scale_factor" not in out.meta  # only the meta both kinds have
+    with pytest.raises(NNPDistillError, match="holds 6 frames"):
+        translate_dataset(*args, str(tmp_path / "many.h5"), native_pool=str(tmp_path / "pool.h5"),
+                          n_native=7)
+    with pytest.raises(NNPDistillError, match="not Cu's"):
+        translate_dataset(str(tmp_path / "ni.h5"), tmp_path / "ni.csv", tmp_path / "al.csv", "Cu",
+                          str(tmp_path / "cu.h5"), native_pool=str(tmp_path / "pool.h5"), n_native=2,
+                          potential="lammps:Cu_u3.eam")
+    assert not (tmp_path / "many.h5").exists() and not (tmp_path / "cu.h5").exists()
+    from nnpdistill.cli import main
+
+    assert main(["translate", args[0], "--element", "Al", "--source-crystals", str(args[1]),
+                 "--target-crystals", str(args[2]), "--out", str(tmp_path / "cli.h5"),
+                 "--native-pool", str(tmp_path / "pool.h5"), "--native-frames", "2",
+                 "--native-seed", "9"]) == 0
+    with FrameStore(tmp_path / "cli.h5") as store:
+        np.testing.assert_array_equal(store.read().energy, out.energy)
+
+
 def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):
     """The factor solves <P_target(s)> = <P_source>: check the labelled output against the source's
     own EAM stress, and that the 0 K rule's factor gives another pressure (the rule is not a no-op)."""

@@ -220,13 +220,35 @@ def test_baseline_iterations_choose_the_compared_budgets(tmp_path):
 
 
 def test_multi_factor_translation_gives_the_control_as_many_frames(tmp_path):
-    """translate.scale_multipliers with two factors: the translated set holds 2 x 24 frames, so the
-    control draws 48 of the target's own frames (not 24), and the transfer table is planned on it."""
+    """translate.scale_multipliers with two factors: the translated set holds 2 x 24 frames and the smoke
+    config's 2 native frames, so the control draws 50 of the target's own frames (not 26), and the
+    transfer table is planned on it."""
     multi = "element_overrides:\n  translate:\n    scale_multipliers: [0.98, 1.02]\n"
     planned = _planned_outputs(tmp_path, tmp_path, multi)
-    assert any("/Al/subset/momt_32_n48/pred_momt_32/metrics.csv" in out for out in planned)
-    assert not any("/Al/subset/momt_32_n24/" in out for out in planned)
+    assert any("/Al/subset/momt_32_n50/pred_momt_32/metrics.csv" in out for out in planned)
+    assert not any("/Al/subset/momt_32_n26/" in out for out in planned)
     assert any(out.strip().endswith("transfer.md") or "transfer.csv" in out for out in planned)
+
+
+def test_the_translated_set_holds_the_native_frames_drawn_from_the_pool(smoke_run):
+    """Al's translated set (smoke: translate.native_frames 2) ends with two frames of Al's own pool,
+    labels as sampled; the control draws as many frames as the set holds; the table says so."""
+    from nnpdistill.frames import FrameStore
+
+    al = smoke_run / "results" / "smoke" / "Al"
+    with FrameStore(al / "translated" / "from_Ni.h5") as st:
+        out, attrs = st.read(), st.attrs
+    assert attrs["native_frames"] == 2 and attrs["native_pool"] == "momt_32.h5"
+    assert list(out.meta["source_element"][-2:]) == ["Al", "Al"]
+    with FrameStore(al / "sample" / "momt_32.h5") as pool:
+        native = pool.read(list(attrs["native_indices"]))
+    np.testing.assert_array_equal(out.energy[-2:], native.energy)
+    np.testing.assert_array_equal(out.forces[-2:], native.forces)
+    with FrameStore(al / "subset" / f"momt_32_n{out.n_frames}" / "train.h5") as control:
+        assert len(control) == out.n_frames == 26
+    table = pd.read_csv(smoke_run / "results" / "smoke" / "transfer.csv")
+    assert table.loc[0, "native_frames"] == 2 and table.loc[0, "n_frames"] == 26
+    assert "24 + 2 native" in (smoke_run / "results" / "smoke" / "transfer.md").read_text()
 
 
 def test_labelling_stage_labels_trains_and_judges_with_the_reference(smoke_run):

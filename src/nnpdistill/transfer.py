@@ -32,6 +32,8 @@ COLUMNS = (
     # what limits transfer (transfer_diagnostics): density, phase, offset
     "volume_ratio_translated_to_pool", "mae_solid_meV_per_atom", "mae_liquid_meV_per_atom",
     "mean_error_meV_per_atom", "mae_offset_fitted_meV_per_atom",
+    # frames of the target's own pool inside the translated set (translate.native_frames; in n_frames)
+    "native_frames",
 )
 SOLID_ORDER = 0.5  # O/N above which a pool frame counts as solid (the reweighting's split)
 N_OFFSET_FRAMES = 10  # target frames labelled to fit a per-metal energy offset
@@ -110,7 +112,13 @@ def transfer_row(element: str, *, translated_h5, translated_metrics, control_met
         "meets_mae_target": mae_t / mae_c <= target,
         "meets_crystal_target": dnn <= NN_TARGET_A and de <= ENERGY_TARGET_MEV and order,
         **(transfer_diagnostics(translated_scores, translated_h5) if translated_scores is not None else {}),
+        "native_frames": int(attrs.get("native_frames", 0)),
     }
+
+
+def _frames_cell(r) -> str:
+    native = int(r.get("native_frames", 0) or 0)
+    return f"{int(r['n_frames']) - native} + {native} native" if native else str(r["n_frames"])
 
 
 def transfer_markdown(table: pd.DataFrame, source: str) -> str:
@@ -130,7 +138,7 @@ def transfer_markdown(table: pd.DataFrame, source: str) -> str:
             r["element"],
             r["ground_state"],
             f"{r['scale_factor']:.3f} ({r['scale_rule']}) × {r['scale_multipliers']}",
-            str(r["n_frames"]),
+            _frames_cell(r),
             f"{r['pool_mae_translated_meV_per_atom']:.2f} / {r['pool_mae_control_meV_per_atom']:.2f}",
             f"{r['mae_ratio']:.2f} (≤ {r['mae_ratio_target']:.1f}) {ok}",
             f"{r['max_nn_error_A']:.3f} / {r['max_energy_error_meV_per_atom']:.1f}, {order} {crystal_ok}",

@@ -20,6 +20,7 @@ unchanged; every label (energy, forces, per-atom energies, stress) comes from th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -191,9 +192,28 @@ def _tag_source(parts: list[Frames], symbol: str, keep: set[str]) -> list[Frames
             for p in parts]
 
 
+def native_frames(pool_h5, n_frames: int, seed: int) -> tuple[Frames, dict]:
+    """``n_frames`` seeded random frames of the target's own (EAM-labelled) pool, with what was drawn."""
+    from .frames import FrameStore
+    from .io_utils import sha256_file
+
+    with FrameStore(pool_h5) as store:
+        n_pool = len(store)
+        if not 0 < int(n_frames) <= n_pool:
+            raise NNPDistillError(f"translate.native_frames = {n_frames}, but the target's pool "
+                                  f"{os.path.basename(pool_h5)} holds {n_pool} frames")
+        idx = np.sort(np.random.default_rng(int(seed)).choice(n_pool, int(n_frames), replace=False))
+        frames = store.read(idx)
+    info = {"native_frames": int(n_frames), "native_pool": os.path.basename(pool_h5),
+            "native_pool_sha256": sha256_file(pool_h5), "native_seed": int(seed),
+            "native_indices": idx.tolist()}
+    return frames, info
+
+
 def translate_dataset(source_h5, source_crystals, target_crystals: str, target_symbol: str,
                       out_h5: str, *, potential: str | None = None, rule: str = "auto",
-                      multipliers=(1.0,)) -> dict:
+                      multipliers=(1.0,), native_pool: str | None = None, n_native: int = 0,
+                      native_seed: int = 0) -> dict:
     """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
 
     ``multipliers`` (default ``(1.0,)``, the paper's single factor) puts every frame at each of the
@@ -206,6 +226,13 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
     set: every frame then carries its ``source_element``, the attributes hold the first source's factor
     and rule (the set's primary source) and every source's record under ``sources``, and
     ``source_element`` joins the symbols (``"Ni+V"``).
+
+    ``n_native`` > 0 adds that many seeded random frames of the target's own pool ``native_pool`` (labelled
+    by the target's EAM as sampled; :func:`native_frames`): a handful of native frames beside the
+    translated ones, which let the NNP learn what translation misses (the target liquid's energy level).
+    Every frame then carries ``source_element`` (the target's symbol for the native ones), and the
+    metadata both kinds of frame have (``scale_factor`` with multipliers: 1 for the native ones); the
+    attributes record the draw (``native_*``).
     """
     from .frames import write_frames
     from .potentials import load_eam
@@ -231,6 +258,18 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
                 "scale_factor": first["scale_factor"], "scale_rule": first["scale_rule"],
                 "scale_multipliers": multipliers, "n_frames": int(sum(p.n_frames for p in parts)),
                 "sources": [i for _, i in done]}
+    if n_native:
+        native, drawn = native_frames(native_pool, n_native, native_seed)
+        if not np.all(native.numbers == eam.atomic_number):
+            raise NNPDistillError(f"the native pool {os.path.basename(native_pool)} is not "
+                                  f"{target_symbol}'s: its frames hold other elements")
+        native = dataclasses.replace(native, meta={**native.meta, "scale_factor": np.ones(native.n_frames)})
+        if len(done) == 1:
+            parts = _tag_source(parts, info["source_element"], set(parts[0].meta))
+        parts = [*parts, *_tag_source([native], target_symbol, set(native.meta))]
+        keep = set.intersection(*(set(p.meta) for p in parts))
+        parts = [dataclasses.replace(p, meta={k: v for k, v in p.meta.items() if k in keep}) for p in parts]
+        info = {**info, **drawn, "n_frames": int(sum(p.n_frames for p in parts))}
     write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

@@ -15,6 +15,7 @@ rule translate_dataset:
         frames=translate_source_frames,
         source_crystals=translate_source_crystals,
         target_crystals=res("{element}/eam/crystals.csv"),
+        native_pool=translate_native_pool,
     output:
         h5=res("{element}/translated/from_{source}.h5"),
     log:
@@ -26,6 +27,8 @@ rule translate_dataset:
         potential=lambda wc: element_cfg(wc)["potential"],
         rule=lambda wc: translate_cfg(wc)["scale_rule"],
         multipliers=lambda wc: translate_cfg(wc)["scale_multipliers"],
+        native_frames=lambda wc: translate_cfg(wc)["native_frames"],
+        native_seed=lambda wc: seed_for("native", wc.element),
     threads: 1
     resources:
         runtime=30,

@@ -8,10 +8,13 @@ from ..defaults import default
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..runtime import setup_job
     from ..translate import translate_dataset
 
     setup_job(None, args.threads)
+    if args.native_frames and not args.native_pool:
+        raise ConfigError("--native-frames needs --native-pool (the target's own pool, .h5)")
     info = translate_dataset(
         args.frames if len(args.frames) > 1 else args.frames[0],
         args.source_crystals if len(args.source_crystals) > 1 else args.source_crystals[0],
@@ -21,6 +24,9 @@ def _run(args: argparse.Namespace) -> int:
         potential=args.potential,
         rule=args.rule,
         multipliers=args.multipliers,
+        native_pool=args.native_pool,
+        n_native=args.native_frames,
+        native_seed=args.native_seed,
     )
     print(
         f"{info['n_frames']} frames {info['source_element']} -> {args.element}: "
@@ -54,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    metavar="M",
                    help="each frame at the rule's factor times each M (default 1.0, the paper's one "
                    "factor; e.g. 0.97 1.0 1.03 spans the target's solid-to-liquid densities)")
+    p.add_argument("--native-pool", default=None,
+                   help="the target's own pool (.h5), from which --native-frames frames join the set")
+    p.add_argument("--native-frames", type=int, default=default("translate.native_frames"),
+                   help="seeded random frames of --native-pool added to the translated ones "
+                   "(default %(default)s: translated frames only, the paper)")
+    p.add_argument("--native-seed", type=int, default=0, help="seed of the native frames' draw (default 0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=_run)

@@ -23,7 +23,8 @@ def transfer_trainsets(element):
     for source in TRANSLATION_SOURCES:
         source_cfg = ELEMENTS[source]["distill"]
         n_distilled += source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
-    n_frames = n_distilled * len(cfg["scale_multipliers"])  # the control: as many frames as translated
+    # the control: as many frames as the translated set holds (translated, plus the native ones)
+    n_frames = n_distilled * len(cfg["scale_multipliers"]) + cfg["native_frames"]
     return {
         "translated": f"{element}/translated/from_{'+'.join(TRANSLATION_SOURCES)}",
         "control": f"{element}/subset/{cfg['eval_pool']}_n{n_frames}",
@@ -75,3 +76,9 @@ def translate_source_frames(wc):
 # used by translate.smk: each source's EAM crystal table, in the order of the sources
 def translate_source_crystals(wc):
     return [res(f"{source}/eam/crystals.csv") for source in wc.source.split("+")]
+
+
+# used by translate.smk: the target's own pool when the translated set takes native frames from it
+def translate_native_pool(wc):
+    cfg = translate_cfg(wc)
+    return [res(f"{wc.element}/sample/{cfg['eval_pool']}.h5")] if cfg["native_frames"] else []
