@@ -244,6 +244,14 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
                               "one crystals.csv per source, in the same order")
     target_table = pd.read_csv(target_crystals)
     eam = load_eam(target_symbol, path=potential)
+    if n_native:  # the native frames are drawn and checked before any translation work
+        if not native_pool:
+            raise NNPDistillError(f"{n_native} native frames need the target's own pool (native_pool; "
+                                  "CLI: --native-pool)")
+        native, drawn = native_frames(native_pool, n_native, native_seed)
+        if not np.all(native.numbers == eam.atomic_number):
+            raise NNPDistillError(f"the native pool {os.path.basename(native_pool)} is not "
+                                  f"{target_symbol}'s: its frames hold other elements")
     evaluator = eam.evaluator()
     multipliers = [float(m) for m in multipliers]
     done = [_translate_source(src, tab, target_table, eam, evaluator, rule, multipliers)
@@ -259,10 +267,6 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
                 "scale_multipliers": multipliers, "n_frames": int(sum(p.n_frames for p in parts)),
                 "sources": [i for _, i in done]}
     if n_native:
-        native, drawn = native_frames(native_pool, n_native, native_seed)
-        if not np.all(native.numbers == eam.atomic_number):
-            raise NNPDistillError(f"the native pool {os.path.basename(native_pool)} is not "
-                                  f"{target_symbol}'s: its frames hold other elements")
         native = dataclasses.replace(native, meta={**native.meta, "scale_factor": np.ones(native.n_frames)})
         if len(done) == 1:
             parts = _tag_source(parts, info["source_element"], set(parts[0].meta))

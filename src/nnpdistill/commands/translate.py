@@ -8,13 +8,10 @@ from ..defaults import default
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
     from ..runtime import setup_job
     from ..translate import translate_dataset
 
     setup_job(None, args.threads)
-    if args.native_frames and not args.native_pool:
-        raise ConfigError("--native-frames needs --native-pool (the target's own pool, .h5)")
     info = translate_dataset(
         args.frames if len(args.frames) > 1 else args.frames[0],
         args.source_crystals if len(args.source_crystals) > 1 else args.source_crystals[0],
