@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# The native-frames variant of the taste transfer table (config/transfer-native.yaml): results under
-# results/taste_native, with the taste campaign's sampled pools, EAM crystals and Ni distillation linked
-# in (so only the translations, controls, trainings and evaluations run). Needs the taste campaign and
-# its transfer run first (config/taste.yaml + config/transfer.yaml).
-#   bash docs/campaign/transfer/native.sh
+# The native-frames variant of the taste transfer table (config/transfer-native.yaml, N = 10 by default):
+# results under results/taste_native (N = 10) or results/taste_native{N}, with the taste campaign's
+# sampled pools, EAM crystals and Ni distillation linked in (so only the translations, controls,
+# trainings and evaluations run). Needs the taste campaign and its transfer run first
+# (config/taste.yaml + config/transfer.yaml).
+#   bash docs/campaign/transfer/native.sh        # N = 10
+#   bash docs/campaign/transfer/native.sh 40     # N = 40
 set -euo pipefail
+n=${1:-10}
 cd "$(dirname "$0")/../../.."
+configs=(config/taste.yaml config/transfer.yaml config/transfer-native.yaml)
 out=results/taste_native
+if [ "$n" != 10 ]; then
+    out=results/taste_native$n
+    mkdir -p "$out"
+    printf 'results_dir: %s\nelement_overrides:\n  translate:\n    native_frames: %s\n' "$out" "$n" > "$out/native.yaml"
+    configs+=("$out/native.yaml")
+fi
 for el in Ni Al Cu Ag Au Pd Pt Nb Fe W Ta Mg Zr; do
     mkdir -p "$out/$el"
     for part in sample eam; do ln -sfn "../../taste/$el/$part" "$out/$el/$part"; done
 done
 ln -sfn ../../taste/Ni/distill "$out/Ni/distill"
-snakemake --cores "${CORES:-2}" --rerun-triggers mtime \
-    --configfile config/taste.yaml config/transfer.yaml config/transfer-native.yaml -- "$out/transfer.csv"
+snakemake --cores "${CORES:-2}" --rerun-triggers mtime --configfile "${configs[@]}" -- "$out/transfer.csv"
