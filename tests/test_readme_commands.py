@@ -136,6 +136,9 @@ INLINE = {
         "(the same command on the smoke campaign)"),
     "snakemake --dag --nolock": "what nnpdistill progress runs (tests/test_workflow_smoke.py)",
     "nnpdistill summary --help": "run: nnpdistill summary --help",
+    "nnpdistill translate": (
+        "tests/test_translate.py::test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool "
+        "(with --native-pool and --native-frames)"),
     "nnpdistill summary --out summary.md eam/Ni=results/Ni/eam/crystals.csv "
     "table2/distilled=results/Ni/distill/uncertainty/iter_10/crystals_nnp.csv": (
         "tests/test_summary.py::test_the_command_line_writes_what_the_rule_writes"),
