@@ -172,6 +172,10 @@ def test_typed_settings_defaults_come_from_the_schema(tmp_path):
         n_h: int = defaults.SCHEMA
 
     assert Unknown().n_h == 60
+    assert isinstance(RunSettings(method="momt").momt, MOMTParams)  # a section is not a default
+    with pytest.raises(TypeError, match="is a section of settings"):
+        defaults.from_schema("sample")(type("Nested", (), {"__annotations__": {"momt": "MOMTParams"},
+                                                         "momt": defaults.SCHEMA}))
     with pytest.raises(KeyError, match="has no default 'nope'"):
         defaults.from_schema("sample.momt")(type("Bad", (), {"__annotations__": {"nope": "int"},
                                                            "nope": defaults.SCHEMA}))

@@ -69,8 +69,11 @@ def from_schema(section: str):
             if name not in values:
                 raise KeyError(f"{cls.__name__}.{name}: the schema section {section!r} has no default "
                                f"{name!r}")
-            value = values[name]
-            if isinstance(value, list) and str(cls.__annotations__[name]).startswith("tuple"):
+            value, kind = values[name], str(cls.__annotations__[name])
+            if isinstance(value, dict) and not kind.startswith("dict"):
+                raise TypeError(f"{cls.__name__}.{name} ({kind}): the schema's {section}.{name} is a section "
+                                "of settings, not one value; give the field its own default")
+            if isinstance(value, list) and kind.startswith("tuple"):
                 setattr(cls, name, tuple(value))
             elif isinstance(value, (list, dict)):
                 setattr(cls, name, dataclasses.field(default_factory=lambda v=value: copy.deepcopy(v)))

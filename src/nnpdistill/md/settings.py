@@ -60,7 +60,7 @@ class RunSettings:
     melt_steps: int = SCHEMA
     quench_steps: int = SCHEMA
     md: MDParams = field(default_factory=MDParams)
-    momt: MOMTParams = SCHEMA
+    momt: MOMTParams = field(default_factory=MOMTParams)
 
     def validate(self) -> None:
         if self.method not in METHODS:
