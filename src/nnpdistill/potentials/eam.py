@@ -173,6 +173,19 @@ class EAM:
         return tuple(np.where(inside, v, 0.0) for v in (rho, rhop, phi, phip))
 
 
+def _spline_row(tables, m, p, w, slope_out):
+    """Value and slope (d/dp, the r-derivative times dr) of a LAMMPS cubic table, coefficient columns
+    c3..c6, at rows ``m`` and fractions ``p``: slope 3 c3 p^2 + 2 c4 p + c5 into ``slope_out``, value
+    ((c3 p + c4) p + c5) p + c6 into ``w["a3"]``; the row buffers ``w["a3"]``..``w["a6"]`` are overwritten."""
+    a3, a4, a5, a6 = (torch.index_select(t, 0, m, out=w[k]) for t, k in zip(tables, ("a3", "a4", "a5", "a6"),
+                                                                             strict=True))
+    g = torch.addcmul(a4, a3, p, value=1.5, out=slope_out)
+    torch.addcmul(a5, g, p, value=2.0, out=g)
+    v = torch.addcmul(a4, a3, p, out=a3)
+    torch.addcmul(a5, v, p, out=v)
+    return g, torch.addcmul(a6, v, p, out=v)
+
+
 class EAMEvaluator:
     """Batched EAM energy/forces/stress with a Verlet neighbour list (see :mod:`nnpdistill.neighbors`).
 
@@ -259,8 +272,8 @@ class EAMEvaluator:
         per_chunk = self.chunk_pairs * (4 if dt == torch.float32 else 1)
         step = max(1, min(B, per_chunk // max(P, 1)))
         ws = self._workspace(step * P, dt, dev)
-        t3, t4, t5, t6 = T["rho3"], T["rho4"], T["rho5"], T["rho6"]
-        z3, z4, z5, z6 = T["z3"], T["z4"], T["z5"], T["z6"]
+        rho_tables = (T["rho3"], T["rho4"], T["rho5"], T["rho6"])
+        z_tables = (T["z3"], T["z4"], T["z5"], T["z6"])
         Ftab = T["F"]
         inv_drho = 1.0 / e.drho
         for b0 in range(0, B, step):
@@ -292,27 +305,11 @@ class EAMEvaluator:
             m.copy_(p)
             p.sub_(m)
             m.mul_(torch.lt(r2, cutsq, out=w["mask"]))
-            a3 = torch.index_select(t3, 0, m, out=w["a3"])
-            a4 = torch.index_select(t4, 0, m, out=w["a4"])
-            a5 = torch.index_select(t5, 0, m, out=w["a5"])
-            a6 = torch.index_select(t6, 0, m, out=w["a6"])
-            # rho'(r) dr / r -> G1
-            g = torch.addcmul(a4, a3, p, value=1.5, out=w["g"])
-            torch.addcmul(a5, g, p, value=2.0, out=g)
-            v = torch.addcmul(a4, a3, p, out=a3)
-            torch.addcmul(a5, v, p, out=v)
-            rho_v = torch.addcmul(a6, v, p, out=v)
+            # rho(r) and rho'(r) dr (kept in g), then z2(r) = r phi(r) and z2'(r) dr (kept in gz)
+            g, rho_v = _spline_row(rho_tables, m, p, w, w["g"])
             rho.index_add_(0, I, rho_v)
             rho.index_add_(0, J, rho_v)
-            c3 = torch.index_select(z3, 0, m, out=w["a3"])
-            c4 = torch.index_select(z4, 0, m, out=w["a4"])
-            c5 = torch.index_select(z5, 0, m, out=w["a5"])
-            c6 = torch.index_select(z6, 0, m, out=w["a6"])
-            gz = torch.addcmul(c4, c3, p, value=1.5, out=w["G1"])
-            torch.addcmul(c5, gz, p, value=2.0, out=gz)
-            vz = torch.addcmul(c4, c3, p, out=c3)
-            torch.addcmul(c5, vz, p, out=vz)
-            z2 = torch.addcmul(c6, vz, p, out=vz)
+            gz, z2 = _spline_row(z_tables, m, p, w, w["G1"])
             phi = torch.mul(z2, rinv, out=w["phi"])
             # -phi'(r) = (phi - z2'(r)) / r with z2' = gz / dr  (kept in gz)
             nphip = torch.sub(phi, gz, alpha=rdr, out=gz)
