@@ -196,13 +196,14 @@ def native_frames(pool_h5, n_frames: int, seed: int) -> tuple[Frames, dict]:
     """``n_frames`` seeded random frames of the target's own (EAM-labelled) pool, with what was drawn."""
     from .frames import FrameStore
     from .io_utils import sha256_file
+    from .selection import initial_random
 
     with FrameStore(pool_h5) as store:
         n_pool = len(store)
         if not 0 < int(n_frames) <= n_pool:
             raise NNPDistillError(f"translate.native_frames = {n_frames}, but the target's pool "
                                   f"{os.path.basename(pool_h5)} holds {n_pool} frames")
-        idx = np.sort(np.random.default_rng(int(seed)).choice(n_pool, int(n_frames), replace=False))
+        idx = initial_random(n_pool, int(n_frames), int(seed))  # the seeded draw that starts the loop
         frames = store.read(idx)
     info = {"native_frames": int(n_frames), "native_pool": os.path.basename(pool_h5),
             "native_pool_sha256": sha256_file(pool_h5), "native_seed": int(seed),
