@@ -98,10 +98,11 @@ def next_selection(
             raise NNPDistillError("uncertainty selection needs frame scores of the previous ensemble")
         new = sel.select_uncertainty(scores, chosen, k, cells=cells, max_per_cell=max_per_cell,
                                      acquisition=acquisition, power_beta=power_beta, seed=seed)
-    elif strategy == "ceiling":
+    elif strategy in ("ceiling", "force_committee"):
         if scores is None:
-            raise NNPDistillError("ceiling selection needs the previous ensemble's true errors")
-        new = sel.select_ceiling(scores, chosen, k)
+            raise NNPDistillError(f"{strategy} selection needs the previous ensemble's "
+                                  + ("true errors" if strategy == "ceiling" else "force deviations"))
+        new = sel.select_ceiling(scores, chosen, k)  # the k largest scores
     elif strategy == "uncertainty_diverse":
         if scores is None or features is None:
             raise NNPDistillError("uncertainty_diverse needs the previous ensemble's frame scores and the "
@@ -216,6 +217,8 @@ def select_iteration(strategy: str, previous: pd.DataFrame, scores: pd.DataFrame
         kwargs["cells"] = sel.grid_cells(energy, order, *cfg["grid_bins"])
     elif strategy == "ceiling":
         kwargs["scores"] = _aligned(scores, "abs_error_meV_per_atom", n_pool)
+    elif strategy == "force_committee":
+        kwargs["scores"] = _aligned(scores, "uq_force_max_eV_per_A", n_pool)
     elif strategy == "fps":
         volume = _aligned(scores, "volume_A3", n_pool) if "volume_A3" in scores else np.zeros(n_pool)
         kwargs["features"] = _standardised(np.stack([energy, order, volume], axis=1))

@@ -25,6 +25,10 @@ twice, and never return one that is already selected.
   × k most uncertain frames, clustered into k groups on the frames' pooled ANI descriptors, and the most
   uncertain frame of each group (:func:`select_diverse_uncertainty`): uncertain, but not k near-copies
   of one configuration.
+- ``force_committee``: the k frames with the largest force deviation of the previous ensemble, DP-GEN's
+  ``max_devi_f`` (the members' force spread on the frame's worst atom,
+  :mod:`nnpdistill.nnp.force_committee`): the acquisition DP-GEN and ALF use, beside the paper's per-atom
+  energy spread.
 - ``ceiling``: the k frames with the largest true error under the current ensemble. Not a selector a
   user can run (it needs the labels of the whole pool): the ceiling any acquisition by uncertainty
   approaches, so the gap to it measures how far the uncertainty is from an ideal one (DP-GEN's
@@ -48,6 +52,7 @@ class Strategy:
     ``needs_model``: it reads the previous iteration's ensemble (its scores or errors);
     ``needs_descriptors``: it reads the pool's pooled AEVs (the AEV cache);
     ``ranked``: it takes its frames in the order of a one-off ranking of the pool (``rank_frames``);
+    ``needs_forces``: its pool predictions carry the force committee's scores (member forces);
     ``config_keys``: the ``distill`` settings its selection depends on (their change re-runs only it);
     ``style``: colour and marker in the learning-curve plots."""
 
@@ -55,6 +60,7 @@ class Strategy:
     needs_model: bool = False
     needs_descriptors: bool = False
     ranked: bool = False
+    needs_forces: bool = False
     config_keys: tuple[str, ...] = ()
     style: tuple[str, str] = ("k", "x")
 
@@ -75,6 +81,7 @@ REGISTRY: dict[str, Strategy] = {s.name: s for s in (
     Strategy("ceiling", needs_model=True, style=("k", "*")),
     Strategy("uncertainty_diverse", needs_model=True, needs_descriptors=True,
              config_keys=("score", "diverse_candidates"), style=("C1", "h")),
+    Strategy("force_committee", needs_model=True, needs_forces=True, style=("C9", "<")),
 )}
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
 # strategies whose selection needs the previous iteration's ensemble
@@ -83,6 +90,8 @@ MODEL_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.ne
 DESCRIPTOR_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_descriptors)
 # strategies that take their frames in the order of a one-off ranking of the pool
 RANKED_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.ranked)
+# strategies whose pool predictions carry the force committee's scores
+FORCE_STRATEGIES: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.needs_forces)
 
 
 def _check(n_pool: int, selected: np.ndarray, k: int) -> np.ndarray:
@@ -245,7 +254,8 @@ def select_ceiling(errors: np.ndarray, selected: Sequence[int], k: int) -> np.nd
     errors = np.asarray(errors, dtype=float)
     selected = _check(errors.size, selected, k)
     if not np.isfinite(errors).all():
-        raise NNPDistillError("ceiling selection needs finite true errors for every frame of the pool")
+        raise NNPDistillError("top-k selection (ceiling, force_committee) needs a finite score for every "
+                              "frame of the pool")
     avail = _available(errors.size, selected)
     order = np.lexsort((avail, -errors[avail]))  # largest error first, then index
     return np.sort(avail[order[:k]])

@@ -9,6 +9,7 @@ from nnpdistill.config import deep_merge, element_config_path, load_yaml, overri
 from nnpdistill.errors import ConfigError
 from nnpdistill.selection import (
     DESCRIPTOR_STRATEGIES,
+    FORCE_STRATEGIES,
     MODEL_STRATEGIES,
     RANKED_STRATEGIES,
     REGISTRY,

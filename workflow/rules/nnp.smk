@@ -105,6 +105,7 @@ rule predict_pool:
         res("{element}/{trainset}/benchmarks/predict_pool_{pool}.tsv"),
     params:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
+        forces=pool_forces,
     threads: 1
     resources:
         runtime=120,

@@ -94,7 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--previous", default=None, help="previous selection CSV (omit for iteration 0)")
     p.add_argument("--scores", default=None, help="previous ensemble's scores.csv over the whole pool")
     p.add_argument("--strategy", default="uncertainty", choices=list(STRATEGIES),
-                   help="how the new frames are chosen (ceiling: largest true error; needs a labelled pool)")
+                   help="how the new frames are chosen (ceiling: largest true error, needs a labelled pool; "
+                   "force_committee: largest force deviation, its --scores from "
+                   "`nnpdistill predict --forces`)")
     p.add_argument("--iteration", type=int, default=1, help="the iteration to write (0: the initial subset)")
     p.add_argument("--n-initial", type=int, default=default("distill.n_initial"),
                    help="frames of iteration 0 (default %(default)s)")

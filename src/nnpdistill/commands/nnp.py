@@ -41,7 +41,8 @@ def run_predict(args) -> int:
                                     ("uq", "uq_vs_error.png"))}
     outputs = {name: getattr(args, name) or beside[name] for name in beside}
     pred = score_pool(args.members, args.pool, args.scores, args.atomic or folder / "atomic.npz", **outputs,
-                      aevs=args.aevs, batch_frames=args.batch_frames, progress=not args.quiet)
+                      aevs=args.aevs, batch_frames=args.batch_frames, progress=not args.quiet,
+                      forces=args.forces)
     print(f"{len(pred.scores)} frames scored at {pred.atoms_per_second:.0f} atoms/s -> {args.scores}")
     return 0
 
@@ -127,6 +128,9 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--aevs", default=None,
                    help="the pool's AEV cache (results/{element}/sample/aev/{pool}.h5): much faster scoring")
+    p.add_argument("--forces", action="store_true",
+                   help="add the force committee's frame scores (uq_force_max_eV_per_A, DP-GEN's max_devi_f, "
+                   "and uq_force_mean_eV_per_A): one backward pass per member, slower")
     p.set_defaults(func=run_predict)
 
     p = subparsers.add_parser("relax", help="relax FCC/BCC/HCP with an NNP ensemble and compare with EAM")

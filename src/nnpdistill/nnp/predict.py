@@ -9,7 +9,9 @@ Output (read by the selection step):
 - ``scores.csv``: one row per frame, columns ``frame_index, n_atoms, energy_true_eV_per_atom,
   energy_pred_eV_per_atom, abs_error_meV_per_atom, energy_std_eV_per_atom, uq_max_eV, uq_mean_eV``
   then every per-frame meta of the store (``order_parameter``, ``temperature_K``, ``method``...).
-  True energies are NaN for unlabelled frames.
+  True energies are NaN for unlabelled frames. With ``forces=True`` two more columns follow the
+  ``uq_*`` ones, the force committee's ``uq_force_max_eV_per_A, uq_force_mean_eV_per_A``
+  (:mod:`nnpdistill.nnp.force_committee`; a backward pass per member, so only where asked).
 - ``atomic.npz``: ``frame_index (F,)``, ``atom_offset (F+1,)`` and flat per-atom arrays
   ``uq_eV``, ``energy_pred_eV``, ``energy_true_eV`` (NaN without per-atom labels), in CSV row order.
 
@@ -35,6 +37,7 @@ from .batch import compute_aevs, neighbor_pairs
 from .builder import NNPModel, combine_members
 from .cached_scoring import score_from_cache
 from .data import check_groups, load_groups
+from .force_committee import frame_force_scores
 
 log = logging.getLogger("nnpdistill.nnp.predict")
 
@@ -104,14 +107,15 @@ def _open_cache(model: NNPModel, aevs, groups, source, on_mismatch: str) -> AEVC
 
 def predict_pool(
     model: NNPModel, source, *, batch_frames: int = 128, progress: bool = True,
-    aevs: str | os.PathLike | None = None, on_mismatch: str = "error",
+    aevs: str | os.PathLike | None = None, on_mismatch: str = "error", forces: bool = False,
 ) -> PoolPrediction:
     """Predict every frame of ``source`` (frame store path, Frames-like or list) with ``model``.
 
     ``aevs``: an AEV cache of ``source`` (:func:`nnpdistill.nnp.aev_cache.compute_pool_aevs`). A cache
     made with other AEV settings or for other frames raises
     :class:`~nnpdistill.nnp.aev_cache.AEVCacheMismatchError` (``on_mismatch="error"``) or is ignored
-    with a logged warning (``"recompute"``: AEVs computed on the fly).
+    with a logged warning (``"recompute"``: AEVs computed on the fly). ``forces``: add the force
+    committee's frame scores (member forces from the positions; the AEV cache does not hold derivatives).
     """
     t0 = time.perf_counter()
     groups = load_groups(source)
@@ -147,6 +151,10 @@ def predict_pool(
                 "uq_max_eV": uq.max(1),
                 "uq_mean_eV": uq.mean(1),
             })
+            if forces:
+                for key, value in frame_force_scores(model, g.positions, g.cell,
+                                                     batch_frames=max(1, batch_frames // 4)).items():
+                    table[key] = value
             for key, value in g.meta.items():
                 table[key] = value
             tables.append(table)
@@ -202,15 +210,17 @@ def score_pool(members: list[str | os.PathLike], pool: str | os.PathLike, scores
                atomic: str | os.PathLike, *, metrics: str | os.PathLike | None = None,
                parity: str | os.PathLike | None = None, uq: str | os.PathLike | None = None,
                aevs: str | os.PathLike | None = None, batch_frames: int = 128, progress: bool = False,
-               on_mismatch: str = "recompute") -> PoolPrediction:
+               on_mismatch: str = "recompute", forces: bool = False) -> PoolPrediction:
     """The pool-prediction stage, as rule ``predict_pool`` and ``nnpdistill predict`` run it: score
     ``pool`` with the ensemble of ``members`` and write ``scores`` (CSV) and ``atomic`` (NPZ), and,
     where given, ``metrics`` (CSV: MAE/RMSE overall, per phase and per order-parameter bin, plus the
     Spearman rank correlation of atomic uncertainty with atomic error), the ``parity`` plot and the
-    uncertainty-against-error plot ``uq``. A pool without labels gets scores only (said in the log)."""
+    uncertainty-against-error plot ``uq``. A pool without labels gets scores only (said in the log).
+    ``forces``: add the force committee's frame scores (and, in ``metrics``, their Spearman rank
+    correlation with the frames' energy errors)."""
     model = load_ensemble(list(members))
     pred = predict_pool(model, pool, batch_frames=int(batch_frames), progress=progress, aevs=aevs or None,
-                        on_mismatch=on_mismatch)
+                        on_mismatch=on_mismatch, forces=forces)
     write_prediction(pred, scores, atomic)
     if not any((metrics, parity, uq)):
         return pred
@@ -223,6 +233,11 @@ def score_pool(members: list[str | os.PathLike], pool: str | os.PathLike, scores
     table = energy_metrics(pred.scores)
     corr = uncertainty_error_correlation(pred.uq_eV, pred.energy_pred_eV, pred.energy_true_eV)
     table["spearman_uq_vs_atomic_error"] = corr["spearman_rho"]
+    if forces:
+        from .evaluate import frame_uncertainty_error_correlation
+
+        rho = frame_uncertainty_error_correlation(pred.scores, "uq_force_max_eV_per_A")
+        table["spearman_force_uq_vs_frame_error"] = rho["spearman_rho"]
     if metrics:
         with atomic_path(metrics) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")

@@ -50,6 +50,16 @@ def previous_trainset(wc):
 
 
 # used by nnp.smk
+def pool_forces(wc):
+    """Whether a pool prediction carries the force committee's scores: that of the selection pool by a
+    strategy that selects by them (``distill/force_committee/iter_*``; a backward pass per member, so
+    not for the other pools)."""
+    parts = wc.trainset.split("/")
+    return (len(parts) >= 2 and parts[0] == "distill" and parts[1] in FORCE_STRATEGIES
+            and wc.pool == ELEMENTS[wc.element]["distill"]["pool"])
+
+
+# used by nnp.smk
 def member_models(wc):
     return [res(f"{wc.element}/{wc.trainset}/members/{m}/model.pt") for m in range(nnp_cfg(wc)["n_members"])]
 
