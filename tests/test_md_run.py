@@ -89,11 +89,14 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds):
             rnd = np.arange(len(a)) // 4
             k = np.searchsorted([0, 3, 4], rnd, side="right") - 1
             for i in range(len(a)):
-                b = Bias2D((-1.0, 6.0), (-5.0, 37.0), 8, 8, torch.tensor(stages[k[i]]["coef"]))
+                b = Bias2D((-1.0, 6.0), (-5.0, 37.0), 8, 8, torch.tensor(stages[k[i]]["coef"]),
+                           beyond_slopes=stages[k[i]]["beyond_slopes"])
                 val = b(torch.tensor([a.meta["enthalpy_eV"][i]]),
                         torch.tensor([a.meta["order_parameter"][i]]))[0]
                 assert abs(float(val) - a.meta["bias_eV"][i]) < 1e-6  # stages differ by ~0.1 eV
             assert int(a.meta["clipped"].sum()) == 0
+            # staged biases continue beyond the enthalpy grid at the clip's temperatures
+            assert all(st["beyond_slopes"] is not None for st in stages)
     # frame bookkeeping: walker-minor order, stride, last round cut short (30 = 7*4 + 2)
     assert a.meta["walker"].tolist()[:6] == [0, 1, 2, 3, 0, 1]
     assert a.meta["step"].tolist()[:5] == [5, 5, 5, 5, 10] and int(a.meta["step"][-1]) == 40

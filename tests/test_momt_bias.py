@@ -1,7 +1,9 @@
 """Order parameter, B-spline bias and biased forces/stress against finite differences; bad input."""
 
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -240,3 +242,60 @@ def test_cold_margin_moves_the_grid_low_edge_down_the_solid_line():
     H = torch.tensor([lo0 - 2.0, lo0 - 1.0], dtype=torch.float64)
     _, dh, _ = bias(H, torch.full_like(H, 30.0))
     assert dh.tolist() == pytest.approx([2000.0 / 1700.0 - 1.0] * 2, rel=0.05)
+
+
+def test_beyond_the_grid_a_clip_honouring_bias_runs_at_the_window_edges():
+    """With the clip's slopes (staged and frozen biases), a walker below the enthalpy grid runs at T_min and
+    one above at T_max, the bias is continuous at the edge and still the gradient of its value, and the
+    O-force there is the edge's, bounded however far the walker went (with the edge's own slope it grows
+    with the distance: what held a third of a 108-atom Ni run in an over-ordered crystal below the grid)."""
+    t0, t_min, t_max = 2000.0, 1700.0, 2300.0
+    s_min, s_max = t0 / t_max, t0 / t_min
+    bias = _random_bias().honour_clip(s_min, s_max)
+    assert bias.beyond_slopes == pytest.approx((s_max - 1.0, s_min - 1.0))
+    old = Bias2D((bias.h_lo, bias.h_hi), (bias.o_lo, bias.o_hi), bias.n_h, bias.n_o, bias.coef)
+    g = torch.Generator().manual_seed(9)
+    O = bias.o_lo + (bias.o_hi - bias.o_lo) * torch.rand(6, generator=g, dtype=torch.float64)
+    below = bias.h_lo - torch.tensor([0.5, 2.0, 8.0, 20.0, 40.0, 80.0], dtype=torch.float64)
+    above = bias.h_hi + torch.tensor([0.5, 2.0, 8.0, 20.0, 40.0, 80.0], dtype=torch.float64)
+    for H, t_expected in ((below, t_min), (above, t_max)):
+        v, d_h, d_o = bias(H, O)
+        np.testing.assert_allclose(t0 / (1.0 + d_h.numpy()), t_expected, rtol=1e-12)
+        e = 1e-6
+        fd_h = (bias(H + e, O)[0] - bias(H - e, O)[0]) / (2 * e)
+        fd_o = (bias(H, O + e)[0] - bias(H, O - e)[0]) / (2 * e)
+        assert torch.allclose(fd_h, d_h, atol=1e-6) and torch.allclose(fd_o, d_o, atol=1e-6)
+        edge_h = torch.full_like(H, bias.h_lo if t_expected == t_min else bias.h_hi)
+        v_edge, _, d_o_edge = bias(edge_h, O)
+        assert torch.allclose(d_o, d_o_edge, atol=1e-12)  # the edge's O-force, whatever the distance
+        assert torch.allclose(v, v_edge + d_h * (H - edge_h), atol=1e-9)  # continuous at the edge
+    # the old continuation's O-force grows with the distance below the grid (the test is not vacuous)
+    far = old(torch.full((2,), bias.h_lo - 80.0, dtype=torch.float64), O[:2])[2]
+    near = old(torch.full((2,), bias.h_lo - 0.5, dtype=torch.float64), O[:2])[2]
+    assert float((far - near).abs().max()) > 1e-3
+    # inside the grid both continuations are the same numbers
+    H_in = bias.h_lo + (bias.h_hi - bias.h_lo) * torch.rand(50, generator=g, dtype=torch.float64)
+    O_in = bias.o_lo + (bias.o_hi - bias.o_lo) * torch.rand(50, generator=g, dtype=torch.float64)
+    for a, b in zip(bias(H_in, O_in), old(H_in, O_in), strict=True):
+        assert torch.equal(a, b)
+    # the slopes travel with the bias: state dict, and the stored stage and frozen-bias JSON
+    assert Bias2D.from_state_dict(bias.state_dict()).beyond_slopes == bias.beyond_slopes
+    from nnpdistill.md.momt_store import read_stages
+    from nnpdistill.md.run import _bias_json, read_bias
+
+    wl = WangLandau(bias, t0)
+    back, _ = read_bias({"momt_frozen_bias_json": _bias_json(bias, wl)}, frozen=True)
+    stages = {"h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi], "n_h": bias.n_h,
+              "n_o": bias.n_o, "n_walkers": 1,
+              "stages": [{"start_round": 0, "ln_f": 1.0, "coef": bias.coef.tolist(),
+                          "beyond_slopes": list(bias.beyond_slopes)}]}
+    (staged,), _, _, _ = read_stages({"momt_stages_json": json.dumps(stages)})
+    for b in (back, staged):
+        for a, c in zip(b(below, O), bias(below, O), strict=True):
+            assert torch.equal(a, c)
+    # a store made before the slopes keeps its own continuation
+    del stages["stages"][0]["beyond_slopes"]
+    (legacy,), _, _, _ = read_stages({"momt_stages_json": json.dumps(stages)})
+    assert legacy.beyond_slopes is None
+    with pytest.raises(ConfigError, match="beyond_slopes"):
+        Bias2D((0.0, 1.0), (0.0, 1.0), 4, 4, beyond_slopes=(-1.5, 0.0))

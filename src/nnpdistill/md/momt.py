@@ -4,8 +4,10 @@ all walkers, and biased forces/stress for NPT on U_eff = U + ΔH(U + P0 V, O).
 Grid: ``n_h`` nodes over [h_min, h_max] (total potential enthalpy, eV) × ``n_o`` nodes over
 [o_min, o_max] (order parameter). ΔH = Σ_jk c_jk B((H − H_j)/dH) B((O − O_k)/dO) with the uniform cubic
 B-spline B (C², so both derivatives are continuous); coefficients are padded by one node on every side.
-Beyond the enthalpy range the bias continues linearly with its edge slope (T_eff stays at the edge's
-value); beyond the order-parameter range it is constant; no update is made outside the grid.
+Beyond the enthalpy range the bias continues linearly in H: with the clip's slopes where it has them
+(``beyond_slopes``: the biases that honour the T_eff clip, i.e. staged and frozen ones; a walker colder than
+the grid runs at T_min, a hotter one at T_max, and feels the O-force of the grid's edge), else with its
+edge slope; beyond the order-parameter range it is constant; no update is made outside the grid.
 
 Biased dynamics (Yoshimoto 2006; notes/momt.md): s = 1 + ∂ΔH/∂H = T0/T_eff, clipped to
 [T0/T_max, T0/T_min]; F = s F_U − (∂ΔH/∂O) ∇O; σ_eff = s σ_U + (s − 1) P0 I (no virial from O).
@@ -38,10 +40,14 @@ def _bspline_weights(u: torch.Tensor, n: int):
 
 
 class Bias2D:
-    """Cubic B-spline ΔH(H, O) in eV over a regular (n_h × n_o) node grid; ``coef`` (n_h+2, n_o+2)."""
+    """Cubic B-spline ΔH(H, O) in eV over a regular (n_h × n_o) node grid; ``coef`` (n_h+2, n_o+2).
+
+    ``beyond_slopes`` (below, above): ∂ΔH/∂H beyond the enthalpy range (:meth:`__call__`); None: the
+    edge's own slope (the continuation of runs made before the clip's slopes were used there)."""
 
     def __init__(self, h_range_eV: tuple[float, float], o_range: tuple[float, float], n_h: int = 60,
-                 n_o: int = 80, coef: torch.Tensor | None = None):
+                 n_o: int = 80, coef: torch.Tensor | None = None,
+                 beyond_slopes: tuple[float, float] | None = None):
         h_lo, h_hi = map(float, h_range_eV)
         o_lo, o_hi = map(float, o_range)
         if not (math.isfinite(h_lo) and math.isfinite(h_hi) and h_hi > h_lo):
@@ -59,6 +65,10 @@ class Bias2D:
         if self.coef.shape != (self.n_h + 2, self.n_o + 2):
             raise ConfigError(f"bias coefficients have shape {tuple(self.coef.shape)}, expected "
                               f"{(self.n_h + 2, self.n_o + 2)}")
+        self.beyond_slopes = None if beyond_slopes is None else tuple(float(v) for v in beyond_slopes)
+        if self.beyond_slopes is not None and (len(self.beyond_slopes) != 2
+                                               or not all(v > -1.0 for v in self.beyond_slopes)):
+            raise ConfigError(f"beyond_slopes must be two slopes > -1 (T_eff > 0), got {beyond_slopes}")
 
     @property
     def h_nodes(self) -> torch.Tensor:
@@ -83,15 +93,25 @@ class Bias2D:
     def __call__(self, H: torch.Tensor, O: torch.Tensor):
         """ΔH (B,) eV, ∂ΔH/∂H (B,) (dimensionless), ∂ΔH/∂O (B,) eV for H (B,) eV and O (B,).
 
-        Beyond the enthalpy range the bias continues linearly with its slope at the edge (the walker
-        keeps the edge's effective temperature, which brings it back, instead of jumping to T0); beyond
-        the order-parameter range it is constant in O."""
+        Beyond the enthalpy range the bias continues linearly in H, so that the walker is brought back
+        instead of jumping to T0. With ``beyond_slopes`` (below, above) the slope there is fixed (a bias
+        that honours the clip: T_eff = T_min below the grid, T_max above) and ΔH(H, O) = ΔH(edge, O) +
+        slope (H − edge), so the O-force is the edge's; without them the slope is the edge's own,
+        ∂ΔH/∂H(edge, O), whose O-derivative times the distance past the edge acts on O (it grows without
+        bound: in a 108-atom Ni run it held a third of the walkers in an over-ordered crystal below the
+        grid). Beyond the order-parameter range the bias is constant in O. Inside the grid both forms
+        are the same numbers."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
         ih, wh, dwh, io, wo, dwo, _ = self._weights(H, O)
         beyond = H - H.clamp(self.h_lo, self.h_hi)  # eV past the enthalpy range (0 inside)
         c = self._block(ih, io)
         d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh  # edge slope beyond the range
+        if self.beyond_slopes is not None:
+            lo, hi = self.beyond_slopes
+            d_h = torch.where(beyond < 0, lo, torch.where(beyond > 0, hi, d_h))
+            val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond
+            return val, d_h, torch.einsum("bi,bij,bj->b", wh, c, dwo) / self.do
         val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond
         d_o = (torch.einsum("bi,bij,bj->b", wh, c, dwo)
                + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.dh * beyond) / self.do
@@ -152,6 +172,8 @@ class Bias2D:
         gradient of ΔH. Φ is ΔH with its H-slope clipped and integrated along H in every O column, from
         the column's most visited enthalpy (``visits`` (n_h, n_o), else the grid middle), so Φ = ΔH
         wherever the walk lived without clipping; the result is refitted as a B-spline on the same grid.
+        Beyond the enthalpy range Φ continues with the clip's slopes (``beyond_slopes``: T_eff = T0/s_max
+        below the grid, T0/s_min above).
         """
         hs, os_ = self.fit_grid()
         hh, oo = torch.meshgrid(hs, os_, indexing="ij")
@@ -172,17 +194,25 @@ class Bias2D:
             ref = torch.full((os_.numel(),), hs.numel() // 2, dtype=torch.long)
         cols = torch.arange(os_.numel())
         phi = val[ref, cols][None, :] + cum - cum[ref, cols][None, :]
-        out = Bias2D((self.h_lo, self.h_hi), (self.o_lo, self.o_hi), self.n_h, self.n_o)
+        out = Bias2D((self.h_lo, self.h_hi), (self.o_lo, self.o_hi), self.n_h, self.n_o,
+                     beyond_slopes=clip_beyond_slopes(s_min, s_max))
         out.fit(lambda _h, _o: phi)
         return out
 
     def state_dict(self) -> dict:
         return {"h_range_eV": (self.h_lo, self.h_hi), "o_range": (self.o_lo, self.o_hi), "n_h": self.n_h,
-                "n_o": self.n_o, "coef": self.coef.clone()}
+                "n_o": self.n_o, "coef": self.coef.clone(), "beyond_slopes": self.beyond_slopes}
 
     @classmethod
     def from_state_dict(cls, d: dict) -> Bias2D:
-        return cls(tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]), d["coef"])
+        return cls(tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]), d["coef"],
+                   beyond_slopes=d.get("beyond_slopes"))
+
+
+def clip_beyond_slopes(s_min: float, s_max: float) -> tuple[float, float]:
+    """∂ΔH/∂H beyond the enthalpy range of a bias that honours the clip s ∈ [s_min, s_max]: below the
+    grid s_max − 1 (T_eff = T0/s_max = T_min), above it s_min − 1 (T_max)."""
+    return float(s_max) - 1.0, float(s_min) - 1.0
 
 
 class WangLandau:

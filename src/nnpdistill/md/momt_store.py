@@ -35,7 +35,8 @@ def read_stages(attrs: dict) -> tuple[list[Bias2D], list[int], list[float], int]
         return None
     d = json.loads(raw) if isinstance(raw, str) else raw
     grid = (tuple(d["h_range_eV"]), tuple(d["o_range"]), int(d["n_h"]), int(d["n_o"]))
-    biases = [Bias2D(*grid, torch.tensor(st["coef"], dtype=torch.float64)) for st in d["stages"]]
+    biases = [Bias2D(*grid, torch.tensor(st["coef"], dtype=torch.float64),
+                     beyond_slopes=st.get("beyond_slopes")) for st in d["stages"]]
     return (biases, [int(st["start_round"]) for st in d["stages"]], [float(st["ln_f"]) for st in d["stages"]],
             int(d["n_walkers"]))
 

@@ -314,7 +314,8 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
         "solid_fraction_used": float(solid.mean()),
         "production_phase_switches": count_phase_switches(meta["walker"][production], solid[production]),
         "phase_switches_used": count_phase_switches(meta["walker"], solid),
-        # frames outside the bias grid's enthalpy range (walkers there were only walled back, never biased)
+        # frames outside the bias grid's enthalpy range (no deposits there: the bias only continues
+        # linearly in H, at T_min below the grid and T_max above it for runs made since the clip's slopes)
         "fraction_below_enthalpy_grid": float((meta["enthalpy_eV"] < grid.h_lo).mean()),
         "fraction_above_enthalpy_grid": float((meta["enthalpy_eV"] > grid.h_hi).mean()),
         "bootstrap": {"n_blocks": n_blocks, "n_bootstrap": n_bootstrap, "seed": seed},

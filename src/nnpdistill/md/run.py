@@ -189,7 +189,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
             stages = payload.get("stages") or []
             if stages:
                 acting = Bias2D((bias.h_lo, bias.h_hi), (bias.o_lo, bias.o_hi), bias.n_h, bias.n_o,
-                                torch.tensor(stages[-1]["coef"], dtype=torch.float64))
+                                torch.tensor(stages[-1]["coef"], dtype=torch.float64),
+                                beyond_slopes=stages[-1].get("beyond_slopes"))
 
     def save():
         _save_checkpoint(ckpt, {
@@ -210,7 +211,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
         return MOMTForce(ev, acting_bias(), p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY)
 
     def new_stage(snapshot: Bias2D) -> None:
-        stages.append({"start_round": done_rounds, "ln_f": wl.ln_f, "coef": snapshot.coef.tolist()})
+        stages.append({"start_round": done_rounds, "ln_f": wl.ln_f, "coef": snapshot.coef.tolist(),
+                       "beyond_slopes": snapshot.beyond_slopes})
 
     if staged and not stages and done_rounds < freeze_round:
         acting = bias.honour_clip(T / m.t_max_K, T / m.t_min_K, wl.visits)
@@ -299,8 +301,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
 def _bias_json(bias: Bias2D, wl: WangLandau) -> str:
     return json.dumps({"h_range_eV": [bias.h_lo, bias.h_hi], "o_range": [bias.o_lo, bias.o_hi],
                        "n_h": bias.n_h, "n_o": bias.n_o, "coef": bias.coef.tolist(),
-                       "visits": wl.visits.tolist(), "ln_f": wl.ln_f, "n_updates": wl.n_updates,
-                       "kT0_eV": wl.kT0})
+                       "beyond_slopes": bias.beyond_slopes, "visits": wl.visits.tolist(), "ln_f": wl.ln_f,
+                       "n_updates": wl.n_updates, "kT0_eV": wl.kT0})
 
 
 def read_bias(attrs: dict, frozen: bool = False) -> tuple[Bias2D, dict]:
@@ -313,7 +315,9 @@ def read_bias(attrs: dict, frozen: bool = False) -> tuple[Bias2D, dict]:
                           + ("it has no production phase (momt.production_fraction = 0, or made before "
                              "production phases existed)" if frozen else "is it a MOMT run?"))
     d = json.loads(raw) if isinstance(raw, str) else raw
-    bias = Bias2D(tuple(d["h_range_eV"]), tuple(d["o_range"]), d["n_h"], d["n_o"], torch.tensor(d["coef"]))
+    bias = Bias2D(tuple(d["h_range_eV"]), tuple(d["o_range"]), d["n_h"], d["n_o"],
+                  torch.tensor(d["coef"], dtype=torch.float64),
+                  beyond_slopes=d.get("beyond_slopes"))
     return bias, d
 
 
