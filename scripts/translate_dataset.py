@@ -17,6 +17,7 @@ info = translate_dataset(
     native_pool=sm.input.native_pool[0] if sm.params.native_frames else None,
     n_native=sm.params.native_frames,
     native_seed=sm.params.native_seed,
+    native_weight=sm.params.native_weight,
 )
 log.info(
     "translated %d frames from %s: scale factor %.5f (%s)",

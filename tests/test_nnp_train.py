@@ -117,6 +117,38 @@ def test_force_training_runs_and_reduces_force_error():
     assert np.all(np.isfinite(f)) and min(f) < f[0]
 
 
+def test_loss_weights_pull_the_fit_towards_the_weighted_frames():
+    """Frames with a loss_weight count that many times in the energy loss: four frames whose labels sit
+    30 meV/atom above the EAM's (standing in for a target's own frames among translated ones) are fitted
+    closer when they weigh 30 than when they weigh 1; weights of 1 give the same numbers as no weights;
+    a zero or NaN weight is refused by name."""
+    from nnpdistill.errors import DatasetError
+
+    base, odd = make_frames(40, 11), make_frames(4, 12, strain=(0.04, 0.06))
+    odd["energy"] = odd["energy"] + 0.030 * 32
+    keys = ("numbers", "positions", "cell", "energy", "forces")
+    data = {k: np.concatenate([base[k], odd[k]]) for k in keys}
+    ts = TrainSettings(train_fraction=0.5, max_epochs=60, batch_frames=8, lr=3e-3, early_stop_patience=100,
+                       progress_every=0)
+
+    def fit(weight):
+        meta = {} if weight is None else {"loss_weight": np.r_[np.ones(40), np.full(4, float(weight))]}
+        r = train_member({**data, "meta": meta}, SETTINGS, ts, seed=2, valid_source=make_frames(4, 13))
+        pred = predict_pool(r.model, {**odd, "meta": {}}, progress=False)
+        return r, float(pred.scores["abs_error_meV_per_atom"].mean())
+
+    plain, err_plain = fit(None)
+    ones, err_ones = fit(1.0)
+    heavy, err_heavy = fit(30.0)
+    for x, y in zip(plain.model.state_dict().values(), ones.model.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
+    print(f"odd frames: {err_plain:.1f} meV/atom unweighted, {err_heavy:.1f} at weight 30")
+    assert err_heavy < 0.5 * err_plain, (err_plain, err_heavy)
+    for bad in (0.0, np.nan):
+        with pytest.raises(DatasetError, match="loss_weight"):
+            train_member({**data, "meta": {"loss_weight": np.r_[np.ones(43), bad]}}, SETTINGS, ts, seed=2)
+
+
 def test_calibration_curve_bins_by_uncertainty_and_measures_errors():
     """Errors drawn as N(0, spread): per bin the RMS error equals the mean spread (calibrated) and the MAE
     is sqrt(2/pi) of it; an uncertainty unrelated to the error gives flat bins."""

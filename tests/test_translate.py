@@ -242,6 +242,24 @@ def test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool(tm
                  "--native-seed", "9"]) == 0
     with FrameStore(tmp_path / "cli.h5") as store:
         np.testing.assert_array_equal(store.read().energy, out.energy)
+    # translate.native_weight: every frame gets a loss weight, the native ones the weight; the frames and
+    # labels are those of the unweighted set; a weight without native frames or a non-positive one is refused
+    info = translate_dataset(*args, str(tmp_path / "weighted.h5"), native_pool=str(tmp_path / "pool.h5"),
+                             n_native=2, native_seed=9, native_weight=8.0)
+    assert info["native_weight"] == 8.0
+    with FrameStore(tmp_path / "weighted.h5") as store:
+        weighted = store.read()
+        assert float(store.attrs["native_weight"]) == 8.0
+    assert weighted.meta["loss_weight"].tolist() == [1.0] * 4 + [8.0] * 2
+    np.testing.assert_array_equal(weighted.energy, out.energy)
+    np.testing.assert_array_equal(weighted.positions, out.positions)
+    assert "loss_weight" not in out.meta
+    with pytest.raises(NNPDistillError, match="native_frames is 0"):
+        translate_dataset(*args, str(tmp_path / "w0.h5"), native_weight=8.0)
+    with pytest.raises(NNPDistillError, match="positive"):
+        translate_dataset(*args, str(tmp_path / "w1.h5"), native_pool=str(tmp_path / "pool.h5"), n_native=2,
+                          native_weight=0.0)
+    assert not (tmp_path / "w0.h5").exists() and not (tmp_path / "w1.h5").exists()
 
 
 def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):

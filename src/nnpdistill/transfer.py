@@ -34,6 +34,8 @@ COLUMNS = (
     "mean_error_meV_per_atom", "mae_offset_fitted_meV_per_atom",
     # frames of the target's own pool inside the translated set (translate.native_frames; in n_frames)
     "native_frames",
+    # their loss weight relative to a translated frame (translate.native_weight)
+    "native_weight",
 )
 SOLID_ORDER = 0.5  # O/N above which a pool frame counts as solid (the reweighting's split)
 N_OFFSET_FRAMES = 10  # target frames labelled to fit a per-metal energy offset
@@ -113,12 +115,17 @@ def transfer_row(element: str, *, translated_h5, translated_metrics, control_met
         "meets_crystal_target": dnn <= NN_TARGET_A and de <= ENERGY_TARGET_MEV and order,
         **(transfer_diagnostics(translated_scores, translated_h5) if translated_scores is not None else {}),
         "native_frames": int(attrs.get("native_frames", 0)),
+        "native_weight": float(attrs.get("native_weight", 1.0)),
     }
 
 
 def _frames_cell(r) -> str:
     native = int(r.get("native_frames", 0) or 0)
-    return f"{int(r['n_frames']) - native} + {native} native" if native else str(r["n_frames"])
+    weight = float(r.get("native_weight", 1.0) or 1.0)
+    if not native:
+        return str(r["n_frames"])
+    cell = f"{int(r['n_frames']) - native} + {native} native"
+    return cell + (f" (weight {weight:g})" if weight != 1.0 else "")
 
 
 def transfer_markdown(table: pd.DataFrame, source: str) -> str:

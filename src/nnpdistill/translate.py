@@ -21,6 +21,7 @@ unchanged; every label (energy, forces, per-atom energies, stress) comes from th
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import TYPE_CHECKING
 
@@ -214,7 +215,7 @@ def native_frames(pool_h5, n_frames: int, seed: int) -> tuple[Frames, dict]:
 def translate_dataset(source_h5, source_crystals, target_crystals: str, target_symbol: str,
                       out_h5: str, *, potential: str | None = None, rule: str = "auto",
                       multipliers=(1.0,), native_pool: str | None = None, n_native: int = 0,
-                      native_seed: int = 0) -> dict:
+                      native_seed: int = 0, native_weight: float = 1.0) -> dict:
     """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
 
     ``multipliers`` (default ``(1.0,)``, the paper's single factor) puts every frame at each of the
@@ -233,7 +234,9 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
     translated ones, which let the NNP learn what translation misses (the target liquid's energy level).
     Every frame then carries ``source_element`` (the target's symbol for the native ones), and the
     metadata both kinds of frame have (``scale_factor`` with multipliers: 1 for the native ones); the
-    attributes record the draw (``native_*``).
+    attributes record the draw (``native_*``). ``native_weight`` ≠ 1 gives every frame a ``loss_weight``
+    (the native ones ``native_weight``, the translated ones 1), which member training reads
+    (:mod:`nnpdistill.nnp.train`): a handful of native frames then count like more in the loss.
     """
     from .frames import write_frames
     from .potentials import load_eam
@@ -245,6 +248,12 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
                               "one crystals.csv per source, in the same order")
     target_table = pd.read_csv(target_crystals)
     eam = load_eam(target_symbol, path=potential)
+    native_weight = float(native_weight)
+    if not (math.isfinite(native_weight) and native_weight > 0):
+        raise NNPDistillError(f"translate.native_weight must be a positive number, got {native_weight}")
+    if native_weight != 1.0 and not n_native:
+        raise NNPDistillError(f"translate.native_weight = {native_weight:g} weights native frames, but "
+                              "native_frames is 0: set both, or leave the weight at 1")
     if n_native:  # the native frames are drawn and checked before any translation work
         if not native_pool:
             raise NNPDistillError(f"{n_native} native frames need the target's own pool (native_pool; "
@@ -275,6 +284,10 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
         keep = set.intersection(*(set(p.meta) for p in parts))
         parts = [dataclasses.replace(p, meta={k: v for k, v in p.meta.items() if k in keep}) for p in parts]
         info = {**info, **drawn, "n_frames": int(sum(p.n_frames for p in parts))}
+        if native_weight != 1.0:  # the native frames are the last part
+            parts = [dataclasses.replace(p, meta={**p.meta, "loss_weight": np.full(
+                p.n_frames, native_weight if k == len(parts) - 1 else 1.0)}) for k, p in enumerate(parts)]
+            info["native_weight"] = native_weight
     write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

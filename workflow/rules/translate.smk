@@ -29,6 +29,7 @@ rule translate_dataset:
         multipliers=lambda wc: translate_cfg(wc)["scale_multipliers"],
         native_frames=lambda wc: translate_cfg(wc)["native_frames"],
         native_seed=lambda wc: seed_for("native", wc.element),
+        native_weight=lambda wc: translate_cfg(wc)["native_weight"],
     threads: 1
     resources:
         runtime=30,

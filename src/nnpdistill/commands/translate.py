@@ -24,6 +24,7 @@ def _run(args: argparse.Namespace) -> int:
         native_pool=args.native_pool,
         n_native=args.native_frames,
         native_seed=args.native_seed,
+        native_weight=args.native_weight,
     )
     print(
         f"{info['n_frames']} frames {info['source_element']} -> {args.element}: "
@@ -63,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seeded random frames of --native-pool added to the translated ones "
                    "(default %(default)s: translated frames only, the paper)")
     p.add_argument("--native-seed", type=int, default=0, help="seed of the native frames' draw (default 0)")
+    p.add_argument("--native-weight", type=float, default=default("translate.native_weight"),
+                   help="loss weight of each native frame relative to a translated one when members train on "
+                   "the set (default %(default)s: alike)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=_run)

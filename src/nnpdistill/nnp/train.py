@@ -3,7 +3,9 @@
 - Seeded random train/validation split of the frames (``train_fraction``; the paper: 20 % train,
   80 % validation, a different split per member, which is where the ensemble's spread comes from).
 - Loss: mean squared per-atom energy error (eV/atom)², plus ``force_weight`` × mean squared force
-  component error (eV/Å)² when ``force_weight > 0``.
+  component error (eV/Å)² when ``force_weight > 0``. Frames with a ``loss_weight`` meta (e.g. the
+  native frames of a translated set, ``translate.native_weight``) weigh the energy term by it, in the
+  training batches and in the validation loss that drives the schedule and early stopping.
 - AdamW, ReduceLROnPlateau on the validation loss, early stopping, the best-validation weights kept.
 - Energy-only training computes every frame's AEVs once (they do not depend on the weights) and
   trains the networks on the cached descriptors: the expensive neighbour/angular work leaves the
@@ -111,6 +113,19 @@ class _Flat:
         self.atom_start = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)[:-1]])
         self.dtype = dtype
         self.need_forces = need_forces
+        weight = np.concatenate([np.asarray(g.meta.get("loss_weight", np.ones(g.n_frames)), dtype=np.float64)
+                                 for g in groups])
+        if not (np.all(np.isfinite(weight)) and np.all(weight > 0)):
+            raise DatasetError("frame meta loss_weight must be positive and finite for every frame")
+        # None when every frame weighs alike: the plain mean, the same numbers as without weights
+        self.weight = None if np.all(weight == 1.0) else torch.tensor(weight, dtype=dtype)
+
+    def mean_sq(self, err: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Mean squared ``err`` of ``frames``, weighted by their ``loss_weight`` where the set has one."""
+        if self.weight is None:
+            return (err**2).mean()
+        w = self.weight[frames]
+        return (w * err**2).sum() / w.sum()
 
     def __len__(self) -> int:
         return len(self.index)
@@ -258,7 +273,7 @@ def train_member(
                 pred, f_pred, f_true = _force_batch(model, net, flat, batch, create_graph=True)
                 err = pred - flat.energy[fr] / flat.n_atoms[fr]
                 f_loss = ((f_pred - f_true) ** 2).mean()
-                loss = (err**2).mean() + ts.force_weight * f_loss
+                loss = flat.mean_sq(err, fr) + ts.force_weight * f_loss
                 f_sq_sum += float(f_loss.detach()) * len(batch)
             else:
                 if aevs is not None:
@@ -267,7 +282,7 @@ def train_member(
                 else:
                     pred = _uncached_energy(model, net, flat, batch, grad=True)
                 err = pred - flat.energy[fr] / flat.n_atoms[fr]
-                loss = (err**2).mean()
+                loss = flat.mean_sq(err, fr)
             loss.backward()
             optimizer.step()
             sq_sum += float((err.detach() ** 2).sum())
@@ -276,7 +291,7 @@ def train_member(
         v_err = energy_eval(va_pos)
         v_rmse = float(torch.sqrt((v_err**2).mean()))
         v_mae = float(v_err.abs().mean())
-        v_loss = v_rmse**2
+        v_loss = v_rmse**2 if flat.weight is None else float(flat.mean_sq(v_err, torch.as_tensor(va_pos)))
         row = {
             "epoch": epoch,
             "lr": optimizer.param_groups[0]["lr"],
