@@ -217,7 +217,7 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
              "momt_history_json": json.dumps({"freeze_round": 0, "ln_f": []})}
     write_frames(tmp_path / "stuck.h5", fr, {"element": "Ni", **attrs})
     _, summary = reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), skip_fraction=0.0,
-                                min_n_eff=5)
+                                min_n_eff=5, phase_by="order_parameter")  # a 4-atom model: its O is the phase
     assert summary["production_phase_switches"] == 0
     assert summary["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
         summary["t_melt_p_solid_reason"]
@@ -226,6 +226,63 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
         summary["t_melt_p_solid_reason"]
     with pytest.raises(ConfigError, match="needs a run with Wang-Landau stages"):
         reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), estimator="mbar")
+    with pytest.raises(ConfigError, match="more than 12 atoms"):
+        reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), phase_by="solid_atoms")
+    with pytest.raises(ConfigError, match="unknown reweight settings"):
+        reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), phase="solid")
+
+
+def test_solid_atoms_see_a_crystal_the_box_aligned_order_parameter_misses(tmp_path):
+    """The phase split of the reweighting: 108-atom frames of an FCC crystal along [110] in the box
+    (box-aligned O ~ 0, as for the misoriented crystals of the 108-atom Ni runs) beside a liquid (random
+    positions) and a box-aligned crystal: phase_by solid_atoms calls both crystals solid, order_parameter
+    only the aligned one; the summary says how many frames the order parameter called liquid."""
+    from ase.build import bulk
+
+    from nnpdistill.frames import Frames, write_frames
+    from nnpdistill.md.order import order_parameter
+    from nnpdistill.md.reweight import reweight_store
+    from nnpdistill.md.run import _bias_json
+
+    rng = np.random.default_rng(5)
+    turned = bulk("Ni", "fcc", a=3.52, orthorhombic=True).repeat((3, 3, 6))
+    aligned = bulk("Ni", "fcc", a=3.52, cubic=True).repeat(3)
+    kinds = np.tile([0, 1, 2], 40)  # turned crystal, aligned crystal, liquid; 3 walkers
+    pos, cell = [], []
+    for k in kinds:
+        at = (turned, aligned, aligned)[k].copy()
+        p = at.positions + rng.normal(0, 0.08, at.positions.shape)
+        if k == 2:
+            p = rng.random((108, 3)) @ at.cell[:]
+        pos.append(p)
+        cell.append(at.cell[:])
+    pos, cell = np.array(pos), np.array(cell)
+    O = order_parameter(torch.tensor(pos), torch.tensor(cell), gradient=False)[0].numpy()
+    assert O[kinds == 0].max() < 5 and O[kinds == 1].min() > 80  # the order parameter misses the turned one
+    H = np.where(kinds == 2, -470.0, -500.0) + rng.normal(0, 0.5, kinds.size)
+    bias = Bias2D((-520.0, -450.0), (-5.0, 113.0), 12, 6)
+
+    class _WL:
+        visits = torch.zeros(12, 6)
+        ln_f, n_updates, kT0 = 0.01, 1, 0.17
+
+    meta = {"enthalpy_eV": H, "order_parameter": O, "walker": np.tile([0, 1, 2], 40),
+            "production": np.ones(kinds.size, dtype=np.int64),
+            "clipped": np.zeros(kinds.size, dtype=np.int64)}
+    attrs = {"method": "momt", "n_atoms": 108, "settings": {"temperature_K": 2000.0},
+             "momt_bias_json": _bias_json(bias, _WL()), "momt_frozen_bias_json": _bias_json(bias, _WL()),
+             "momt_history_json": json.dumps({"freeze_round": 0, "ln_f": []})}
+    frames = Frames(numbers=np.full((kinds.size, 108), 28), positions=pos, cell=cell, meta=meta)
+    write_frames(tmp_path / "turned.h5", frames, {"element": "Ni", **attrs})
+    temps = np.linspace(1800, 2200, 5)
+    _, by_atoms = reweight_store(tmp_path / "turned.h5", temps, skip_fraction=0.0, n_bootstrap=0)
+    _, by_order = reweight_store(tmp_path / "turned.h5", temps, skip_fraction=0.0, n_bootstrap=0,
+                                 phase_by="order_parameter")
+    assert by_atoms["phase_by"] == "solid_atoms"  # the schema's default
+    assert by_atoms["solid_fraction_used"] == pytest.approx(2 / 3)
+    assert by_order["solid_fraction_used"] == pytest.approx(1 / 3)
+    assert by_atoms["solid_below_order_cut"] == pytest.approx(1 / 3)
+    assert by_order["solid_below_order_cut"] is None
 
 
 def _two_state_frames(rng, t_effs, n_per, n_atoms=108, k=160, t_m=1850.0, latent_per_atom=0.17):

@@ -41,9 +41,35 @@ def read_stages(attrs: dict) -> tuple[list[Bias2D], list[int], list[float], int]
             int(d["n_walkers"]))
 
 
+def solid_frames(path, sel: dict, phase_by: str, o_solid_fraction: float, solid_atoms_fraction: float,
+                 chunk_frames: int = 512) -> np.ndarray:
+    """Which frames of a selection (:func:`select_frames`) are solid: more than ``solid_atoms_fraction`` of
+    their atoms solid-like by the orientation-independent q6 criterion (``phase_by="solid_atoms"``,
+    :func:`.structure.solid_like_fraction`; positions read a chunk at a time), or O > ``o_solid_fraction``
+    · N (``"order_parameter"``, box-aligned: a crystal in another orientation counts as liquid)."""
+    from ..frames import FrameStore
+    from .structure import solid_like_fraction
+
+    if phase_by == "order_parameter":
+        return sel["meta"]["order_parameter"] > o_solid_fraction * int(sel["attrs"]["n_atoms"])
+    if phase_by != "solid_atoms":
+        raise ConfigError(f"reweight phase_by must be solid_atoms or order_parameter, got {phase_by!r}")
+    if int(sel["attrs"]["n_atoms"]) <= 12:
+        raise ConfigError(f"{path}: phase_by solid_atoms needs cells of more than 12 atoms (each atom's 12 "
+                          f"nearest neighbours), this one has {sel['attrs']['n_atoms']}: use order_parameter")
+    index = np.asarray(sel["index"], dtype=np.int64)
+    frac = np.empty(index.size)
+    with FrameStore(path) as st:
+        for s in range(0, index.size, chunk_frames):
+            fr = st.read(index[s:s + chunk_frames], labels=False, meta=False)
+            frac[s:s + chunk_frames] = solid_like_fraction(fr.positions, fr.cell)
+    return frac > float(solid_atoms_fraction)
+
+
 def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_ln_f: float = 0.25,
                    mbar_skip_rounds: int = 1) -> dict:
-    """The frames a reweighting uses, read once: ``meta`` of the kept frames, ``attrs``, ``n_total``,
+    """The frames a reweighting uses, read once: ``meta`` and store ``index`` of the kept frames, ``attrs``,
+    ``n_total``,
     ``estimator`` (frozen or mbar), and either ``bias`` (frozen) or ``stage`` (F,) with ``stage_biases``
     (mbar). A clear error for a store that is not a MOMT run or lacks what the estimator needs."""
     from ..frames import FrameStore
@@ -77,6 +103,7 @@ def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_
     if estimator == "frozen":
         out["bias"] = read_bias(attrs, frozen=True)[0]
         out["meta"] = {k: v[keep] for k, v in meta.items()}
+        out["index"] = keep
         return out
     biases, starts, ln_fs, n_walkers = staged
     rounds = np.arange(n_total) // n_walkers
@@ -89,6 +116,7 @@ def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_
     remap = np.full(len(biases), -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
     out["meta"] = {k: v[keep] for k, v in meta.items()}
+    out["index"] = keep
     out["stage"] = remap[stage[keep]]
     out["stage_biases"] = [biases[k] for k in used]
     out["stage_start_rounds"] = [starts[k] for k in used]

@@ -15,8 +15,9 @@ potential enthalpy; frozen and staged biases honour the effective-temperature cl
   frozen bias alone may not sample.
 
 Per temperature: ⟨H⟩/N (eV/atom), configurational C_P/N = Var(H)/(N k_B T²) (k_B per atom; add 3/2 for
-the kinetic part), P_solid = P(O > o_solid_fraction·N), ΔG = G_solid − G_liquid = −k_B T ln(P_s/P_l)
-per atom (from the (H, O) histogram split at the dividing order parameter), and the Kish effective sample
+the kinetic part), P_solid (a frame is solid when most of its atoms are solid-like by the q6 bond-order
+criterion, ``phase_by: solid_atoms``, or when O > o_solid_fraction·N), ΔG = G_solid − G_liquid =
+−k_B T ln(P_s/P_l) per atom, and the Kish effective sample
 size. Error bars: a block bootstrap (each walker's frames cut into ``n_blocks`` contiguous blocks, the
 blocks resampled with replacement; with MBAR the f_k are solved again for every replica). The melting
 temperature is where ΔG = 0 (P_solid = ½); the C_P peak is reported beside it. Where the data cannot
@@ -29,11 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..defaults import default
 from ..errors import ConfigError
 from ..io_utils import write_strict_json
 from ..units import KB_EV_PER_K
 from .momt import Bias2D
-from .momt_store import count_phase_switches, read_history, select_frames
+from .momt_store import count_phase_switches, read_history, select_frames, solid_frames
 
 
 def _blocks(walker: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -125,11 +127,13 @@ def mbar_log_density(u_kn: np.ndarray, stage: np.ndarray, multiplicity: np.ndarr
 def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_ref_K: float, temperatures_K,
              n_atoms: int, o_solid_fraction: float = 0.5, walker: np.ndarray | None = None,
              n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0, stage: np.ndarray | None = None,
-             stage_biases: list[Bias2D] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+             stage_biases: list[Bias2D] | None = None,
+             solid: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Canonical averages at ``temperatures_K`` from frames (H (F,) eV, O (F,)) sampled under the frozen
     ``bias`` at ``t_ref_K``, or, with ``stage_biases`` and ``stage`` (F,), under the staged biases combined
     by MBAR. Returns the table (values and bootstrap standard errors) and the bootstrap replicas of
-    P_solid, (n_bootstrap, nT), for estimates derived from it (the melting temperature)."""
+    P_solid, (n_bootstrap, nT), for estimates derived from it (the melting temperature). ``solid`` (F,)
+    bool: which frames are solid (e.g. by solid-like atoms); default O > ``o_solid_fraction`` · N."""
     H = np.asarray(enthalpy_eV, dtype=np.float64)
     O = np.asarray(order, dtype=np.float64)
     if H.size == 0 or H.shape != O.shape:
@@ -147,7 +151,11 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_
     betas = 1.0 / (KB_EV_PER_K * temps)
     c = float(H.mean())
     h = H - c
-    solid = (O > o_solid_fraction * n_atoms).astype(np.float64)
+    if solid is None:
+        solid = O > o_solid_fraction * n_atoms
+    solid = np.asarray(solid, dtype=np.float64)
+    if solid.shape != H.shape:
+        raise ConfigError(f"the solid labels have shape {solid.shape}, the frames {H.shape}")
 
     blocks = _blocks(walker, n_blocks)
     n_blk = int(blocks.max()) + 1
@@ -266,46 +274,54 @@ def melting_temperature(table: pd.DataFrame, p_solid_boot: np.ndarray | None = N
     return out
 
 
-def reweight_store(path, temperatures_K, skip_fraction: float = 0.1, o_solid_fraction: float = 0.5,
-                   n_blocks: int = 10, n_bootstrap: int = 200, seed: int = 0,
-                   min_n_eff: float = 50.0, min_phase_switches: int = 4, estimator: str = "auto",
-                   mbar_max_ln_f: float = 0.25, mbar_skip_rounds: int = 1) -> tuple[pd.DataFrame, dict]:
-    """Reweight the MOMT store ``path``: its production (frozen-bias) frames, after dropping the first
-    ``skip_fraction`` of each walker's production frames (relaxation onto the frozen bias), and with the
-    ``mbar`` estimator also the Wang–Landau stages that began with ln f ≤ ``mbar_max_ln_f`` (each without
-    its first ``mbar_skip_rounds`` frame rounds). ``estimator``: frozen, mbar or auto (mbar when the run
-    recorded stages). Returns the table and the summary (melting temperatures with errors or reasons, run
-    diagnostics).
+def reweight_store(path, temperatures_K, **settings) -> tuple[pd.DataFrame, dict]:
+    """Reweight the MOMT store ``path``; ``settings`` are ``sample.reweight`` keys (the schema's defaults
+    fill the rest): its production (frozen-bias) frames, after dropping the first ``skip_fraction`` of
+    each walker's production frames (relaxation onto the frozen bias), and with the ``mbar`` estimator
+    also the Wang–Landau stages that began with ln f ≤ ``mbar_max_ln_f`` (each without its first
+    ``mbar_skip_rounds`` frame rounds). ``estimator``: frozen, mbar or auto (mbar when the run recorded
+    stages). ``phase_by``: a frame is solid when more than ``solid_atoms_fraction`` of its atoms are
+    solid-like (``solid_atoms``: the q6 bond-order criterion, which sees crystals in any orientation;
+    reads the frames' positions) or when O > ``o_solid_fraction`` · N (``order_parameter``). Returns the
+    table and the summary (melting temperatures with errors or reasons, run diagnostics).
 
     The solid/liquid balance is only sampled if walkers cross between the phases in the frames used: with
     fewer than ``min_phase_switches`` crossings the melting estimates are withheld (null, and why)."""
-    return _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blocks, n_bootstrap, seed,
-                           min_n_eff, min_phase_switches, estimator, mbar_max_ln_f, mbar_skip_rounds)[:2]
+    return _reweight_store(path, temperatures_K, settings)[:2]
 
 
-def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blocks, n_bootstrap, seed,
-                    min_n_eff, min_phase_switches, estimator="auto", mbar_max_ln_f=0.25, mbar_skip_rounds=1):
+def _reweight_store(path, temperatures_K, settings: dict):
     """:func:`reweight_store`, also returning the kept frames' metadata, the attrs and the sampling
     density's ingredients (the stage's plots use them: the store is read once)."""
-    sel = select_frames(path, skip_fraction, estimator, mbar_max_ln_f, mbar_skip_rounds)
+    cfg = default("sample.reweight")
+    if set(settings) - set(cfg):
+        raise ConfigError(f"unknown reweight settings {sorted(set(settings) - set(cfg))}; know {sorted(cfg)}")
+    cfg.update(settings)
+    o_solid_fraction, phase_by = float(cfg["o_solid_fraction"]), str(cfg["phase_by"])
+    n_blocks, n_bootstrap, seed = int(cfg["n_blocks"]), int(cfg["n_bootstrap"]), int(cfg["seed"])
+    sel = select_frames(path, float(cfg["skip_fraction"]), str(cfg["estimator"]), float(cfg["mbar_max_ln_f"]),
+                        int(cfg["mbar_skip_rounds"]))
     meta, attrs = sel["meta"], sel["attrs"]
     if meta["walker"].size == 0:
         raise ConfigError(f"{path}: no frames to reweight (momt.production_fraction = 0 and no stages?)")
     n_atoms = int(attrs["n_atoms"])
     t_ref = float(attrs["settings"]["temperature_K"])
+    solid = solid_frames(path, sel, phase_by, o_solid_fraction, float(cfg["solid_atoms_fraction"]))
     table, boot = reweight(meta["enthalpy_eV"], meta["order_parameter"], sel["bias"], t_ref, temperatures_K,
                            n_atoms, o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed,
-                           sel["stage"], sel["stage_biases"])
-    summary = melting_temperature(table, boot, min_n_eff)
+                           sel["stage"], sel["stage_biases"], solid=solid)
+    summary = melting_temperature(table, boot, float(cfg["min_n_eff"]))
     grid = sel["bias"] if sel["bias"] is not None else sel["stage_biases"][0]
     history = read_history(attrs)
     ln_f = history.get("ln_f") or []
     fr = int(history.get("freeze_round", 0))
-    solid = meta["order_parameter"] > o_solid_fraction * n_atoms
     clipped = int(meta["clipped"].sum())
     production = meta["production"] == 1
     summary.update({
-        "estimator": sel["estimator"],
+        "estimator": sel["estimator"], "phase_by": phase_by,
+        # frames the box-aligned order parameter calls liquid that hold a crystal (solid_atoms only)
+        "solid_below_order_cut": (float((solid & (meta["order_parameter"] <= o_solid_fraction * n_atoms))
+                                        .mean()) if phase_by == "solid_atoms" else None),
         "n_atoms": n_atoms, "t_ref_K": t_ref, "n_frames_used": int(solid.size),
         "n_production_frames": int(production.sum()),
         "n_frames_total": int(sel["n_total"]), "clipped_production_frames": clipped,
@@ -314,20 +330,20 @@ def _reweight_store(path, temperatures_K, skip_fraction, o_solid_fraction, n_blo
         "solid_fraction_used": float(solid.mean()),
         "production_phase_switches": count_phase_switches(meta["walker"][production], solid[production]),
         "phase_switches_used": count_phase_switches(meta["walker"], solid),
-        # frames outside the bias grid's enthalpy range (no deposits there: the bias only continues
-        # linearly in H, at T_min below the grid and T_max above it for runs made since the clip's slopes)
+        # frames outside the bias grid's enthalpy range (no deposits there; see Bias2D.__call__)
         "fraction_below_enthalpy_grid": float((meta["enthalpy_eV"] < grid.h_lo).mean()),
         "fraction_above_enthalpy_grid": float((meta["enthalpy_eV"] > grid.h_hi).mean()),
         "bootstrap": {"n_blocks": n_blocks, "n_bootstrap": n_bootstrap, "seed": seed},
     })
     if sel["estimator"] == "mbar":
-        summary["mbar"] = {"n_stages_used": int(len(sel["stage_biases"])), "max_ln_f": mbar_max_ln_f,
-                           "skip_rounds": mbar_skip_rounds,
+        summary["mbar"] = {"n_stages_used": int(len(sel["stage_biases"])), "max_ln_f": cfg["mbar_max_ln_f"],
+                           "skip_rounds": cfg["mbar_skip_rounds"],
                            "stage_start_rounds": sel["stage_start_rounds"]}
     if clipped:
         summary["warning"] = (f"{clipped} frames used were clipped by the safety clip: their weights "
                               "are approximate")
     switches = summary["phase_switches_used"]
+    min_phase_switches = int(cfg["min_phase_switches"])
     if switches < min_phase_switches:
         where = "under the frozen bias" if sel["estimator"] == "frozen" else "in the stages used"
         why = (f"the walkers crossed between solid and liquid {switches} times {where} (need "
@@ -364,15 +380,10 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
     from ..io_utils import atomic_path
     from .plotting import plot_flatness, plot_free_energy, plot_reweight
 
-    cfg = {"t_min_K": 1000.0, "t_max_K": 3000.0, "n_temperatures": 201, "skip_fraction": 0.1,
-           "o_solid_fraction": 0.5, "n_blocks": 10, "n_bootstrap": 200, "seed": 0, "min_n_eff": 50.0,
-           "min_phase_switches": 4, "estimator": "auto", "mbar_max_ln_f": 0.25, "mbar_skip_rounds": 1,
-           **(cfg or {})}
+    cfg = {**default("sample.reweight"), **(cfg or {})}  # the schema's defaults under what is given
     temps = np.linspace(float(cfg["t_min_K"]), float(cfg["t_max_K"]), int(cfg["n_temperatures"]))
     table, summary, meta, attrs, sel = _reweight_store(
-        store, temps, cfg["skip_fraction"], cfg["o_solid_fraction"], int(cfg["n_blocks"]),
-        int(cfg["n_bootstrap"]), int(cfg["seed"]), float(cfg["min_n_eff"]), int(cfg["min_phase_switches"]),
-        str(cfg["estimator"]), float(cfg["mbar_max_ln_f"]), int(cfg["mbar_skip_rounds"]))
+        store, temps, {k: v for k, v in cfg.items() if k not in ("t_min_K", "t_max_K", "n_temperatures")})
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     write_strict_json(summary, out_json)
