@@ -299,3 +299,28 @@ def test_beyond_the_grid_a_clip_honouring_bias_runs_at_the_window_edges():
     assert legacy.beyond_slopes is None
     with pytest.raises(ConfigError, match="beyond_slopes"):
         Bias2D((0.0, 1.0), (0.0, 1.0), 4, 4, beyond_slopes=(-1.5, 0.0))
+
+
+def test_a_walker_past_the_enthalpy_grid_deposits_on_its_edge():
+    """Wang-Landau deposits of a walker below (or above) the enthalpy grid land on the edge it left, with
+    the weights of the clamped point, so the bias there rises and its O-gradient pushes the walker away
+    from where it sits (the over-ordered-crystal sink of the 108-atom Ni runs fills); the histogram counts
+    the edge node; a walker beyond the order-parameter range deposits nothing."""
+    t0, s_min, s_max = 2000.0, 2000.0 / 2300.0, 2000.0 / 1700.0
+    grid = Bias2D((-511.0, -454.0), (-5.0, 113.0), 12, 10)
+    wl = WangLandau(grid, t0, ln_f_initial=1.0)
+    H = torch.tensor([-513.0, -440.0, -480.0], dtype=torch.float64)  # below, above, beyond O
+    O = torch.tensor([99.0, 5.0, 130.0], dtype=torch.float64)
+    for _ in range(20):
+        wl.update(H, O)
+    assert wl.n_deposits == 40  # two walkers a round: the one beyond O deposits nothing
+    on_edge = grid(torch.tensor([grid.h_lo, grid.h_hi], dtype=torch.float64), O[:2])[0]
+    assert float(on_edge.min()) > 0.5  # the edge rose where the walkers are (20 x kT0 x weights ~ 0.86 eV)
+    ih, io, _ = grid.node_index(torch.tensor([grid.h_lo, grid.h_hi]), O[:2])
+    assert float(wl.visits[ih[0], io[0]]) == 20 and float(wl.visits[ih[1], io[1]]) == 20
+    # the walker below the grid, on the clip-honouring snapshot, is pushed off its O: the bias is a
+    # maximum in O where it deposited
+    acting = grid.honour_clip(s_min, s_max)
+    do = grid.do
+    v = [acting(H[:1], O[:1] + k * do)[0].item() for k in (-1.5, 0.0)]
+    assert v[1] > v[0] + 0.5

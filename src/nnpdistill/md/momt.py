@@ -7,7 +7,9 @@ B-spline B (C², so both derivatives are continuous); coefficients are padded by
 Beyond the enthalpy range the bias continues linearly in H: with the clip's slopes where it has them
 (``beyond_slopes``: the biases that honour the T_eff clip, i.e. staged and frozen ones; a walker colder than
 the grid runs at T_min, a hotter one at T_max, and feels the O-force of the grid's edge), else with its
-edge slope; beyond the order-parameter range it is constant; no update is made outside the grid.
+edge slope; beyond the order-parameter range it is constant. A walker beyond the enthalpy range deposits
+on the grid's edge (the B-spline weights at the clamped point), so a region that the walk reaches past the
+edge is filled like any other instead of staying a sink; no update is made beyond the order-parameter range.
 
 Biased dynamics (Yoshimoto 2006; notes/momt.md): s = 1 + ∂ΔH/∂H = T0/T_eff, clipped to
 [T0/T_max, T0/T_min]; F = s F_U − (∂ΔH/∂O) ∇O; σ_eff = s σ_U + (s − 1) P0 I (no virial from O).
@@ -118,10 +120,14 @@ class Bias2D:
         return val, d_h, d_o
 
     def add(self, H: torch.Tensor, O: torch.Tensor, amount_eV: float) -> torch.Tensor:
-        """Add ``amount_eV`` × B-spline weights at each (H, O) in range; returns the (B,) in-range mask."""
+        """Add ``amount_eV`` × B-spline weights at each (H, O) whose O is in range, H clamped into the grid (a
+        walker past the enthalpy range deposits on the edge it left: in a 108-atom Ni run, walkers below the
+        grid sat in an over-ordered crystal where the edge's O-force pulled them and nothing filled it);
+        returns the (B,) mask of the deposits made."""
         H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
         O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
-        ih, wh, _, io, wo, _, inside = self._weights(H, O)
+        ih, wh, _, io, wo, _, _ = self._weights(H, O)  # weights at the point clamped into the grid
+        inside = (O >= self.o_lo) & (O <= self.o_hi)
         ar = torch.arange(4)
         for b in range(H.shape[0]):  # sequential: deterministic accumulation order
             if bool(inside[b]):
@@ -248,7 +254,7 @@ class WangLandau:
         self.hist = torch.zeros(bias.n_h, bias.n_o, dtype=torch.float64)
         self.visits = torch.zeros(bias.n_h, bias.n_o, dtype=torch.float64)  # never reset (for plots)
         self.n_updates = 0  # update rounds (each covers all walkers)
-        self.n_deposits = 0  # walker depositions inside the grid
+        self.n_deposits = 0  # walker depositions (O in range; H clamped to the grid)
         self.stage_updates = 0
         self.one_over_t = False
 
