@@ -11,7 +11,7 @@ from ase.build import bulk
 from nnpdistill.distill import select_iteration
 from nnpdistill.errors import NNPDistillError
 from nnpdistill.nnp.batch import evaluate
-from nnpdistill.nnp.builder import NNPSettings, build_model
+from nnpdistill.nnp.builder import NNPSettings, build_model, combine_members
 from nnpdistill.nnp.force_committee import (
     FORCE_SCORE_COLUMNS,
     force_deviation,
@@ -128,3 +128,32 @@ def test_force_committee_takes_the_largest_deviations():
     with pytest.raises(NNPDistillError, match="uq_force_max_eV_per_A"):
         select_iteration("force_committee", previous, scores.drop(columns="uq_force_max_eV_per_A"), 1, cfg,
                          seed=0, n_pool=n)
+
+
+def test_predict_cli_forces_writes_the_force_scores_and_their_correlation(model, tmp_path):
+    """`nnpdistill predict --forces`: the scores gain the two force columns (equal to the stage function's)
+    and the metrics the Spearman correlation of the force deviation with the frames' energy errors; on a
+    pool with total energies only (no per-atom labels, as DFT gives) the uncertainty plot says so instead
+    of failing."""
+    from nnpdistill.cli import main
+    from nnpdistill.frames import Frames, write_frames
+    from nnpdistill.nnp.builder import NNPModel
+
+    members = []
+    for k in range(3):
+        path = tmp_path / f"m{k}.pt"
+        build_model(SETTINGS, n_members=1, seed=20 + k, dtype=torch.float64).save(path)
+        members.append(str(path))
+    pos, cel = _frames(6, seed=9)
+    pool = Frames(numbers=np.full((6, 32), 28), positions=pos, cell=cel,
+                  energy=np.linspace(-141.0, -139.0, 6), meta={"order_parameter": np.linspace(0.0, 30.0, 6)})
+    write_frames(tmp_path / "pool.h5", pool, {"element": "Ni"})
+    assert main(["predict", str(tmp_path / "pool.h5"), "--members", *members, "--scores",
+                 str(tmp_path / "scores.csv"), "--forces", "--quiet"]) == 0
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    ensemble = combine_members([NNPModel.load(p) for p in members])
+    direct = frame_force_scores(ensemble, pos, cel)
+    for col in FORCE_SCORE_COLUMNS:
+        np.testing.assert_allclose(scores[col], direct[col], rtol=1e-6)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert np.isfinite(metrics.loc[0, "spearman_force_uq_vs_frame_error"])

@@ -129,6 +129,11 @@ INLINE = {
     "snakemake --lint": ".ci/run",
     "nnpdistill predict": (
         "tests/test_nnp_train.py::test_predict_cli_with_only_required_arguments_writes_what_the_workflow_writes"),
+    "nnpdistill predict --forces": (
+        "tests/test_force_committee.py::test_predict_cli_forces_writes_the_force_scores_and_their_correlation"),
+    "nnpdistill translate --native-weight 5": (
+        "tests/test_translate.py::test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool "
+        "(--native-weight 8 on the command line)"),
     "nnpdistill progress --cores 2": (
         "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records"),
     "nnpdistill progress --cores 2 --configfile config/taste.yaml": (

@@ -260,6 +260,12 @@ def test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool(tm
         translate_dataset(*args, str(tmp_path / "w1.h5"), native_pool=str(tmp_path / "pool.h5"), n_native=2,
                           native_weight=0.0)
     assert not (tmp_path / "w0.h5").exists() and not (tmp_path / "w1.h5").exists()
+    assert main(["translate", args[0], "--element", "Al", "--source-crystals", str(args[1]),
+                 "--target-crystals", str(args[2]), "--out", str(tmp_path / "cliw.h5"),
+                 "--native-pool", str(tmp_path / "pool.h5"), "--native-frames", "2", "--native-seed", "9",
+                 "--native-weight", "8"]) == 0
+    with FrameStore(tmp_path / "cliw.h5") as store:
+        np.testing.assert_array_equal(store.read().meta["loss_weight"], weighted.meta["loss_weight"])
 
 
 def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):

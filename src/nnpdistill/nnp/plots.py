@@ -90,6 +90,14 @@ def uncertainty_plot(uq_eV: np.ndarray, pred_eV: np.ndarray, true_eV: np.ndarray
     if len(ok) > max_points:
         ok = np.sort(np.random.default_rng(seed).choice(ok, max_points, replace=False))
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    if not len(ok):  # e.g. DFT labels: totals only, no per-atom reference energies to compare with
+        ax.text(0.5, 0.5, "no per-atom reference energies:\natomic uncertainty cannot be\nchecked against "
+                "atomic errors", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, format=str(path).rsplit(".", 1)[-1])
+        plt.close(fig)
+        return
     ax.scatter(1000 * np.asarray(uq_eV)[ok], 1000 * err[ok], s=3, alpha=0.3, label="atoms")
     calib = calib[(calib["uq_mean_meV"] > 0) & (calib["rmse_meV"] > 0)]
     if len(calib):
