@@ -59,6 +59,13 @@ def test_melting_temperature_crossing():
     assert melting_temperature(thin)["t_melt_p_solid_K"] is None
     twice = t.assign(p_solid=[0.25, 0.75, 0.25])
     assert "more than once" in melting_temperature(twice)["t_melt_p_solid_reason"]
+    # one phase carries all the weight (the sixth 108-atom Ni run: P_solid = 1 over 1901-2300 K): its C_P
+    # maximum holds no latent heat and is withheld, with the temperature kept beside the reason
+    solid = t.assign(p_solid=[1.0, 1.0, 0.97])
+    one = melting_temperature(solid)
+    assert one["t_melt_cp_peak_K"] is None and one["t_melt_cp_peak_unsupported_K"] == 1500.0
+    assert "not melting" in one["t_melt_cp_peak_reason"]
+    assert melting_temperature(t.assign(p_solid=[1.0, 0.9, 0.8]))["t_melt_cp_peak_K"] == 1500.0  # both weigh
     with pytest.raises(ConfigError):
         reweight(np.array([]), np.array([]), Bias2D((0, 1), (0, 1), 4, 4), 1000.0, [1000.0], 1)
 
