@@ -109,15 +109,14 @@ class Bias2D:
         beyond = H - H.clamp(self.h_lo, self.h_hi)  # eV past the enthalpy range (0 inside)
         c = self._block(ih, io)
         d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / self.dh  # edge slope beyond the range
-        if self.beyond_slopes is not None:
+        d_o = torch.einsum("bi,bij,bj->b", wh, c, dwo)
+        if self.beyond_slopes is not None:  # fixed slopes: the O-force is the edge's
             lo, hi = self.beyond_slopes
             d_h = torch.where(beyond < 0, lo, torch.where(beyond > 0, hi, d_h))
-            val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond
-            return val, d_h, torch.einsum("bi,bij,bj->b", wh, c, dwo) / self.do
+        else:  # the edge's own slope, continued: its O-derivative acts too
+            d_o = d_o + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.dh * beyond
         val = torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond
-        d_o = (torch.einsum("bi,bij,bj->b", wh, c, dwo)
-               + torch.einsum("bi,bij,bj->b", dwh, c, dwo) / self.dh * beyond) / self.do
-        return val, d_h, d_o
+        return val, d_h, d_o / self.do
 
     def add(self, H: torch.Tensor, O: torch.Tensor, amount_eV: float) -> torch.Tensor:
         """Add ``amount_eV`` × B-spline weights at each (H, O) whose O is in range, H clamped into the grid (a
