@@ -47,13 +47,14 @@ class Kill(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("method,stage_rounds", [("momt", 0), ("momt", 3), ("npt_liq", 0)])
-def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds):
+@pytest.mark.parametrize("method,stage_rounds,order", [("momt", 0, "fcc_box"), ("momt", 3, "fcc_box"),
+                                                        ("momt", 3, "q6_bonds"), ("npt_liq", 0, "fcc_box")])
+def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, order):
     pot = _pot()
 
     def settings():
         return _settings(method, momt=MOMTParams(t_min_K=800.0, t_max_K=3000.0, update_stride=3, n_h=8, n_o=8,
-                                                 stage_rounds=stage_rounds))
+                                                 stage_rounds=stage_rounds, order=order))
 
     ref = run_sampling(tmp_path / "ref.h5", pot, settings(), 32, bias=_bias())
     out = tmp_path / "run.h5"
@@ -87,16 +88,27 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds):
             assert np.abs(np.subtract(stages[1]["coef"], stages[0]["coef"])).max() > 1e-2  # the bias grew
             # every frame's recorded bias is the acting stage's value at its (H, O)
             rnd = np.arange(len(a)) // 4
+            coord = a.meta["bias_order"] if order == "q6_bonds" else a.meta["order_parameter"]
             k = np.searchsorted([0, 3, 4], rnd, side="right") - 1
             for i in range(len(a)):
                 b = Bias2D((-1.0, 6.0), (-5.0, 37.0), 8, 8, torch.tensor(stages[k[i]]["coef"]),
                            beyond_slopes=stages[k[i]]["beyond_slopes"])
-                val = b(torch.tensor([a.meta["enthalpy_eV"][i]]),
-                        torch.tensor([a.meta["order_parameter"][i]]))[0]
+                val = b(torch.tensor([a.meta["enthalpy_eV"][i]]), torch.tensor([coord[i]]))[0]
                 assert abs(float(val) - a.meta["bias_eV"][i]) < 1e-6  # stages differ by ~0.1 eV
             assert int(a.meta["clipped"].sum()) == 0
             # staged biases continue beyond the enthalpy grid at the clip's temperatures
             assert all(st["beyond_slopes"] is not None for st in stages)
+    # the q6 coordinate is stored beside the box-aligned order parameter, which keeps its meaning
+    assert ("bias_order" in a.meta) == (order == "q6_bonds")
+    if order == "q6_bonds":
+        from nnpdistill.md.order import order_parameter
+        from nnpdistill.md.order_q6 import q6_order, switch_radii_A
+
+        pos, cell = torch.from_numpy(a.positions), torch.from_numpy(a.cell)
+        assert np.allclose(a.meta["order_parameter"], order_parameter(pos, cell, gradient=False)[0].numpy())
+        q6 = q6_order(pos, cell, *switch_radii_A(A, (1.15, 1.30)), gradient=False)[0].numpy()
+        assert np.allclose(a.meta["bias_order"], q6, atol=1e-9)
+        assert not np.allclose(q6, a.meta["order_parameter"], atol=1.0)
     # frame bookkeeping: walker-minor order, stride, last round cut short (30 = 7*4 + 2)
     assert a.meta["walker"].tolist()[:6] == [0, 1, 2, 3, 0, 1]
     assert a.meta["step"].tolist()[:5] == [5, 5, 5, 5, 10] and int(a.meta["step"][-1]) == 40

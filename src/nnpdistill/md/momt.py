@@ -24,7 +24,7 @@ import torch
 
 from ..errors import ConfigError
 from ..units import KB_EV_PER_K
-from .order import fcc_cells_per_side, order_parameter
+from .order import BoxOrder, fcc_cells_per_side
 
 
 def _bspline_weights(u: torch.Tensor, n: int):
@@ -316,29 +316,34 @@ class MOMTAux:
 
 class MOMTForce:
     """ForceFn for NPT on U + ΔH(U + P0 V, O). ``evaluator(positions, cells)`` returns the unbiased result;
-    ``pressure_eV_A3`` is P0; T_eff = T0/s is clipped to [t_min_K, t_max_K]."""
+    ``pressure_eV_A3`` is P0; T_eff = T0/s is clipped to [t_min_K, t_max_K]. ``order``: the bias coordinate,
+    a callable ``(positions, cells) -> (O, dO/dr, dO/dε or None)`` (:func:`.order.make_order`; default the
+    box-aligned FCC order parameter); a coordinate that depends on the cell adds (∂ΔH/∂O)(∂O/∂ε)/V to the
+    stress."""
 
     def __init__(self, evaluator, bias: Bias2D, pressure_eV_A3: float, t_ref_K: float, t_min_K: float,
-                 t_max_K: float, n_cells: int | None = None):
+                 t_max_K: float, n_cells: int | None = None, order=None):
         check_temperatures(t_ref_K, t_min_K, t_max_K)
         self.evaluator = evaluator
         self.bias = bias
         self.p0 = float(pressure_eV_A3)
         self.s_min = float(t_ref_K) / float(t_max_K)
         self.s_max = float(t_ref_K) / float(t_min_K)
-        self.n_cells = n_cells
+        self.order = order if order is not None else BoxOrder(n_cells)
 
     def __call__(self, positions: torch.Tensor, cells: torch.Tensor):
         res = self.evaluator(positions, cells)
         V = torch.linalg.det(cells).abs()
         H = res.energy + self.p0 * V
-        O, gO = order_parameter(positions, cells, self.n_cells)
+        O, gO, dO_deps = self.order(positions, cells)
         _, d_h, d_o = self.bias(H, O)
         s_raw = 1.0 + d_h
         s = s_raw.clamp(self.s_min, self.s_max)
         forces = s[:, None, None] * res.forces - d_o[:, None, None] * gO
         eye = torch.eye(3, dtype=positions.dtype)
         stress = s[:, None, None] * res.stress + ((s - 1.0) * self.p0)[:, None, None] * eye
+        if dO_deps is not None:
+            stress = stress + (d_o / V)[:, None, None] * dO_deps
         return forces, stress, MOMTAux(res, H, O, s, V, s != s_raw)
 
 

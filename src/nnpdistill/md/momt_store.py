@@ -18,6 +18,12 @@ def read_history(attrs: dict) -> dict:
     return json.loads(raw) if isinstance(raw, str) else (raw or {})
 
 
+def bias_coordinate(meta: dict) -> np.ndarray:
+    """The order coordinate the frames' bias acted on: ``bias_order`` when the run biased another one than
+    the box-aligned ``order_parameter`` (``momt.order`` q6_bonds), else ``order_parameter``."""
+    return meta["bias_order"] if "bias_order" in meta else meta["order_parameter"]
+
+
 def count_phase_switches(walker: np.ndarray, solid: np.ndarray) -> int:
     """Solid ↔ liquid changes along each walker's series (how often the walk crossed between phases)."""
     n = 0

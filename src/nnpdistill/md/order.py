@@ -51,3 +51,31 @@ def order_parameter(positions: torch.Tensor, cells: torch.Tensor, n_cells: int |
     coef = cos * S[..., None] - sin * C[..., None]  # (B,K,N)
     grad = 2.0 * torch.einsum("bkn,bkj->bnj", coef, g) / (K * N)
     return O, grad
+
+
+ORDER_KINDS = ("fcc_box", "q6_bonds")
+
+
+class BoxOrder:
+    """:func:`order_parameter` as a bias coordinate: (O, dO/dr, None); it adds no stress (no dO/dε)."""
+
+    def __init__(self, n_cells: int | None = None):
+        self.n_cells = n_cells
+
+    def __call__(self, positions: torch.Tensor, cells: torch.Tensor, gradient: bool = True):
+        O, g = order_parameter(positions, cells, self.n_cells, gradient)
+        return O, g, None
+
+
+def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[float, float] = (1.15, 1.30)):
+    """A fresh bias coordinate ``(positions, cells, gradient) -> (O, dO/dr, dO/dε or None)``: the
+    box-aligned FCC order parameter (``fcc_box``, the paper's) or the orientation-independent q6 bond-order
+    correlation (``q6_bonds``, :mod:`.order_q6`, switch radii in nearest-neighbour distances of the FCC
+    lattice ``lattice_A``). Both give O = N for a perfect crystal."""
+    from .order_q6 import Q6Order, switch_radii_A
+
+    if kind == "fcc_box":
+        return BoxOrder(fcc_cells_per_side(n_atoms))
+    if kind == "q6_bonds":
+        return Q6Order(*switch_radii_A(lattice_A, q6_switch_nn))
+    raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {kind!r}")

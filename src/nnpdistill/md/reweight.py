@@ -36,7 +36,7 @@ from ..io_utils import write_strict_json
 from ..units import KB_EV_PER_K
 from .melting import melting_temperature
 from .momt import Bias2D
-from .momt_store import count_phase_switches, read_history, select_frames, solid_frames
+from .momt_store import bias_coordinate, count_phase_switches, read_history, select_frames, solid_frames
 
 
 def _blocks(walker: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -233,7 +233,7 @@ def _reweight_store(path, temperatures_K, settings: dict):
     n_atoms = int(attrs["n_atoms"])
     t_ref = float(attrs["settings"]["temperature_K"])
     solid = solid_frames(path, sel, phase_by, o_solid_fraction, float(cfg["solid_atoms_fraction"]))
-    table, boot = reweight(meta["enthalpy_eV"], meta["order_parameter"], sel["bias"], t_ref, temperatures_K,
+    table, boot = reweight(meta["enthalpy_eV"], bias_coordinate(meta), sel["bias"], t_ref, temperatures_K,
                            n_atoms, o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed,
                            sel["stage"], sel["stage_biases"], solid=solid)
     summary = melting_temperature(table, boot, float(cfg["min_n_eff"]))
@@ -318,7 +318,7 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
     if free_energy_png is not None:
         t_ref = float(attrs["settings"]["temperature_K"])
         t_fes = summary["t_melt_p_solid_K"] or t_ref
-        H, O = meta["enthalpy_eV"], meta["order_parameter"]
+        H, O = meta["enthalpy_eV"], bias_coordinate(meta)
         lw = _log_weights(H, O, sel, t_ref, t_fes)
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png)
     if flatness_png is not None:

@@ -11,7 +11,9 @@ Frames: every ``frame_stride`` steps each of the B walkers contributes one frame
 ``n_frames`` in total (the last round is cut short if B does not divide it). Labels are the unbiased
 potential's energy, per-atom energies, forces and stress; metadata: temperature_K (kinetic),
 enthalpy_eV (U + P0 V), volume_A3, order_parameter, t_eff_K, bias_eV, walker, step, method,
-production (1: recorded under a frozen bias, or plain NPT), clipped (1: the T_eff clip acted).
+production (1: recorded under a frozen bias, or plain NPT), clipped (1: the T_eff clip acted); with
+``momt.order`` q6_bonds also bias_order, the coordinate the bias acts on (order_parameter stays the
+box-aligned one).
 
 MOMT runs in two phases: Wang–Landau (the bias grows) for the first (1 − production_fraction) of the
 frame rounds, then production on the frozen bias made to honour the T_eff clip
@@ -42,7 +44,7 @@ from ..errors import ConfigError, NNPDistillError
 from ..units import BAR_EV_PER_A3
 from .integrators import MDState, plain_forces
 from .momt import Bias2D, MOMTForce, WangLandau
-from .order import fcc_cells_per_side, order_parameter
+from .order import fcc_cells_per_side, make_order, order_parameter
 
 # the run's settings live in .settings; imported from here too
 from .settings import METHODS, MOMTParams, RunSettings, settings_from_config  # noqa: F401
@@ -86,7 +88,8 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
     if settings.method == "momt" and bias is None:
         m = settings.momt
         lines = estimate_phase_lines(pot.factory(), n_atoms, pot.lattice_A, pot.mass_amu, md, T, m.t_min_K,
-                                     m.t_max_K, gen, n_steps=m.estimate_steps)
+                                     m.t_max_K, gen, n_steps=m.estimate_steps,
+                                     order=make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn))
         bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV,
                             m.h_cold_margin_K)
         log.info("MOMT grid: H in [%.3f, %.3f] eV, O in [%.1f, %.1f]", bias.h_lo, bias.h_hi, bias.o_lo,
@@ -103,7 +106,8 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
 
 
 def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, keep: int,
-            production: bool = False, clipped: torch.Tensor | None = None):
+            production: bool = False, clipped: torch.Tensor | None = None,
+            bias_order: torch.Tensor | None = None):
     from ..frames import Frames
 
     B, N = state.n_walkers, state.n_atoms
@@ -121,6 +125,8 @@ def _frames(state: MDState, res, H, O, t_eff, bias_val, method: str, z: int, kee
         "production": np.full(B, int(production), dtype=np.int64),
         "clipped": (np.zeros(B, dtype=np.int64) if clipped is None else clipped.numpy().astype(np.int64)),
     }
+    if bias_order is not None:  # MOMT on a coordinate other than the box-aligned order parameter
+        meta["bias_order"] = bias_order.detach().numpy()
     if getattr(res, "uncertainty", None) is not None:  # an NNP ensemble drives the run: its atomic spread
         meta["max_atomic_uncertainty_eV"] = res.uncertainty.max(-1).values.numpy()
         meta["mean_atomic_uncertainty_eV"] = res.uncertainty.mean(-1).numpy()
@@ -205,10 +211,11 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
         return frozen if frozen is not None else acting if acting is not None else bias
 
     def momt_force(ev):
+        order = make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn)  # fresh: its neighbour list too
         if frozen is None and not staged:
-            return MOMTForce(ev, bias, p0, T, m.t_min_K, m.t_max_K)
+            return MOMTForce(ev, bias, p0, T, m.t_min_K, m.t_max_K, order=order)
         # frozen and staged biases honour the clip by construction; a wide safety clip only keeps s > 0
-        return MOMTForce(ev, acting_bias(), p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY)
+        return MOMTForce(ev, acting_bias(), p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY, order=order)
 
     def new_stage(snapshot: Bias2D) -> None:
         stages.append({"start_round": done_rounds, "ln_f": wl.ln_f, "coef": snapshot.coef.tolist(),
@@ -255,11 +262,14 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     f, s, aux = integ.step(state, force_fn, f, s)
                     if momt and frozen is None and state.step % m.update_stride == 0:
                         wl.update(aux.enthalpy, aux.order)
-                clipped = None
+                clipped = bias_order = None
                 if momt:
                     res, H, O = aux.result, aux.enthalpy, aux.order
+                    if m.order != "fcc_box":  # the bias acts on another coordinate: keep both
+                        bias_order = O
+                        O = order_parameter(state.positions, state.cells, gradient=False)[0]
                     t_eff = T / aux.s
-                    bias_val = acting_bias()(H, O)[0]
+                    bias_val = acting_bias()(H, O if bias_order is None else bias_order)[0]
                     clipped = aux.clipped
                     history["ln_f"].append(wl.ln_f if frozen is None else 0.0)
                     history["flatness"].append(wl.flatness_ratio())
@@ -275,7 +285,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                 keep = min(B, settings.n_frames - frames_done)
                 writer.append(_frames(state, res, H.detach(), O.detach(), t_eff.detach(), bias_val.detach(),
                                       settings.method, pot.atomic_number, keep,
-                                      production=(not momt) or frozen is not None, clipped=clipped))
+                                      production=(not momt) or frozen is not None, clipped=clipped,
+                                      bias_order=bias_order))
                 frames_done += keep
                 done_rounds += 1
                 bar.update(1)

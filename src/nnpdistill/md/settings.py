@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
 from .momt import check_temperatures
+from .order import ORDER_KINDS
 from .setup import MDParams
 
 METHODS = ("momt", "npt_fcc", "npt_liq")
@@ -18,7 +19,8 @@ METHODS = ("momt", "npt_fcc", "npt_liq")
 @from_schema("sample.momt")
 class MOMTParams:
     """MOMT settings: effective-temperature clip [t_min_K, t_max_K] around T0 = the run's temperature;
-    grid nodes n_h × n_o; O range [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
+    grid nodes n_h × n_o; O (``order``: fcc_box or q6_bonds, :func:`.order.make_order`) range
+    [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
     Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial`` (a stage ends
     when flat or after ``max_updates_per_stage`` updates). The last ``production_fraction`` of the frames
     is recorded with the bias frozen (made to honour the T_eff clip, so no clip acts): those frames alone
@@ -30,6 +32,8 @@ class MOMTParams:
     t_max_K: float = SCHEMA
     n_h: int = SCHEMA
     n_o: int = SCHEMA
+    order: str = SCHEMA
+    q6_switch_nn: tuple[float, float] = SCHEMA
     o_margin: float = SCHEMA
     h_range_eV: tuple[float, float] | None = SCHEMA
     h_cold_margin_K: float = SCHEMA
@@ -82,12 +86,18 @@ class RunSettings:
                 raise ConfigError(f"momt.production_fraction must be in [0, 1], got {m.production_fraction}")
             if int(m.stage_rounds) < 0:
                 raise ConfigError(f"momt.stage_rounds must be >= 0 (0: no stages), got {m.stage_rounds}")
+            if m.order not in ORDER_KINDS:
+                raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {m.order!r}")
+            if not 0 < float(m.q6_switch_nn[0]) < float(m.q6_switch_nn[1]):
+                raise ConfigError("momt.q6_switch_nn must satisfy 0 < r_on < r_off, got "
+                                  f"{list(m.q6_switch_nn)}")
             if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
                 raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
 
     def fingerprint(self) -> dict:
         d = asdict(self)
         d["momt"]["h_range_eV"] = None if self.momt.h_range_eV is None else list(self.momt.h_range_eV)
+        d["momt"]["q6_switch_nn"] = [float(x) for x in self.momt.q6_switch_nn]
         return d
 
 
