@@ -10,7 +10,7 @@ import torch
 from nnpdistill.errors import ConfigError
 from nnpdistill.md.models import EinsteinCrystal, fcc_sites_frac
 from nnpdistill.md.momt import Bias2D, MOMTForce, WangLandau, check_temperatures
-from nnpdistill.md.order import order_parameter
+from nnpdistill.md.order import make_order, order_parameter
 from nnpdistill.units import BAR_EV_PER_A3
 
 torch.set_num_threads(1)
@@ -107,14 +107,15 @@ def test_bias_derivatives_and_continuity():
     assert float(bias(H[:1], O[:1])[0] - before) > 0
 
 
-def _energy_eff(model, bias, p0, pos, cell):
+def _energy_eff(model, bias, p0, pos, cell, order="fcc_box"):
     res = model(pos, cell)
     V = torch.linalg.det(cell).abs()
-    O, _ = order_parameter(pos, cell, gradient=False)
+    O = make_order(order, pos.shape[1], 3.52)(pos, cell, gradient=False)[0]
     return res.energy + bias(res.energy + p0 * V, O)[0]
 
 
-def test_biased_forces_and_stress_finite_difference():
+@pytest.mark.parametrize("order", ["fcc_box", "q6_bonds"])
+def test_biased_forces_and_stress_finite_difference(order):
     pos, cell = _fcc(2, noise=0.15, seed=6, B=2)
     sites = fcc_sites_frac(2)
     v0 = float(torch.linalg.det(cell[0]))
@@ -124,15 +125,18 @@ def test_biased_forces_and_stress_finite_difference():
     bias = Bias2D((float(e0.min()) - 3.0, float(e0.max()) + 3.0), (-5.0, 37.0), 10, 12)
     bias.coef = 0.3 * torch.randn(bias.coef.shape, generator=torch.Generator().manual_seed(7),
                                   dtype=torch.float64)
-    fn = MOMTForce(model, bias, p0, t_ref_K=2000.0, t_min_K=1.0, t_max_K=1e9)
+    fn = MOMTForce(model, bias, p0, t_ref_K=2000.0, t_min_K=1.0, t_max_K=1e9,
+                   order=make_order(order, 32, 3.52))
     forces, stress, aux = fn(pos, cell)
     assert float((aux.s - 1).abs().max()) > 0.05 and float(aux.order.min()) > 5  # bias is active
+    assert float(bias(aux.enthalpy, aux.order)[2].abs().max()) > 1e-2  # and so is its O-slope
     h = 1e-5
     for b, n, k in [(0, 0, 0), (1, 7, 2), (0, 31, 1)]:
         p, m = pos.clone(), pos.clone()
         p[b, n, k] += h
         m[b, n, k] -= h
-        fd = -(_energy_eff(model, bias, p0, p, cell) - _energy_eff(model, bias, p0, m, cell))[b] / (2 * h)
+        fd = -(_energy_eff(model, bias, p0, p, cell, order)
+               - _energy_eff(model, bias, p0, m, cell, order))[b] / (2 * h)
         assert abs(float(fd - forces[b, n, k])) < 1e-6, (float(fd), float(forces[b, n, k]))
     # stress: (1/V) dE_eff/dε + P0 (s-1)... i.e. σ_eff = (1/V) ∂(U + ΔH)/∂ε with H = U + P0 V
     V = torch.linalg.det(cell)
@@ -140,8 +144,8 @@ def test_biased_forces_and_stress_finite_difference():
         eps = torch.zeros(3, 3, dtype=torch.float64)
         eps[i, j] = eps[j, i] = 0.5 * h if i != j else h
         Fp, Fm = torch.eye(3, dtype=torch.float64) + eps, torch.eye(3, dtype=torch.float64) - eps
-        dE = (_energy_eff(model, bias, p0, pos @ Fp, cell @ Fp)
-              - _energy_eff(model, bias, p0, pos @ Fm, cell @ Fm))
+        dE = (_energy_eff(model, bias, p0, pos @ Fp, cell @ Fp, order)
+              - _energy_eff(model, bias, p0, pos @ Fm, cell @ Fm, order))
         fd = dE / (2 * h) / V
         assert torch.allclose(fd, stress[:, i, j], atol=1e-8), (fd, stress[:, i, j])
 

@@ -1,0 +1,136 @@
+"""The q6 bond-order correlation as a MOMT bias coordinate: its spherical harmonics against the addition
+theorem, its value on crystals in any orientation and on a random (liquid-like) cell, rigid-motion and
+permutation invariance, its position and strain derivatives against finite differences, the neighbour list
+with a skin against a fresh one, and the biased forces and stress built on it."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from nnpdistill.errors import ConfigError
+from nnpdistill.md.order import make_order, order_parameter
+from nnpdistill.md.order_q6 import WEIGHT_M, Q6Order, q6_order, switch_radii_A, y6
+from nnpdistill.md.structure import solid_like_fraction
+
+torch.set_num_threads(1)
+A = 3.52
+R_ON, R_OFF = switch_radii_A(A, (1.15, 1.30))
+
+
+def _t(at):
+    return torch.tensor(at.positions[None]), torch.tensor(at.cell[:][None])
+
+
+def _q6(at) -> float:
+    return float(q6_order(*_t(at), R_ON, R_OFF, gradient=False)[0][0])
+
+
+def _unit(n, seed):
+    u = torch.randn(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    return u / u.norm(dim=-1, keepdim=True)
+
+
+def test_harmonics_obey_the_addition_theorem():
+    # Σ_{m=-6}^{6} Y6m(a) Y6m(b)* = 13/(4π) P6(a·b): normalisation and relative phases of every m
+    a, b = _unit(50, 1), _unit(50, 2)
+    ra, ia = y6(a)
+    rb, ib = y6(b)
+    lhs = (WEIGHT_M * (ra * rb + ia * ib)).sum(-1)
+    t = (a * b).sum(-1)
+    p6 = (231 * t**6 - 315 * t**4 + 105 * t**2 - 5) / 16
+    assert torch.allclose(lhs, 13 / (4 * math.pi) * p6, atol=1e-13)
+    # even degree: a bond and its reverse carry the same harmonics (the half neighbour list relies on it)
+    assert torch.allclose(torch.stack(y6(-a)), torch.stack(y6(a)), atol=1e-14)
+    # the poles are regular (no angle is formed)
+    assert torch.isfinite(torch.stack(y6(torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]])))).all()
+
+
+def test_crystals_give_n_in_any_orientation_and_a_random_cell_much_less():
+    fcc = bulk("Ni", "fcc", a=A, cubic=True).repeat(3)
+    assert _q6(fcc) == pytest.approx(108.0, abs=1e-9)
+    # a crystal along [110] in the box: the box-aligned order parameter sees none of it, q6 all of it
+    turned = bulk("Ni", "fcc", a=A, orthorhombic=True).repeat((3, 3, 6))
+    assert float(order_parameter(*_t(turned), gradient=False)[0][0]) < 1e-6
+    assert _q6(turned) == pytest.approx(108.0, abs=1e-9)
+    hot = fcc.copy()
+    hot.rattle(0.12, seed=1)  # about the thermal amplitude of Ni near its melting point
+    assert 0.8 * 108 < _q6(hot) < 108
+    gas = fcc.copy()
+    gas.positions = np.random.default_rng(3).random((108, 3)) @ fcc.cell[:]
+    assert _q6(gas) < 0.4 * 108
+    # it orders frames as the thresholded ten Wolde criterion does, but is continuous
+    frames = [fcc, hot, gas]
+    sl = solid_like_fraction(np.stack([f.positions for f in frames]), np.stack([f.cell[:] for f in frames]))
+    assert sl[0] >= sl[1] > sl[2] and _q6(fcc) > _q6(hot) > _q6(gas)
+
+
+def test_invariant_under_rigid_motion_and_permutation():
+    at = bulk("Ni", "fcc", a=A, cubic=True).repeat(3)
+    at.rattle(0.2, seed=4)
+    ref = _q6(at)
+    q, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(3, 3)))
+    moved = at.copy()
+    moved.set_cell(at.cell[:] @ q.T)
+    moved.positions = (at.positions + [0.7, -1.3, 2.1]) @ q.T  # translated, then rotated with the cell
+    assert _q6(moved) == pytest.approx(ref, abs=1e-10)
+    perm = at[np.random.default_rng(6).permutation(len(at))]
+    assert _q6(perm) == pytest.approx(ref, abs=1e-10)
+    wrapped = at.copy()
+    wrapped.positions += 3.0 * at.cell[0]  # a lattice translation of one walker's atoms
+    assert _q6(wrapped) == pytest.approx(ref, abs=1e-10)
+
+
+def test_position_and_strain_derivatives_match_finite_differences():
+    at = bulk("Ni", "fcc", a=A, cubic=True).repeat(2)  # 32 atoms: cutoff near half the cell, images count
+    at.rattle(0.15, seed=7)
+    pos, cell = _t(at)
+    O, g, d_eps = q6_order(pos, cell, R_ON, R_OFF)
+    h = 1e-6
+    for n, k in [(0, 0), (5, 1), (31, 2)]:
+        p, m = pos.clone(), pos.clone()
+        p[0, n, k] += h
+        m[0, n, k] -= h
+        fd = (q6_order(p, cell, R_ON, R_OFF, False)[0] - q6_order(m, cell, R_ON, R_OFF, False)[0]) / (2 * h)
+        assert abs(float(fd[0] - g[0, n, k])) < 1e-6, (float(fd[0]), float(g[0, n, k]))
+    assert float(g.sum(1).abs().max()) < 1e-10  # no net force from a translation-invariant coordinate
+    assert torch.allclose(d_eps, d_eps.transpose(1, 2))
+    for i, j in [(0, 0), (1, 2), (2, 2), (0, 1)]:
+        e = torch.zeros(3, 3, dtype=torch.float64)
+        e[i, j] = e[j, i] = h if i == j else 0.5 * h
+        ep, em = torch.eye(3, dtype=torch.float64) + e, torch.eye(3, dtype=torch.float64) - e
+        fd = (q6_order(pos @ ep, cell @ ep, R_ON, R_OFF, False)[0]
+              - q6_order(pos @ em, cell @ em, R_ON, R_OFF, False)[0]) / (2 * h)
+        assert abs(float(fd[0] - d_eps[0, i, j])) < 1e-6, (i, j, float(fd[0]), float(d_eps[0, i, j]))
+    assert 0 < float(O[0]) < 32
+
+
+def test_verlet_skin_gives_the_fresh_lists_numbers():
+    at = bulk("Ni", "fcc", a=A, cubic=True).repeat(3)
+    pos, cell = _t(at)
+    pos, cell = pos.repeat(3, 1, 1), cell.repeat(3, 1, 1)
+    gen = torch.Generator().manual_seed(8)
+    order = Q6Order(R_ON, R_OFF, skin_A=0.4)
+    for step in range(6):  # atoms drift and the cell breathes, as in NPT; the list is rebuilt when needed
+        pos = pos + 0.05 * torch.randn(pos.shape, dtype=torch.float64, generator=gen)
+        cell = cell * (1.0 + 0.004 * (step % 3 - 1))
+        O, g, d = order(pos, cell)
+        O0, g0, d0 = q6_order(pos, cell, R_ON, R_OFF)
+        assert torch.allclose(O, O0, atol=1e-11) and torch.allclose(g, g0, atol=1e-11)
+        assert torch.allclose(d, d0, atol=1e-10)
+    assert order.verlet.n_builds > 3  # it did rebuild (3 walkers at the start, more after)
+
+
+def test_make_order_and_bad_input():
+    assert isinstance(make_order("q6_bonds", 108, A), Q6Order)
+    pos, cell = _t(bulk("Ni", "fcc", a=A, cubic=True).repeat(3))
+    O, g, d = make_order("fcc_box", 108, A)(pos, cell)
+    assert float(O[0]) == pytest.approx(108.0) and d is None  # the box-aligned one adds no stress
+    with pytest.raises(ConfigError, match="momt.order must be one of"):
+        make_order("q4", 108, A)
+    with pytest.raises(ConfigError, match="q6_switch_nn"):
+        switch_radii_A(A, (1.3, 1.2))
+    with pytest.raises(ConfigError, match="0 < r_on < r_off"):
+        Q6Order(3.0, 2.0)
