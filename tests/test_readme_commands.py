@@ -86,6 +86,10 @@ INLINE = {
         "run: nnpdistill sample run --nnp members/0/model.pt members/1/model.pt --element Ni "
         f"--method npt_fcc --n-atoms 32 --out nnp_run.h5 {SAMPLE}"
     ),
+    "nnpdistill sample run --order q6_bonds": (
+        "run: nnpdistill sample run --element Ni --method momt --n-atoms 32 --order q6_bonds --out q6.h5 "
+        f"{SAMPLE}"
+    ),
     "nnpdistill translate FRAMES.h5 --element Al --source-crystals NI.csv --target-crystals AL.csv "
     "--out al.h5 --multipliers 0.97 1.0 1.03": (
         "run: nnpdistill translate pool.h5 --element Al --source-crystals results/Ni/eam/crystals.csv "

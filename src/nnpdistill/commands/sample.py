@@ -27,6 +27,9 @@ def register(subparsers) -> None:
                    help="MD steps between saved frames (default 100)")
     r.add_argument("--temperature-K", type=float, default=None,
                    help="T of NPT, T0 of MOMT (default 2000 K, the paper's)")
+    r.add_argument("--order", default=None, choices=["fcc_box", "q6_bonds"],
+                   help="momt: the bias's order parameter: fcc_box (the paper's, box-aligned; default) or "
+                   "q6_bonds (q6 bond-order correlation: a crystal in any orientation counts as solid)")
     r.add_argument("--seed", type=int, default=0, help="initial velocities and thermostat noise")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=_run)
@@ -84,6 +87,8 @@ def _run(args) -> int:
         val = getattr(args, key)
         if val is not None:
             cfg[key] = val
+    if args.order is not None:
+        cfg["momt"] = {**(cfg.get("momt") or {}), "order": args.order}
     path = sample(args.element, args.method, args.n_atoms, args.out, cfg, args.seed, args.potential,
                   progress=not args.no_progress, nnp_members=args.nnp)
     print(path)
