@@ -1,5 +1,7 @@
 """MD throughput of the sampling stage: µs per atom-step and frames per hour for 32- and 108-atom Ni,
-plain NPT vs MOMT, at the default walker count and frame stride; and the extrapolated wall time of the
+plain NPT vs MOMT on the box-aligned order parameter (momt) and on the q6 bond-order correlation
+(momt-q6, ``momt.order: q6_bonds``), each with its ratio to plain NPT, at the default walker count and
+frame stride; and the extrapolated wall time of the
 paper-scale run (20,000 frames of 108-atom Ni, 100 steps between frames) on this machine, one thread.
 
     .venv/bin/python benchmarks/bench_md.py [--steps 200] [--walkers 16] [--stride 100] [--sizes 32 108]
@@ -15,12 +17,13 @@ import torch
 from nnpdistill.io_utils import set_torch_threads
 from nnpdistill.md.integrators import plain_forces
 from nnpdistill.md.momt import Bias2D, MOMTForce, order_range
+from nnpdistill.md.order import make_order
 from nnpdistill.md.run import potential_from_eam
 from nnpdistill.md.setup import MDParams, fcc_state
 from nnpdistill.units import BAR_EV_PER_A3
 
 
-def bench(pot, n_atoms: int, walkers: int, steps: int, momt: bool) -> float:
+def bench(pot, n_atoms: int, walkers: int, steps: int, momt: str | None) -> float:
     """Seconds per MD step of the whole batch."""
     gen = torch.Generator().manual_seed(0)
     md = MDParams()
@@ -29,7 +32,8 @@ def bench(pot, n_atoms: int, walkers: int, steps: int, momt: bool) -> float:
     if momt:
         e = ev(state.positions, state.cells).energy
         bias = Bias2D((float(e.min()) - 10, float(e.max()) + 60), order_range(n_atoms), 60, 80)
-        fn = MOMTForce(ev, bias, md.pressure_bar * BAR_EV_PER_A3, 2000.0, 1000.0, 3000.0)
+        fn = MOMTForce(ev, bias, md.pressure_bar * BAR_EV_PER_A3, 2000.0, 1000.0, 3000.0,
+                       order=make_order(momt, n_atoms, pot.lattice_A))
     else:
         fn = plain_forces(ev)
     integ = md.integrator(2000.0, gen)
@@ -53,15 +57,17 @@ def main() -> None:
     set_torch_threads(1)
     pot = potential_from_eam("Ni")
     print(f"Ni ({pot.name}), {args.walkers} walkers, frame every {args.stride} steps, 1 thread")
-    print(f"{'N':>5} {'method':>7} {'us/atom-step':>13} {'frames/hour':>12} {'paper-scale run (h)':>20}")
+    print(f"{'N':>5} {'method':>8} {'us/atom-step':>13} {'x npt':>6} {'frames/hour':>12} "
+          f"{'paper-scale run (h)':>20}")
     for n in args.sizes:
-        for momt in (False, True):
-            sec = bench(pot, n, args.walkers, args.steps, momt)
+        base = None
+        for name, order in (("npt", None), ("momt", "fcc_box"), ("momt-q6", "q6_bonds")):
+            sec = bench(pot, n, args.walkers, args.steps, order)
+            base = sec if base is None else base
             us = sec / (n * args.walkers) * 1e6
             frames_per_hour = 3600.0 / sec * args.walkers / args.stride
             hours = args.frames / frames_per_hour
-            name = "momt" if momt else "npt"
-            print(f"{n:>5} {name:>7} {us:>13.2f} {frames_per_hour:>12.0f} {hours:>20.2f}")
+            print(f"{n:>5} {name:>8} {us:>13.2f} {sec / base:>6.2f} {frames_per_hour:>12.0f} {hours:>20.2f}")
 
 
 if __name__ == "__main__":
