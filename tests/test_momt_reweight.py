@@ -4,6 +4,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -290,6 +291,22 @@ def test_solid_atoms_see_a_crystal_the_box_aligned_order_parameter_misses(tmp_pa
     assert by_order["solid_fraction_used"] == pytest.approx(1 / 3)
     assert by_atoms["solid_below_order_cut"] == pytest.approx(1 / 3)
     assert by_order["solid_below_order_cut"] is None
+    # a run biased on the q6 coordinate (momt.order q6_bonds) stores it as bias_order: the weights use it,
+    # not the box-aligned order_parameter beside it
+    bias.coef = torch.linspace(0.0, 3.0, bias.n_o + 2, dtype=torch.float64).repeat(bias.n_h + 2, 1)
+    attrs["momt_frozen_bias_json"] = attrs["momt_bias_json"] = _bias_json(bias, _WL())
+    write_frames(tmp_path / "box.h5", frames, {"element": "Ni", **attrs})
+    moved = Frames(numbers=frames.numbers, positions=pos, cell=cell,
+                   meta={**meta, "bias_order": O, "order_parameter": np.zeros_like(O)})
+    write_frames(tmp_path / "q6.h5", moved, {"element": "Ni", **attrs})
+    table_box, s_box = reweight_store(tmp_path / "box.h5", temps, skip_fraction=0.0, n_bootstrap=0)
+    table_q6, s_q6 = reweight_store(tmp_path / "q6.h5", temps, skip_fraction=0.0, n_bootstrap=0)
+    pd.testing.assert_frame_equal(table_box, table_q6)
+    assert (s_box["bias_coordinate"], s_q6["bias_coordinate"]) == ("fcc_box", "q6_bonds")
+    moved.meta["bias_order"] = np.zeros_like(O)  # had it read order_parameter, the weights would not move
+    write_frames(tmp_path / "q6_zero.h5", moved, {"element": "Ni", **attrs})
+    table_zero, _ = reweight_store(tmp_path / "q6_zero.h5", temps, skip_fraction=0.0, n_bootstrap=0)
+    assert not np.allclose(table_zero["enthalpy_eV_per_atom"], table_box["enthalpy_eV_per_atom"])
 
 
 def _two_state_frames(rng, t_effs, n_per, n_atoms=108, k=160, t_m=1850.0, latent_per_atom=0.17):

@@ -139,9 +139,9 @@ def plot_reweight(table, png, t_melt: dict | None = None, reference: dict | None
 
 
 def plot_free_energy(enthalpy_eV, order, weights, n_atoms: int, temperature_K: float, png,
-                     bins: int = 40) -> None:
+                     bins: int = 40, order_label: str = "O/N") -> None:
     """−k_B T ln P(H, O) at ``temperature_K`` from reweighted frames (weights (F,)), in eV, zero at its
-    minimum: the solid and liquid basins and the barrier between them."""
+    minimum: the solid and liquid basins and the barrier between them. ``order_label``: the O axis."""
     from ..units import KB_EV_PER_K
 
     plt = _plt()
@@ -155,7 +155,7 @@ def plot_free_energy(enthalpy_eV, order, weights, n_atoms: int, temperature_K: f
     m = ax.pcolormesh(he, oe, f.T, cmap="viridis", shading="flat")
     fig.colorbar(m, ax=ax, label="free energy (eV)")
     ax.set_xlabel("H/N (eV/atom)")
-    ax.set_ylabel("O/N")
+    ax.set_ylabel(order_label)
     ax.xaxis.set_major_locator(plt.MaxNLocator(5))  # eV/atom ticks are wide: five fit without overlap
     ax.set_title(f"−k_B T ln P(H, O) at {temperature_K:.0f} K")
     fig.tight_layout()

@@ -245,6 +245,7 @@ def _reweight_store(path, temperatures_K, settings: dict):
     production = meta["production"] == 1
     summary.update({
         "estimator": sel["estimator"], "phase_by": phase_by,
+        "bias_coordinate": "q6_bonds" if "bias_order" in meta else "fcc_box",
         # frames the box-aligned order parameter calls liquid that hold a crystal (solid_atoms only)
         "solid_below_order_cut": (float((solid & (meta["order_parameter"] <= o_solid_fraction * n_atoms))
                                         .mean()) if phase_by == "solid_atoms" else None),
@@ -320,7 +321,8 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         t_fes = summary["t_melt_p_solid_K"] or t_ref
         H, O = meta["enthalpy_eV"], bias_coordinate(meta)
         lw = _log_weights(H, O, sel, t_ref, t_fes)
-        plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png)
+        plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png,
+                         order_label="q6 bond order O/N" if "bias_order" in meta else "O/N (box-aligned FCC)")
     if flatness_png is not None:
         plot_flatness(read_history(attrs), flatness_png)
     return summary
