@@ -3,7 +3,8 @@
 prints the frozen bias's enthalpy grid, the fraction of frames below / above it (Wang-Landau phase and
 production), per walker the share below the grid and the median order parameter there, the production
 frames' order-parameter histogram, and the frozen bias (in k_B T0) along the enthalpy of the solid-like
-in-grid production frames, across the order parameter, so that overfilled basins show as ridges."""
+in-grid production frames, across the order parameter, so that overfilled basins show as ridges. The order
+parameter is the one the bias acted on (``bias_order`` for a run with momt.order q6_bonds)."""
 
 import sys
 
@@ -16,6 +17,8 @@ from nnpdistill.md.run import read_bias
 path = sys.argv[1]
 with FrameStore(path) as store:
     meta = {k: store.meta(k) for k in ("enthalpy_eV", "order_parameter", "walker", "production")}
+    if "bias_order" in store.meta_names:  # biased on the q6 coordinate (seventh run): O is that one
+        meta["order_parameter"] = store.meta("bias_order")
     attrs = store.attrs
 bias, raw = read_bias(attrs, frozen=True)
 kT0 = raw["kT0_eV"]
