@@ -134,3 +134,22 @@ def test_make_order_and_bad_input():
         switch_radii_A(A, (1.3, 1.2))
     with pytest.raises(ConfigError, match="0 < r_on < r_off"):
         Q6Order(3.0, 2.0)
+    from nnpdistill.md.settings import MOMTParams, RunSettings, settings_from_config
+
+    with pytest.raises(ConfigError, match="momt.order must be one of"):
+        RunSettings("momt", momt=MOMTParams(order="q4")).validate()
+    # the paper's coordinate keeps the fingerprint (checkpoints, store attrs) it had before the option
+    assert "order" not in RunSettings("momt").fingerprint()["momt"]
+    q6 = settings_from_config({"momt": {"order": "q6_bonds", "q6_switch_nn": [1.1, 1.3]}}, "momt", 0)
+    assert q6.fingerprint()["momt"]["order"] == "q6_bonds"
+    assert q6.fingerprint()["momt"]["q6_switch_nn"] == [1.1, 1.3]
+
+
+def test_an_atom_losing_its_last_neighbours_gets_no_force_spike():
+    # two atoms alone in a big box, their distance just inside r_off: the weight sums go to zero there
+    cell = torch.eye(3, dtype=torch.float64)[None] * 20.0
+    for gap in (1e-3, 1e-6):
+        pos = torch.tensor([[[0.0, 0.0, 0.0], [R_OFF - gap, 0.0, 0.0]]], dtype=torch.float64)
+        O, g, d = q6_order(pos, cell, R_ON, R_OFF)
+        assert torch.isfinite(g).all() and float(g.abs().max()) < 10.0, (gap, g)
+        assert 0.0 <= float(O[0]) < 2.0

@@ -54,7 +54,7 @@ def y6(unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     zp = torch.stack([ones, z, z * z], -1)
     z3 = zp[..., 2] * z
     zp = torch.cat([zp, torch.stack([z3, z3 * z, z3 * z * z, z3 * z3], -1)], -1)  # z^0..z^6
-    poly = zp @ _COEF.to(unit.dtype)
+    poly = zp @ _COEF.to(unit)
     pr, pi = [ones, x], [torch.zeros_like(x), y]  # (x + iy)^m
     for _ in range(2, L + 1):
         pr.append(pr[-1] * x - pi[-1] * y)
@@ -92,15 +92,17 @@ def _order(positions: torch.Tensor, cells: torch.Tensor, pairs: PairList, r_on: 
     re, im = y6(vec / r[:, None])
     both = torch.cat([i, j])
     wre, wim = w[:, None] * re, w[:, None] * im
-    qr = torch.zeros(B * N, L + 1, dtype=x.dtype).index_add(0, both, torch.cat([wre, wre]))
-    qi = torch.zeros(B * N, L + 1, dtype=x.dtype).index_add(0, both, torch.cat([wim, wim]))
-    wm = WEIGHT_M.to(x.dtype)
+    qr = torch.zeros(B * N, L + 1, dtype=x.dtype, device=x.device).index_add(0, both, torch.cat([wre, wre]))
+    qi = torch.zeros(B * N, L + 1, dtype=x.dtype, device=x.device).index_add(0, both, torch.cat([wim, wim]))
+    wm = WEIGHT_M.to(x)
     norm = torch.sqrt((wm * (qr * qr + qi * qi)).sum(-1) + 1e-30)
     qr, qi = qr / norm[:, None], qi / norm[:, None]
     wo = w * (wm * (qr[i] * qr[j] + qi[i] * qi[j])).sum(-1)
-    w_sum = torch.zeros(B * N, dtype=x.dtype).index_add(0, both, torch.cat([w, w]))
-    score = torch.zeros(B * N, dtype=x.dtype).index_add(0, both, torch.cat([wo, wo]))
-    return (score / (w_sum + 1e-12)).reshape(B, N).sum(-1)
+    w_sum = torch.zeros(B * N, dtype=x.dtype, device=x.device).index_add(0, both, torch.cat([w, w]))
+    score = torch.zeros(B * N, dtype=x.dtype, device=x.device).index_add(0, both, torch.cat([wo, wo]))
+    # an atom's weights sum to ~12 in a dense metal; the floor of 1 keeps an atom whose last neighbours
+    # are leaving the switch (a void, a surface) from turning 0/0 into a force spike
+    return (score / w_sum.clamp(min=1.0)).reshape(B, N).sum(-1)
 
 
 class Q6Order:
@@ -124,9 +126,10 @@ class Q6Order:
             with torch.no_grad():
                 return _order(positions, cells, pairs, self.r_on, self.r_off), None, None
         with torch.enable_grad():
-            eps = torch.zeros(positions.shape[0], 3, 3, dtype=positions.dtype, requires_grad=True)
+            eps = torch.zeros(positions.shape[0], 3, 3, dtype=positions.dtype, device=positions.device,
+                              requires_grad=True)
             pos = positions.detach().requires_grad_(True)
-            strain = torch.eye(3, dtype=positions.dtype) + eps
+            strain = torch.eye(3, dtype=positions.dtype, device=positions.device) + eps
             O = _order(pos @ strain, cells.detach() @ strain, pairs, self.r_on, self.r_off)
             g_pos, g_eps = torch.autograd.grad(O.sum(), (pos, eps))
         return O.detach(), g_pos, 0.5 * (g_eps + g_eps.transpose(1, 2))

@@ -65,11 +65,12 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     fr, attrs = data["momt"]
     n = fr.n_atoms
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    hb = ax.hist2d(fr.meta["enthalpy_eV"] / n, fr.meta["order_parameter"] / n, bins=60, cmap="viridis",
-                   cmin=1)
+    coord = fr.meta.get("bias_order", fr.meta["order_parameter"])  # the coordinate the bias acted on
+    o_label = "q6 bond order O/N" if "bias_order" in fr.meta else "O/N"
+    hb = ax.hist2d(fr.meta["enthalpy_eV"] / n, coord / n, bins=60, cmap="viridis", cmin=1)
     fig.colorbar(hb[3], ax=ax, label="frames")
     ax.set_xlabel("H/N (eV/atom)")
-    ax.set_ylabel("O/N")
+    ax.set_ylabel(o_label)
     ax.set_title("MOMT visits in (H, O)")
     fig.tight_layout()
     _save(fig, visits_png)
@@ -80,7 +81,7 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     cs = ax.contourf(hh, oo, bias.on_nodes().numpy().T, levels=30, cmap="magma")
     fig.colorbar(cs, ax=ax, label="ΔH (eV)")
     ax.set_xlabel("H/N (eV/atom)")
-    ax.set_ylabel("O/N")
+    ax.set_ylabel(o_label)
     ax.set_title("Final MOMT bias")
     fig.tight_layout()
     _save(fig, bias_png)

@@ -274,7 +274,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     history["ln_f"].append(wl.ln_f if frozen is None else 0.0)
                     history["flatness"].append(wl.flatness_ratio())
                     if frozen is not None:
-                        ih, io, inside = frozen.node_index(H, O)
+                        ih, io, inside = frozen.node_index(H, O if bias_order is None else bias_order)
                         prod_visits.index_put_((ih, io), inside.to(torch.float64), accumulate=True)
                 else:
                     res = aux

@@ -98,6 +98,8 @@ class RunSettings:
         d = asdict(self)
         d["momt"]["h_range_eV"] = None if self.momt.h_range_eV is None else list(self.momt.h_range_eV)
         d["momt"]["q6_switch_nn"] = [float(x) for x in self.momt.q6_switch_nn]
+        if self.momt.order == "fcc_box":  # the paper's coordinate: fingerprints (and store attrs) as before
+            del d["momt"]["order"], d["momt"]["q6_switch_nn"]
         return d
 
 

@@ -142,7 +142,9 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
                        o_solid=0.5 * (om[0] + om[1]), o_liquid=0.5 * (om[2] + om[3]))
     log.info("phase lines: solid H=%s eV (O=%.1f,%.1f), liquid H=%s eV (O=%.1f,%.1f)",
              [round(x, 3) for x in m[:2]], om[0], om[1], [round(x, 3) for x in m[2:]], om[2], om[3])
-    if not om[0] - om[3] > 0.25 * n_atoms:  # fcc_box: ~0.6 N against ~0; q6_bonds: ~0.9 N against ~0.3 N
+    # the box-aligned O: solid above 0.3 N, liquid below; the q6 one (liquid ~0.25 N): half N apart
+    box = isinstance(order, BoxOrder)
+    if not ((om[0] > 0.3 * n_atoms and om[3] < 0.3 * n_atoms) if box else om[0] - om[3] > 0.5 * n_atoms):
         raise ConfigError(f"could not derive MOMT defaults: the FCC run at {t_min_K} K has O = {om[0]:.1f} "
                           f"and the liquid at {t_max_K} K has O = {om[3]:.1f} (N = {n_atoms}), too close "
                           "to tell the phases apart; check t_min_K/t_max_K")
