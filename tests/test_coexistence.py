@@ -127,3 +127,20 @@ def test_cli_coexistence_writes_json_csv_png(tmp_path):
     d = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert d["n_atoms"] == 64 and (d["t_melt_K"] is None) == bool(d["reason"])
     assert out.with_suffix(".csv").exists() and out.with_suffix(".png").stat().st_size > 5000
+
+
+def test_compare_melting_rows_reasons_and_cautions(tmp_path):
+    from nnpdistill.md.coexistence import compare_melting
+
+    (tmp_path / "coex.json").write_text(json.dumps({"t_melt_K": 924.0, "t_melt_err_K": 2.0, "n_atoms": 2016}))
+    (tmp_path / "m108.json").write_text(json.dumps({
+        "n_atoms": 108, "t_melt_p_solid_K": 956.0, "t_melt_p_solid_err_K": 3.0,
+        "t_melt_p_solid_caution": "only 95 of 200 replicas", "t_melt_cp_peak_K": None,
+        "t_melt_cp_peak_reason": "the C_P maximum lies at the edge"}))
+    table = compare_melting([tmp_path / "m108.json"], tmp_path / "coex.json", tmp_path / "c.csv",
+                            tmp_path / "c.md")
+    assert table["relative_difference"].iloc[1] == pytest.approx(32.0 / 924.0)
+    assert list(table["within_5_percent"].iloc[1:]) == [True, None]
+    assert list(table["reason"].iloc[1:]) == ["only 95 of 200 replicas", "the C_P maximum lies at the edge"]
+    md = (tmp_path / "c.md").read_text()
+    assert "| momt (ΔG = 0) | 108 | 956 | 3 | +3.5 % | yes | only 95 of 200 replicas |" in md

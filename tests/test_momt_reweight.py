@@ -67,6 +67,16 @@ def test_melting_temperature_crossing():
     assert one["t_melt_cp_peak_K"] is None and one["t_melt_cp_peak_unsupported_K"] == 1500.0
     assert "not melting" in one["t_melt_cp_peak_reason"]
     assert melting_temperature(t.assign(p_solid=[1.0, 0.9, 0.8]))["t_melt_cp_peak_K"] == 1500.0  # both weigh
+    # bootstrap replicas: the error comes from those crossing once inside the supported range; when fewer
+    # than half do (the 108-atom Al run on the q6 coordinate: its crossing sat at the support's edge),
+    # the summary says the error understates the uncertainty
+    near_edge = t.assign(n_eff=[3.0, 500.0, 500.0])  # supported: 1500-2000 K
+    boot = np.array([[1.0, 0.8, 0.3], [1.0, 0.7, 0.2], [1.0, 0.45, 0.1], [1.0, 0.4, 0.2]])
+    tb = melting_temperature(near_edge, boot)
+    assert tb["t_melt_p_solid_bootstrap_fraction"] == 0.5 and "t_melt_p_solid_caution" not in tb
+    assert tb["t_melt_p_solid_err_K"] == pytest.approx(np.std([1800.0, 1700.0], ddof=1))
+    tb = melting_temperature(near_edge, np.vstack([boot, [[1.0, 0.3, 0.1]]]))
+    assert tb["t_melt_p_solid_bootstrap_fraction"] == 0.4 and "understates" in tb["t_melt_p_solid_caution"]
     with pytest.raises(ConfigError):
         reweight(np.array([]), np.array([]), Bias2D((0, 1), (0, 1), 4, 4), 1000.0, [1000.0], 1)
 

@@ -301,8 +301,8 @@ def coexistence(symbol: str, out_json, cfg: dict, potential: str | None = None, 
 
 
 def compare_melting(momt_jsons, coexistence_json, out_csv, out_md):
-    """One row per MOMT estimate (size, T_m from ΔG = 0 and from the C_P peak, errors, reasons) beside the
-    coexistence T_m: the relative difference and whether it is within 5 %. Writes CSV and Markdown."""
+    """One row per MOMT estimate (size, T_m from ΔG = 0 and from the C_P peak, errors, reasons or cautions)
+    beside the coexistence T_m: the relative difference and whether it is within 5 %. Writes CSV and Markdown."""
     import pandas as pd
 
     from ..io_utils import atomic_path
@@ -320,7 +320,7 @@ def compare_melting(momt_jsons, coexistence_json, out_csv, out_md):
             rows.append({"method": label, "n_atoms": d.get("n_atoms"), "t_melt_K": t,
                          "t_melt_err_K": d.get(f"{key}_err_K"), "relative_difference": rel,
                          "within_5_percent": None if rel is None else bool(abs(rel) <= 0.05),
-                         "reason": d.get(f"{key}_reason")})
+                         "reason": d.get(f"{key}_reason") or d.get(f"{key}_caution")})
     table = pd.DataFrame(rows)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)

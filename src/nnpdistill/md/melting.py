@@ -70,6 +70,11 @@ def melting_temperature(table: pd.DataFrame, p_solid_boot: np.ndarray | None = N
             out["t_melt_p_solid_bootstrap_fraction"] = len(reps) / len(p_solid_boot)
             if len(reps) > 1:
                 out["t_melt_p_solid_err_K"] = float(np.std(reps, ddof=1))
+            if len(reps) < 0.5 * len(p_solid_boot):  # the crossing leans on thinly sampled temperatures
+                out["t_melt_p_solid_caution"] = (
+                    f"only {len(reps)} of {len(p_solid_boot)} bootstrap replicas cross 1/2 once inside the "
+                    f"supported range ({lo:.0f}-{hi:.0f} K): the error bar comes from those and understates "
+                    "the uncertainty; the crossing sits near the edge of the well-sampled temperatures")
     cp = np.where(ok, table["cp_config_kB_per_atom"].to_numpy(), np.nan)
     i = int(np.nanargmax(cp))
     one_phase = np.nanmin(np.abs(pm)) > 0.45  # P_solid within 0.05 of 0 or 1 at every supported T
