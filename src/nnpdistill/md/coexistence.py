@@ -302,7 +302,8 @@ def coexistence(symbol: str, out_json, cfg: dict, potential: str | None = None, 
 
 def compare_melting(momt_jsons, coexistence_json, out_csv, out_md):
     """One row per MOMT estimate (size, T_m from ΔG = 0 and from the C_P peak, errors, reasons or cautions)
-    beside the coexistence T_m: the relative difference and whether it is within 5 %. Writes CSV and Markdown."""
+    beside the coexistence T_m: the relative difference and whether it is within 5 %. Writes CSV and
+    Markdown."""
     import pandas as pd
 
     from ..io_utils import atomic_path
