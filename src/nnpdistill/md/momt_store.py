@@ -24,6 +24,16 @@ def bias_coordinate(meta: dict) -> np.ndarray:
     return meta["bias_order"] if "bias_order" in meta else meta["order_parameter"]
 
 
+def bias_coordinate_kind(meta: dict) -> str:
+    """``momt.order`` of the run the frames come from: q6_bonds when they carry ``bias_order``, else
+    fcc_box."""
+    return "q6_bonds" if "bias_order" in meta else "fcc_box"
+
+
+# axis label of the bias coordinate per ``momt.order`` (the visit and free-energy plots)
+ORDER_AXIS_LABEL = {"fcc_box": "O/N (box-aligned FCC)", "q6_bonds": "q6 bond order O/N"}
+
+
 def count_phase_switches(walker: np.ndarray, solid: np.ndarray) -> int:
     """Solid ↔ liquid changes along each walker's series (how often the walk crossed between phases)."""
     n = 0

@@ -67,12 +67,17 @@ class BoxOrder:
         return O, g, None
 
 
-def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[float, float] = (1.15, 1.30)):
+def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[float, float] | None = None):
     """A fresh bias coordinate ``(positions, cells, gradient) -> (O, dO/dr, dO/dε or None)``: the
     box-aligned FCC order parameter (``fcc_box``, the paper's) or the orientation-independent q6 bond-order
     correlation (``q6_bonds``, :mod:`.order_q6`, switch radii in nearest-neighbour distances of the FCC
-    lattice ``lattice_A``). Both give O = N for a perfect crystal."""
+    lattice ``lattice_A``; None: the schema's ``momt.q6_switch_nn``). Both give O = N for a perfect
+    crystal."""
+    from ..defaults import default
     from .order_q6 import Q6Order, switch_radii_A
+
+    if q6_switch_nn is None:
+        q6_switch_nn = default("sample.momt.q6_switch_nn")
 
     if kind == "fcc_box":
         return BoxOrder(fcc_cells_per_side(n_atoms))

@@ -31,6 +31,7 @@ def _save(fig, path):
 def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, bias_png, teff_png) -> None:
     """``stores`` maps method (npt_fcc, npt_liq, momt) to frame-store paths of one element and size."""
     from ..frames import FrameStore
+    from .momt_store import ORDER_AXIS_LABEL, bias_coordinate, bias_coordinate_kind
     from .run import read_bias
 
     plt = _plt()
@@ -65,9 +66,9 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     fr, attrs = data["momt"]
     n = fr.n_atoms
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    coord = fr.meta.get("bias_order", fr.meta["order_parameter"])  # the coordinate the bias acted on
-    o_label = "q6 bond order O/N" if "bias_order" in fr.meta else "O/N"
-    hb = ax.hist2d(fr.meta["enthalpy_eV"] / n, coord / n, bins=60, cmap="viridis", cmin=1)
+    o_label = ORDER_AXIS_LABEL[bias_coordinate_kind(fr.meta)]
+    hb = ax.hist2d(fr.meta["enthalpy_eV"] / n, bias_coordinate(fr.meta) / n, bins=60, cmap="viridis",
+                   cmin=1)
     fig.colorbar(hb[3], ax=ax, label="frames")
     ax.set_xlabel("H/N (eV/atom)")
     ax.set_ylabel(o_label)

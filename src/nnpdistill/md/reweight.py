@@ -36,7 +36,15 @@ from ..io_utils import write_strict_json
 from ..units import KB_EV_PER_K
 from .melting import melting_temperature
 from .momt import Bias2D
-from .momt_store import bias_coordinate, count_phase_switches, read_history, select_frames, solid_frames
+from .momt_store import (
+    ORDER_AXIS_LABEL,
+    bias_coordinate,
+    bias_coordinate_kind,
+    count_phase_switches,
+    read_history,
+    select_frames,
+    solid_frames,
+)
 
 
 def _blocks(walker: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -245,7 +253,7 @@ def _reweight_store(path, temperatures_K, settings: dict):
     production = meta["production"] == 1
     summary.update({
         "estimator": sel["estimator"], "phase_by": phase_by,
-        "bias_coordinate": "q6_bonds" if "bias_order" in meta else "fcc_box",
+        "bias_coordinate": bias_coordinate_kind(meta),
         # frames the box-aligned order parameter calls liquid that hold a crystal (solid_atoms only)
         "solid_below_order_cut": (float((solid & (meta["order_parameter"] <= o_solid_fraction * n_atoms))
                                         .mean()) if phase_by == "solid_atoms" else None),
@@ -322,7 +330,7 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         H, O = meta["enthalpy_eV"], bias_coordinate(meta)
         lw = _log_weights(H, O, sel, t_ref, t_fes)
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png,
-                         order_label="q6 bond order O/N" if "bias_order" in meta else "O/N (box-aligned FCC)")
+                         order_label=ORDER_AXIS_LABEL[bias_coordinate_kind(meta)])
     if flatness_png is not None:
         plot_flatness(read_history(attrs), flatness_png)
     return summary

@@ -265,16 +265,17 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                 clipped = bias_order = None
                 if momt:
                     res, H, O = aux.result, aux.enthalpy, aux.order
-                    if m.order != "fcc_box":  # the bias acts on another coordinate: keep both
-                        bias_order = O
+                    coord = O  # the coordinate the bias acts on
+                    if m.order != "fcc_box":  # another than the box-aligned one: keep both
+                        bias_order = coord
                         O = order_parameter(state.positions, state.cells, gradient=False)[0]
                     t_eff = T / aux.s
-                    bias_val = acting_bias()(H, O if bias_order is None else bias_order)[0]
+                    bias_val = acting_bias()(H, coord)[0]
                     clipped = aux.clipped
                     history["ln_f"].append(wl.ln_f if frozen is None else 0.0)
                     history["flatness"].append(wl.flatness_ratio())
                     if frozen is not None:
-                        ih, io, inside = frozen.node_index(H, O if bias_order is None else bias_order)
+                        ih, io, inside = frozen.node_index(H, coord)
                         prod_visits.index_put_((ih, io), inside.to(torch.float64), accumulate=True)
                 else:
                     res = aux

@@ -10,6 +10,7 @@ from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
 from .momt import check_temperatures
 from .order import ORDER_KINDS
+from .order_q6 import switch_radii_A
 from .setup import MDParams
 
 METHODS = ("momt", "npt_fcc", "npt_liq")
@@ -88,9 +89,7 @@ class RunSettings:
                 raise ConfigError(f"momt.stage_rounds must be >= 0 (0: no stages), got {m.stage_rounds}")
             if m.order not in ORDER_KINDS:
                 raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {m.order!r}")
-            if not 0 < float(m.q6_switch_nn[0]) < float(m.q6_switch_nn[1]):
-                raise ConfigError("momt.q6_switch_nn must satisfy 0 < r_on < r_off, got "
-                                  f"{list(m.q6_switch_nn)}")
+            switch_radii_A(1.0, m.q6_switch_nn)  # a ConfigError unless 0 < r_on < r_off
             if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
                 raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
 
