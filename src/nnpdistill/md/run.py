@@ -91,7 +91,7 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
                                      m.t_max_K, gen, n_steps=m.estimate_steps,
                                      order=make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn))
         bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV,
-                            m.h_cold_margin_K)
+                            m.h_cold_margin_K, lines.o_range() if m.o_grid_kind() == "phase_lines" else None)
         log.info("MOMT grid: H in [%.3f, %.3f] eV, O in [%.1f, %.1f]", bias.h_lo, bias.h_hi, bias.o_lo,
                  bias.o_hi)
     state = fcc_state(B, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)
@@ -184,7 +184,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     acting: Bias2D | None = None
     if momt:
         wl = WangLandau(bias, T, m.ln_f_initial, m.flatness, m.ln_f_min,
-                        max_updates_per_stage=m.max_updates_per_stage)
+                        max_updates_per_stage=m.max_updates_per_stage,
+                        o_edge_deposits=m.o_grid_kind() == "phase_lines")
         prod_visits = torch.zeros_like(wl.visits)
         if payload is not None:
             wl.load_state_dict(payload["wl"])

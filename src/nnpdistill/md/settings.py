@@ -14,6 +14,7 @@ from .order_q6 import switch_radii_A
 from .setup import MDParams
 
 METHODS = ("momt", "npt_fcc", "npt_liq")
+O_GRIDS = ("auto", "n_atoms", "phase_lines")
 
 
 @dataclass
@@ -21,7 +22,8 @@ METHODS = ("momt", "npt_fcc", "npt_liq")
 class MOMTParams:
     """MOMT settings: effective-temperature clip [t_min_K, t_max_K] around T0 = the run's temperature;
     grid nodes n_h × n_o; O (``order``: fcc_box or q6_bonds, :func:`.order.make_order`) range
-    [−o_margin, N + o_margin]; H range auto (EAM-derived) unless given;
+    [−o_margin, N + o_margin] or the phases' own (``o_grid``, :meth:`o_grid_kind`); H range auto
+    (EAM-derived) unless given;
     Wang–Landau update every ``update_stride`` steps starting at ln f = ``ln_f_initial`` (a stage ends
     when flat or after ``max_updates_per_stage`` updates). The last ``production_fraction`` of the frames
     is recorded with the bias frozen (made to honour the T_eff clip, so no clip acts): those frames alone
@@ -36,6 +38,7 @@ class MOMTParams:
     order: str = SCHEMA
     q6_switch_nn: tuple[float, float] = SCHEMA
     o_margin: float = SCHEMA
+    o_grid: str = SCHEMA
     h_range_eV: tuple[float, float] | None = SCHEMA
     h_cold_margin_K: float = SCHEMA
     update_stride: int = SCHEMA
@@ -46,6 +49,15 @@ class MOMTParams:
     max_updates_per_stage: int = SCHEMA
     production_fraction: float = SCHEMA
     stage_rounds: int = SCHEMA
+
+    def o_grid_kind(self) -> str:
+        """``o_grid`` resolved: n_atoms or phase_lines (auto: phase_lines on q6_bonds, whose crystal sits
+        near 0.9 N and liquid near 0.25 N, so [−o_margin, N + o_margin] leaves unvisited strips at both
+        ends whose low bias pulled 108-atom Ni walkers into over-ordered crystals and over-disordered
+        liquids)."""
+        if self.o_grid == "auto":
+            return "phase_lines" if self.order == "q6_bonds" else "n_atoms"
+        return self.o_grid
 
 
 @dataclass
@@ -89,6 +101,8 @@ class RunSettings:
                 raise ConfigError(f"momt.stage_rounds must be >= 0 (0: no stages), got {m.stage_rounds}")
             if m.order not in ORDER_KINDS:
                 raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {m.order!r}")
+            if m.o_grid not in O_GRIDS:
+                raise ConfigError(f"momt.o_grid must be one of {O_GRIDS}, got {m.o_grid!r}")
             switch_radii_A(1.0, m.q6_switch_nn)  # a ConfigError unless 0 < r_on < r_off
             if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
                 raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
@@ -99,6 +113,8 @@ class RunSettings:
         d["momt"]["q6_switch_nn"] = [float(x) for x in self.momt.q6_switch_nn]
         if self.momt.order == "fcc_box":  # the paper's coordinate: fingerprints (and store attrs) as before
             del d["momt"]["order"], d["momt"]["q6_switch_nn"]
+        if self.momt.o_grid_kind() == "n_atoms":  # the grid runs before o_grid had: fingerprints as then
+            del d["momt"]["o_grid"]
         return d
 
 

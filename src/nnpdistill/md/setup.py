@@ -96,6 +96,15 @@ class PhaseLines:
     h_liquid_std_eV: tuple[float, float]
     o_solid: float
     o_liquid: float
+    o_solid_cold: float | None = None  # the crystal's mean O at the lower solid temperature (T_min)
+    o_liquid_hot: float | None = None  # the liquid's mean O at the upper liquid temperature (T_max)
+
+    def o_range(self) -> tuple[float, float]:
+        """The phases' own order-parameter range: [liquid O at T_max, crystal O at T_min] (``o_grid``
+        phase_lines): every thermal state between the two extremes lies inside it."""
+        if self.o_solid_cold is None or self.o_liquid_hot is None:
+            raise ConfigError("these phase lines carry no O at T_min and T_max (made by an older version)")
+        return float(self.o_liquid_hot), float(self.o_solid_cold)
 
     def h_range(self, n_sigma: float = 4.0, cold_margin_K: float = 0.0) -> tuple[float, float]:
         """[solid H at the lower T - n_sigma std, liquid H at the upper T + n_sigma std]; ``cold_margin_K``
@@ -139,7 +148,8 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
     O = torch.stack(os_).reshape(-1, 4, copies).transpose(0, 1).reshape(4, -1)
     m, sd, om = H.mean(1).tolist(), H.std(1).tolist(), O.mean(1).tolist()
     lines = PhaseLines(t_s, (m[0], m[1]), (sd[0], sd[1]), t_l, (m[2], m[3]), (sd[2], sd[3]),
-                       o_solid=0.5 * (om[0] + om[1]), o_liquid=0.5 * (om[2] + om[3]))
+                       o_solid=0.5 * (om[0] + om[1]), o_liquid=0.5 * (om[2] + om[3]), o_solid_cold=om[0],
+                       o_liquid_hot=om[3])
     log.info("phase lines: solid H=%s eV (O=%.1f,%.1f), liquid H=%s eV (O=%.1f,%.1f)",
              [round(x, 3) for x in m[:2]], om[0], om[1], [round(x, 3) for x in m[2:]], om[2], om[3])
     # the box-aligned O: solid above 0.3 N, liquid below; the q6 one (liquid ~0.25 N): half N apart
@@ -155,12 +165,14 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
 
 def initial_bias(lines: PhaseLines, n_atoms: int, t_ref_K: float, t_min_K: float, t_max_K: float,
                  n_h: int, n_o: int, o_margin: float = 5.0,
-                 h_range_eV: tuple[float, float] | None = None, h_cold_margin_K: float = 0.0) -> Bias2D:
+                 h_range_eV: tuple[float, float] | None = None, h_cold_margin_K: float = 0.0,
+                 o_range: tuple[float, float] | None = None) -> Bias2D:
     """A multithermal starting bias: within each phase T_eff(H) follows that phase's H(T) line (so the walk
     is roughly flat in H), anchored so both phases have ΔH = 0 at their enthalpy at T0; a C¹ smoothstep in
-    O blends liquid (O ≤ O_liq) into solid (O ≥ O_sol)."""
+    O blends liquid (O ≤ O_liq) into solid (O ≥ O_sol). ``o_range``: the grid's O range (default
+    [−o_margin, N + o_margin])."""
     h_lo, h_hi = h_range_eV if h_range_eV is not None else lines.h_range(cold_margin_K=h_cold_margin_K)
-    bias = Bias2D((h_lo, h_hi), order_range(n_atoms, o_margin), n_h, n_o)
+    bias = Bias2D((h_lo, h_hi), o_range if o_range is not None else order_range(n_atoms, o_margin), n_h, n_o)
     hs = torch.linspace(h_lo, h_hi, 2000, dtype=torch.float64)
 
     def phase_integral(t_pts, h_pts):
