@@ -1,0 +1,73 @@
+"""The bias's order-parameter grid on the phases' own range (momt.o_grid phase_lines, the q6 default): the
+range the setup runs measure, flat beyond it, and Wang-Landau deposits of walkers past an edge landing on
+that edge (without them such a walker would sit beyond the grid unopposed, as below the enthalpy grid)."""
+
+import pytest
+import torch
+
+from nnpdistill.errors import ConfigError
+from nnpdistill.md.momt import Bias2D, WangLandau
+from nnpdistill.md.order import make_order
+from nnpdistill.md.run import potential_from_eam
+from nnpdistill.md.settings import MOMTParams, RunSettings, settings_from_config
+from nnpdistill.md.setup import MDParams, estimate_phase_lines, initial_bias
+
+torch.set_num_threads(1)
+
+
+def test_o_grid_resolves_by_coordinate_and_keeps_old_fingerprints():
+    box = RunSettings("momt")
+    assert box.momt.o_grid == "auto" and box.momt.o_grid_kind() == "n_atoms"
+    assert "o_grid" not in box.fingerprint()["momt"]  # the paper's runs keep their checkpoints and attrs
+    q6 = settings_from_config({"momt": {"order": "q6_bonds"}}, "momt", 0)
+    assert q6.momt.o_grid_kind() == "phase_lines" and q6.fingerprint()["momt"]["o_grid"] == "auto"
+    old_q6 = settings_from_config({"momt": {"order": "q6_bonds", "o_grid": "n_atoms"}}, "momt", 0)
+    assert old_q6.momt.o_grid_kind() == "n_atoms" and "o_grid" not in old_q6.fingerprint()["momt"]
+    assert settings_from_config({"momt": {"o_grid": "phase_lines"}}, "momt", 0).momt.o_grid_kind() == \
+        "phase_lines"
+    with pytest.raises(ConfigError, match="momt.o_grid must be one of"):
+        RunSettings("momt", momt=MOMTParams(o_grid="wide")).validate()
+
+
+def _wl(edge: bool) -> WangLandau:
+    return WangLandau(Bias2D((0.0, 9.0), (0.0, 10.0), 10, 11), 1000.0, ln_f_initial=0.5,
+                      o_edge_deposits=edge)
+
+
+def test_walkers_past_the_order_range_deposit_on_the_edge_they_left():
+    H = torch.tensor([4.0, 4.0])
+    past, edge = torch.tensor([13.0, -2.0]), torch.tensor([10.0, 0.0])
+    on, at_edge, off = _wl(True), _wl(True), _wl(False)
+    on.update(H, past)
+    at_edge.update(H, edge)
+    off.update(H, past)
+    # the same deposit and histogram count as a walker on the edge itself
+    assert torch.equal(on.bias.coef, at_edge.bias.coef) and torch.equal(on.hist, at_edge.hist)
+    assert float(on.bias.coef.abs().sum()) > 0 and on.n_deposits == 2
+    # the old behaviour: nothing deposited beyond the O range
+    assert float(off.bias.coef.abs().sum()) == 0 and off.n_deposits == 0
+    # beyond the range the bias is flat in O: the same value as on the edge and no O-force
+    val_past, _, d_o_past = on.bias(H, past)
+    val_edge = on.bias(H, edge)[0]
+    assert torch.allclose(val_past, val_edge, atol=1e-12) and torch.equal(d_o_past, torch.zeros(2))
+    assert float(val_edge.min()) > 0  # the edge deposit raised the bias there (it pushes the walker back)
+
+
+def test_phase_lines_grid_spans_the_liquid_at_t_max_to_the_crystal_at_t_min():
+    pot = potential_from_eam("Ni")
+    n = 32
+    order = make_order("q6_bonds", n, pot.lattice_A)
+    lines = estimate_phase_lines(pot.factory(), n, pot.lattice_A, pot.mass_amu,
+                                 MDParams(timestep_fs=2.0, barostat_tau_fs=500.0), 2000.0, 1600.0, 2600.0,
+                                 torch.Generator().manual_seed(3), n_steps=1000, order=order)
+    lo, hi = lines.o_range()
+    assert (lo, hi) == (lines.o_liquid_hot, lines.o_solid_cold)
+    # q6: a hot liquid near 0.25 N, a crystal at T_min near 0.9 N, so the grid is well inside [-5, N + 5]
+    assert 0.0 < lo < 0.45 * n and 0.8 * n < hi < n
+    bias = initial_bias(lines, n, 2000.0, 1600.0, 2600.0, 12, 12, o_range=lines.o_range())
+    assert (bias.o_lo, bias.o_hi) == (lo, hi)
+    assert (initial_bias(lines, n, 2000.0, 1600.0, 2600.0, 12, 12).o_lo,
+            initial_bias(lines, n, 2000.0, 1600.0, 2600.0, 12, 12).o_hi) == (-5.0, n + 5.0)
+    old = type(lines)(**{**lines.__dict__, "o_solid_cold": None})
+    with pytest.raises(ConfigError, match="no O at T_min"):
+        old.o_range()
