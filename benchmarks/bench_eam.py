@@ -10,11 +10,16 @@ disturbed run), and the ratio is to LAMMPS's native loop measured in the same pr
 
     python benchmarks/bench_eam.py                 # default, ~1-2 min
     python benchmarks/bench_eam.py --steps 200 --batches 1 16 64 128 --skin 0.5 1.0 --modes npt
+    python benchmarks/bench_eam.py --batches 64 --modes npt --dtypes float64   # the issue-20 figure
+
+Both kernels (``--kernels torch cpp``: eager torch and the fused C++ loop of potentials/eam_cpp.py) are
+measured side by side in the same process.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -45,10 +50,10 @@ def liquid_ni(n_rep: int, seed: int, density_per_A3: float = 0.0815, temperature
 
 
 def bench_engine(batch: int, dtype: torch.dtype, steps: int, skin: float, seed: int = 0, mode: str = "nvt",
-                 inner_skin: float | None = None):
+                 inner_skin: float | None = None, kernel: str = "torch"):
     """(µs per atom-step, full list builds per replica, working-list filters per replica) of one run."""
     eam = load_eam("Ni", dtype=dtype)
-    kw = {} if inner_skin is None else {"inner_skin_A": inner_skin}
+    kw = {"kernel": kernel} if inner_skin is None else {"inner_skin_A": inner_skin, "kernel": kernel}
     ev = eam.evaluator(skin_A=skin, **kw)
     ps, cs, vs = zip(*(liquid_ni(3, seed + b) for b in range(batch)), strict=True)
     x = torch.tensor(np.stack(ps), dtype=dtype)
@@ -74,6 +79,16 @@ def bench_engine(batch: int, dtype: torch.dtype, steps: int, skin: float, seed: 
     del res
     return (dt / (steps * batch * n_atoms) * 1e6, (ev.n_builds - builds0) / batch,
             (getattr(ev.nlist, "n_filters", 0) - filters0) / batch)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def _lammps():
@@ -130,6 +145,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lammps-steps", type=int, default=2000)
     ap.add_argument("--no-lammps", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--kernels", nargs="+", default=["torch", "cpp"], choices=["torch", "cpp"],
+                    help="EAM evaluator kernels: eager torch, the fused C++ loop (potentials/eam_cpp.py)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     lam = None
@@ -142,19 +159,25 @@ def main(argv=None) -> int:
           f"min of {args.repeat} runs")
     if lam:
         print(f"LAMMPS native run loop: {lam[0]:.2f} µs/atom-step; step-by-step from Python: {lam[1]:.2f}")
-    print(f"{'mode':>4} {'dtype':>8} {'batch':>5} {'skin_A':>6} {'µs/atom-step':>13} {'builds/rep':>10} "
-          f"{'filters/rep':>11}" + ("  ratio to LAMMPS native" if lam else ""))
+    import platform
+
+    print(f"machine: {platform.processor() or platform.machine()}, {_cpu_name()}; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"{'kernel':>6} {'mode':>4} {'dtype':>8} {'batch':>5} {'skin_A':>6} {'µs/atom-step':>13} "
+          f"{'builds/rep':>10} {'filters/rep':>11}" + ("  ratio to LAMMPS native" if lam else ""))
     for mode in args.modes:
         for skin in args.skin:
             for name in args.dtypes:
                 dtype = getattr(torch, name)
                 for b in args.batches:
-                    runs = [bench_engine(b, dtype, args.steps, skin, mode=mode, inner_skin=args.inner_skin)
-                            for _ in range(args.repeat)]
-                    us, nb, nf = min(runs)
-                    ratio = f"  {us / lam[0]:8.2f}" if lam else ""
-                    print(f"{mode:>4} {name:>8} {b:>5} {skin:>6.2f} {us:>13.2f} {nb:>10.2f} {nf:>11.2f}"
-                          f"{ratio}", flush=True)
+                    for kernel in args.kernels:
+                        runs = [bench_engine(b, dtype, args.steps, skin, mode=mode,
+                                             inner_skin=args.inner_skin, kernel=kernel)
+                                for _ in range(args.repeat)]
+                        us, nb, nf = min(runs)
+                        ratio = f"  {us / lam[0]:8.2f}" if lam else ""
+                        print(f"{kernel:>6} {mode:>4} {name:>8} {b:>5} {skin:>6.2f} {us:>13.2f} {nb:>10.2f} "
+                              f"{nf:>11.2f}{ratio}", flush=True)
     return 0
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
+# Full-list builders: vectorised torch (any device), vesin's cell list, the C++ brute force (eam_cpp).
+BUILDERS = ("torch", "vesin", "cpp")
 # Shift given to padding entries: puts the "pair" ~1e6 cell lengths away, far outside any cutoff.
 PAD_SHIFT = float(2**20)
 
@@ -228,7 +230,8 @@ class VerletList:
     distance per entry). The working list is re-filtered when its own bound (with ``inner_skin_A``) fails;
     the full list is rebuilt first when its bound no longer guarantees every pair within
     ``cutoff + inner_skin_A``. Both are exact by the same argument as the single-level list. Entries are
-    stored interleaved over atoms (:func:`interleave_pairs`), not sorted by ``i``.
+    stored interleaved over atoms (:func:`interleave_pairs`), not sorted by ``i``, except from the C++
+    builder (sorted by ``i``, as the C++ EAM kernel reads them best).
     """
 
     def __init__(self, cutoff_A: float, skin_A: float = 1.0, width_slack: float = 1.05,
@@ -237,9 +240,16 @@ class VerletList:
             raise ValueError(f"cutoff_A={cutoff_A} must be > 0 and skin_A={skin_A} >= 0")
         if inner_skin_A is not None and inner_skin_A < 0:
             raise ValueError(f"inner_skin_A={inner_skin_A} must be >= 0")
-        if builder not in ("torch", "vesin"):
-            raise ValueError(f"builder must be 'torch' or 'vesin', got {builder!r}")
-        self._build = build_pairs if builder == "torch" else build_pairs_vesin
+        if builder not in BUILDERS:
+            raise ValueError(f"builder must be one of {BUILDERS}, got {builder!r}")
+        if builder == "cpp":
+            from .potentials.eam_cpp import build_pairs_cpp
+
+            self._build = build_pairs_cpp
+        else:
+            self._build = build_pairs if builder == "torch" else build_pairs_vesin
+        # interleaved entries speed up torch's scatter-adds; the C++ kernel runs fastest on i-sorted ones
+        self._order = (lambda sg: sg) if builder == "cpp" else interleave_pairs
         self.cutoff_A = float(cutoff_A)
         self.skin_A = float(skin_A)
         self.inner_skin_A = self.skin_A if inner_skin_A is None else min(float(inner_skin_A), self.skin_A)
@@ -338,7 +348,7 @@ class VerletList:
         x = positions.detach().to(torch.float64)
         h = cells.detach().to(torch.float64)
         if not same_shape:
-            full = [interleave_pairs(sg) for sg in self._build(x, h, rc)]
+            full = [self._order(sg) for sg in self._build(x, h, rc)]
             self.n_builds += B
             if self._two_level:
                 self._full = full
@@ -363,7 +373,7 @@ class VerletList:
             if ridx.numel():
                 new = self._build(x[ridx], h[ridx], rc)
                 for k, b in enumerate(ridx.tolist()):
-                    self._full[b] = interleave_pairs(new[k])
+                    self._full[b] = self._order(new[k])
                 self.n_builds += int(ridx.numel())
                 self._xf[ridx] = x[ridx]
                 self._hf[ridx] = h[ridx]
@@ -373,7 +383,7 @@ class VerletList:
         else:
             new = self._build(x[idx], h[idx], rc)
             for k, b in enumerate(idx_list):
-                self._segments[b] = interleave_pairs(new[k])
+                self._segments[b] = self._order(new[k])
             self.n_builds += len(idx_list)
         self._x0[idx] = x[idx]
         self._h0[idx] = h[idx]

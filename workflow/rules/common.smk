@@ -1,4 +1,5 @@
 # Shared setup: config validation, per-element settings, path helpers, targets.
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -7,6 +8,7 @@ from snakemake.utils import validate
 from nnpdistill.cpu_kernels import pin_environment
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
+from nnpdistill.potentials.eam_cpp import KERNEL_VARIABLE
 from nnpdistill.selection import (
     DESCRIPTOR_STRATEGIES,
     FORCE_STRATEGIES,
@@ -21,10 +23,14 @@ validate(config, "../schemas/config.schema.yaml", set_default=True)
 # The same bytes on every x86-64 CPU kind: every job inherits the kernel pin (envvars passes it to
 # cluster jobs too); each job's set-up checks that it took (nnpdistill.cpu_kernels).
 CPU_KERNEL_ENV = pin_environment(config["cpu_kernels"])
+# the EAM evaluator (C++ or torch kernel) of every job, local or on the cluster
+EAM_KERNEL_ENV = {KERNEL_VARIABLE: config["eam_kernel"]}
+os.environ.update(EAM_KERNEL_ENV)
 
 
 envvars:
     *CPU_KERNEL_ENV,
+    *EAM_KERNEL_ENV,
 
 
 BASE_DIR = Path(workflow.basedir)

@@ -132,15 +132,17 @@ class EAM:
             self._tables[key] = t
         return self._tables[key]
 
-    def evaluator(self, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str = "torch",
-                  inner_skin_A: float | None = None) -> EAMEvaluator:
+    def evaluator(self, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str | None = None,
+                  inner_skin_A: float | None = None, kernel: str | None = None) -> EAMEvaluator:
         """A stateful evaluator owning a Verlet list (``skin_A`` Å) over all periodic images.
 
         ``inner_skin_A``: skin of the working list filtered from the full list (see
         :class:`~nnpdistill.neighbors.VerletList`); ``None`` picks ``min(skin_A, INNER_SKIN_A)``.
+        ``kernel``: auto (the fused C++ loop on CPUs, :mod:`.eam_cpp`), cpp or torch (eager torch; GPUs);
+        None: :func:`.eam_cpp.default_kernel`. ``builder``, ``inner_skin_A``: by kernel when None.
         """
         return EAMEvaluator(self, skin_A=skin_A, chunk_pairs=chunk_pairs, builder=builder,
-                            inner_skin_A=inner_skin_A)
+                            inner_skin_A=inner_skin_A, kernel=kernel)
 
     # numpy reference of the single functions (LAMMPS order of operations), for tests and tools
     def embedding(self, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,13 +201,22 @@ class EAMEvaluator:
     ``index_add_`` accumulation), which are the fastest eager torch kernels on CPU.
     """
 
-    def __init__(self, eam: EAM, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str = "torch",
-                 inner_skin_A: float | None = None):
+    def __init__(self, eam: EAM, skin_A: float = 1.0, chunk_pairs: int = 40_000, builder: str | None = None,
+                 inner_skin_A: float | None = None, kernel: str | None = None):
+        from .eam_cpp import KERNELS, default_kernel
+
+        kernel = kernel or default_kernel()
+        if kernel not in KERNELS:
+            raise NNPDistillError(f"EAM kernel must be one of {KERNELS}, got {kernel!r}")
+        self.kernel = kernel  # resolved (torch or cpp) at the first call, on the positions' device
         self.eam = eam
         self.dtype = eam.dtype
-        if inner_skin_A is None:
-            inner_skin_A = min(skin_A, INNER_SKIN_A)
-        self.nlist = VerletList(eam.cutoff_A, skin_A, builder=builder, inner_skin_A=inner_skin_A)
+        # the list's defaults follow the kernel (set at the first call unless given): the torch kernel
+        # filters a working list (inner skin 0.3 Å) from a full torch-built list; the C++ one, whose
+        # per-pair cost is small, uses the full list of its own C++ builder directly
+        self._list_args = (float(skin_A), builder, inner_skin_A)
+        inner = min(skin_A, INNER_SKIN_A) if inner_skin_A is None else inner_skin_A
+        self.nlist = VerletList(eam.cutoff_A, skin_A, builder=builder or "torch", inner_skin_A=inner)
         self.chunk_pairs = int(chunk_pairs)
         self._ws: dict = {}
 
@@ -251,9 +262,23 @@ class EAMEvaluator:
                 "a cell is singular (volume ~ 0); the EAM evaluator needs 3-D periodic cells"
             )
         e = self.eam
-        T = e._pair_tables(dev, dt)
+        if self.kernel not in ("torch", "cpp") or self.nlist.n_updates == 0:
+            from .eam_cpp import resolve_kernel
+
+            self.kernel = resolve_kernel(self.kernel, dev)
+            skin, builder, inner = self._list_args
+            if self.kernel == "cpp" and self.nlist.n_updates == 0:
+                self.nlist = VerletList(e.cutoff_A, skin, builder=builder or "cpp",
+                                        inner_skin_A=skin if inner is None else inner)
         pairs = self.nlist.update(x, h)
         shifts_t = self.nlist.shifts_t  # (B, 3, P) integer image shifts in dt
+        if self.kernel == "cpp":
+            from .eam_cpp import evaluate
+
+            energy, energies, forces, s = evaluate(e, x, h, pairs, shifts_t, per_atom)
+            return EAMResult(energy=energy, energies=energies, forces=forces, virial=-s,
+                             stress=s / vol.abs()[:, None, None], volume=vol.abs())
+        T = e._pair_tables(dev, dt)
         P = pairs.i.shape[1]
         BN = B * N
         xs = x.reshape(BN, 3).t().contiguous()  # (3, B*N)

@@ -1,0 +1,143 @@
+"""The fused C++ EAM kernel (``eam_kernel.cpp``): one loop over the half list per pass, as LAMMPS's
+``pair_eam``, instead of some forty eager torch operations over the pair arrays.
+
+It is compiled at first use with torch's extension builder (a C++ compiler, the Python headers and ninja:
+``pip install ninja``, or Debian's ``ninja-build``) into ``TORCH_EXTENSIONS_DIR`` (default
+``~/.cache/torch_extensions``); later processes load the built library (about 0.1 s). The flags are
+fixed (``-O3``, baseline x86-64-v2 instructions, no fused multiply-add contraction), so the same bytes
+come out on every x86-64 CPU kind. CPU tensors only; the evaluator keeps its torch path for CUDA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from ..errors import NNPDistillError
+
+log = logging.getLogger("nnpdistill.eam")
+
+SOURCE = Path(__file__).with_name("eam_kernel.cpp")
+KERNELS = ("auto", "torch", "cpp")
+# The evaluators' kernel when none is asked for: this variable (the workflow sets it in every job from the
+# config's eam_kernel), else auto.
+KERNEL_VARIABLE = "NNPDISTILL_EAM_KERNEL"
+_module = None
+_failure: str | None = None
+
+
+class KernelBuildError(NNPDistillError):
+    """The C++ EAM kernel could not be compiled or loaded."""
+
+
+def compile_flags() -> list[str]:
+    """Fixed compiler flags: no ``-march=native`` and no FMA contraction (same instructions everywhere)."""
+    flags = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+    if platform.machine() in ("x86_64", "AMD64"):
+        flags.append("-march=x86-64-v2")
+    return flags
+
+
+def load_kernel():
+    """The compiled extension module (built once per machine and source); KernelBuildError on failure."""
+    global _module, _failure
+    if _module is not None:
+        return _module
+    if _failure is not None:
+        raise KernelBuildError(_failure)
+    try:
+        from torch.utils import cpp_extension
+
+        try:  # the PyPI ninja wheel puts its binary beside the interpreter, which may not be on PATH
+            import ninja
+
+            os.environ["PATH"] = f"{ninja.BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+        except ImportError:
+            pass
+        flags = compile_flags()
+        tag = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+        log.info("loading the C++ EAM kernel (compiled on first use, about a minute)")
+        _module = cpp_extension.load(name=f"nnpdistill_eam_{tag}", sources=[str(SOURCE)], extra_cflags=flags,
+                                     verbose=False)
+    except Exception as exc:  # a missing compiler, headers or ninja: say which and how to avoid it
+        _failure = (f"the C++ EAM kernel could not be built ({type(exc).__name__}: {exc}); it needs a C++ "
+                    "compiler, the Python headers and ninja (pip install ninja). Use kernel='torch' (the "
+                    "eager torch evaluator, same physics) to run without it")
+        raise KernelBuildError(_failure) from exc
+    return _module
+
+
+def default_kernel() -> str:
+    """The EAM kernel an evaluator takes when none is given: ``$NNPDISTILL_EAM_KERNEL`` or ``auto``."""
+    return os.environ.get(KERNEL_VARIABLE) or "auto"
+
+
+def resolve_kernel(kernel: str, device) -> str:
+    """``torch`` or ``cpp`` for ``kernel`` in :data:`KERNELS` on ``device``: ``auto`` takes ``cpp`` on the
+    CPU when it builds (else ``torch``, with a warning naming why) and ``torch`` on other devices."""
+    if kernel not in KERNELS:
+        raise NNPDistillError(f"EAM kernel must be one of {KERNELS}, got {kernel!r}")
+    if kernel == "torch":
+        return "torch"
+    cpu = str(device).startswith("cpu")
+    if kernel == "cpp":
+        if not cpu:
+            raise NNPDistillError(f"the C++ EAM kernel runs on the CPU only, not on {device}; use "
+                                  "kernel='torch'")
+        load_kernel()
+        return "cpp"
+    if not cpu:
+        return "torch"
+    try:
+        load_kernel()
+    except KernelBuildError as exc:
+        if not getattr(resolve_kernel, "_warned", False):
+            log.warning("%s: falling back to the torch evaluator", exc)
+            resolve_kernel._warned = True
+        return "torch"
+    return "cpp"
+
+
+def kernel_tables(eam, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CPU tables of the kernel for an :class:`~.eam.EAM`: the value coefficients c3..c6 of rho and z2
+    ``(nr + 1, 4)`` and F ``(nrho + 1, 7)``, 1-based rows with row 0 zeros (the kernel applies LAMMPS's
+    index clamps); cached on the EAM."""
+    key = ("kernel", dtype)
+    if key not in eam._tables:
+        t = eam.tables("cpu", dtype)
+        eam._tables[key] = (torch.stack([t[f"rho{k}"] for k in (3, 4, 5, 6)], 1).contiguous(),
+                            torch.stack([t[f"z{k}"] for k in (3, 4, 5, 6)], 1).contiguous(),
+                            t["F"].contiguous())
+    return eam._tables[key]
+
+
+def evaluate(eam, x: torch.Tensor, h: torch.Tensor, pairs, shifts_t: torch.Tensor, per_atom: bool):
+    """Energy ``(B,)``, per-atom energies ``(B, N)`` (zeros unless ``per_atom``), forces ``(B, N, 3)`` and
+    the pair sum of f_pair d (x) d ``(B, 3, 3)`` (stress times volume, ASE's sign) of ``x (B, N, 3)`` in
+    cells ``h`` over the half list ``pairs`` with image shifts ``shifts_t (B, 3, P)``."""
+    B, N, _ = x.shape
+    if x.device.type != "cpu":
+        raise NNPDistillError(f"the C++ EAM kernel runs on the CPU only, not on {x.device}")
+    rt, zt, Ft = kernel_tables(eam, x.dtype)
+    energy, ea, f, s = load_kernel().eam_forward(
+        x.reshape(B * N, 3).contiguous(), h.contiguous(), pairs.i.contiguous(), pairs.j.contiguous(),
+        shifts_t.contiguous(), [rt, zt, Ft], eam.nr, eam.nrho, eam.dr, eam.drho, eam.cutoff_A, eam.rhomax,
+        per_atom)
+    energies = ea.reshape(B, N) if per_atom else torch.zeros((B, N), dtype=x.dtype)
+    return energy, energies, f.reshape(B, N, 3), s
+
+
+def build_pairs_cpp(positions: torch.Tensor, cells: torch.Tensor, cutoff: float
+                    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """:func:`nnpdistill.neighbors.build_pairs`'s contract by the C++ brute-force builder (CPU):
+    one ``(i, j, shifts)`` per replica, sorted by ``i``."""
+    x = positions.detach().to(torch.float64).cpu()
+    h = cells.detach().to(torch.float64).cpu()
+    i, j, s, counts = load_kernel().build_pairs(x, h, float(cutoff))
+    c = counts.tolist()
+    return list(zip(torch.split(i, c), torch.split(j, c), torch.split(s, c), strict=True))
