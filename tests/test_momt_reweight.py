@@ -427,6 +427,17 @@ def test_staged_momt_run_reweights_to_the_exact_einstein_enthalpy(tmp_path):
                                     mbar_max_ln_f=1.0, mbar_skip_rounds=2)
     assert summary["estimator"] == "mbar" and summary["mbar"]["n_stages_used"] > 10
     assert summary["clipped_production_frames"] == 0
+    # estimator auto: MBAR from ln f <= 1, 1/2, 1/4, ... and the production frames alone; the least
+    # degenerate weights (largest median Kish n_eff over the temperatures) win, and the table is the winner's
+    rows = summary["estimator_selection"]
+    limits = [r["mbar_max_ln_f"] for r in rows if r["estimator"] == "mbar"]
+    assert limits[0] == 1.0 and all(b == a / 2 for a, b in zip(limits, limits[1:], strict=False))
+    assert rows[-1]["estimator"] == "frozen" and sum(r["chosen"] for r in rows) == 1
+    chosen = next(r for r in rows if r["chosen"])
+    assert chosen["median_n_eff"] == max(r["median_n_eff"] for r in rows)
+    assert chosen["mbar_max_ln_f"] == summary["mbar"]["max_ln_f"]
+    assert np.median(table["n_eff"]) == pytest.approx(chosen["median_n_eff"], rel=1e-9)
+    assert [r["n_stages"] for r in rows[:-1]] == sorted((r["n_stages"] for r in rows[:-1]), reverse=True)
     z = (table["enthalpy_eV_per_atom"] - exact) / table["enthalpy_err_eV_per_atom"]
     assert np.all(np.abs(z) < 4), (table, z)
     assert np.all(np.abs(table["enthalpy_eV_per_atom"] - exact) < 5e-3)  # and within 5 meV/atom

@@ -40,6 +40,7 @@ from .momt_store import (
     ORDER_AXIS_LABEL,
     bias_coordinate,
     bias_coordinate_kind,
+    choose_estimator,
     count_phase_switches,
     read_history,
     select_frames,
@@ -233,8 +234,13 @@ def _reweight_store(path, temperatures_K, settings: dict):
     cfg.update(settings)
     o_solid_fraction, phase_by = float(cfg["o_solid_fraction"]), str(cfg["phase_by"])
     n_blocks, n_bootstrap, seed = int(cfg["n_blocks"]), int(cfg["n_bootstrap"]), int(cfg["seed"])
-    sel = select_frames(path, float(cfg["skip_fraction"]), str(cfg["estimator"]), float(cfg["mbar_max_ln_f"]),
-                        int(cfg["mbar_skip_rounds"]))
+    selection = None
+    if cfg["estimator"] == "auto":
+        sel, selection = choose_estimator(path, temperatures_K, float(cfg["skip_fraction"]),
+                                          float(cfg["mbar_max_ln_f"]), int(cfg["mbar_skip_rounds"]))
+    else:
+        sel = select_frames(path, float(cfg["skip_fraction"]), str(cfg["estimator"]),
+                            float(cfg["mbar_max_ln_f"]), int(cfg["mbar_skip_rounds"]))
     meta, attrs = sel["meta"], sel["attrs"]
     if meta["walker"].size == 0:
         raise ConfigError(f"{path}: no frames to reweight (momt.production_fraction = 0 and no stages?)")
@@ -270,8 +276,10 @@ def _reweight_store(path, temperatures_K, settings: dict):
         "fraction_above_enthalpy_grid": float((meta["enthalpy_eV"] > grid.h_hi).mean()),
         "bootstrap": {"n_blocks": n_blocks, "n_bootstrap": n_bootstrap, "seed": seed},
     })
+    if selection is not None:
+        summary["estimator_selection"] = selection
     if sel["estimator"] == "mbar":
-        summary["mbar"] = {"n_stages_used": int(len(sel["stage_biases"])), "max_ln_f": cfg["mbar_max_ln_f"],
+        summary["mbar"] = {"n_stages_used": int(len(sel["stage_biases"])), "max_ln_f": sel["max_ln_f"],
                            "skip_rounds": cfg["mbar_skip_rounds"],
                            "stage_start_rounds": sel["stage_start_rounds"]}
     if clipped:
@@ -294,17 +302,24 @@ def _reweight_store(path, temperatures_K, settings: dict):
     return table, summary, meta, attrs, sel
 
 
-def _log_weights(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, t_K: float) -> np.ndarray:
-    """ln w of the selected frames at ``t_K`` (up to a constant), by the selection's estimator."""
-    beta0, beta = 1.0 / (KB_EV_PER_K * t_ref_K), 1.0 / (KB_EV_PER_K * t_K)
+def _log_density(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float) -> np.ndarray:
+    """ln of the density the selected frames were drawn from (up to a constant; H centred)."""
+    beta0 = 1.0 / (KB_EV_PER_K * t_ref_K)
     h = H - H.mean()
     Ht, Ot = torch.from_numpy(H), torch.from_numpy(O)
     if sel["stage_biases"] is None:
-        log_den = -beta0 * (h + sel["bias"](Ht, Ot)[0].numpy())
-    else:
-        u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in sel["stage_biases"]])
-        log_den = mbar_log_density(u_kn, sel["stage"])[0]
-    return -beta * h - log_den
+        return -beta0 * (h + sel["bias"](Ht, Ot)[0].numpy())
+    u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in sel["stage_biases"]])
+    return mbar_log_density(u_kn, sel["stage"])[0]
+
+
+def _log_weights(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, t_K: float,
+                 log_den: np.ndarray | None = None) -> np.ndarray:
+    """ln w of the selected frames at ``t_K`` (up to a constant), by the selection's estimator."""
+    beta = 1.0 / (KB_EV_PER_K * t_K)
+    if log_den is None:
+        log_den = _log_density(H, O, sel, t_ref_K)
+    return -beta * (H - H.mean()) - log_den
 
 
 def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatness_png=None,
