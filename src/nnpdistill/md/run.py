@@ -184,8 +184,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     acting: Bias2D | None = None
     if momt:
         wl = WangLandau(bias, T, m.ln_f_initial, m.flatness, m.ln_f_min,
-                        max_updates_per_stage=m.max_updates_per_stage,
-                        o_edge_deposits=m.o_grid_kind() == "phase_lines")
+                        max_updates_per_stage=m.max_updates_per_stage)
         prod_visits = torch.zeros_like(wl.visits)
         if payload is not None:
             wl.load_state_dict(payload["wl"])
