@@ -51,9 +51,12 @@ def test_phase_lines_grid_spans_the_liquid_at_t_max_to_the_crystal_at_t_min():
                                  MDParams(timestep_fs=2.0, barostat_tau_fs=500.0), 2000.0, 1600.0, 2600.0,
                                  torch.Generator().manual_seed(3), n_steps=1000, order=order)
     lo, hi = lines.o_range()
-    assert (lo, hi) == (lines.o_liquid_hot, lines.o_solid_cold)
+    assert lines.o_solid_cold_std > 0 and lines.o_liquid_hot_std > 0
+    assert (lo, hi) == pytest.approx((lines.o_liquid_hot - 3 * lines.o_liquid_hot_std,
+                                      lines.o_solid_cold + 3 * lines.o_solid_cold_std), abs=1e-12)
+    assert lines.o_range(0.0) == (lines.o_liquid_hot, lines.o_solid_cold)
     # q6: a hot liquid near 0.25 N, a crystal at T_min near 0.9 N, so the grid is well inside [-5, N + 5]
-    assert 0.0 < lo < 0.45 * n and 0.8 * n < hi < n
+    assert 0.0 < lo < 0.45 * n and 0.8 * n < hi < n + 2 and hi - lo > 0.5 * n
     bias = initial_bias(lines, n, 2000.0, 1600.0, 2600.0, 12, 12, o_range=lines.o_range())
     assert (bias.o_lo, bias.o_hi) == (lo, hi)
     assert (initial_bias(lines, n, 2000.0, 1600.0, 2600.0, 12, 12).o_lo,

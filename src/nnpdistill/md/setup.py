@@ -98,13 +98,17 @@ class PhaseLines:
     o_liquid: float
     o_solid_cold: float | None = None  # the crystal's mean O at the lower solid temperature (T_min)
     o_liquid_hot: float | None = None  # the liquid's mean O at the upper liquid temperature (T_max)
+    o_solid_cold_std: float = 0.0  # and the standard deviations of O there
+    o_liquid_hot_std: float = 0.0
 
-    def o_range(self) -> tuple[float, float]:
-        """The phases' own order-parameter range: [liquid O at T_max, crystal O at T_min] (``o_grid``
-        phase_lines): every thermal state between the two extremes lies inside it."""
+    def o_range(self, n_sigma: float = 3.0) -> tuple[float, float]:
+        """The phases' own order-parameter range (``o_grid`` phase_lines): [liquid O at T_max − n_sigma
+        std, crystal O at T_min + n_sigma std], which holds the thermal fluctuations of every state
+        between the two extremes and no strip that none of them reaches."""
         if self.o_solid_cold is None or self.o_liquid_hot is None:
             raise ConfigError("these phase lines carry no O at T_min and T_max (made by an older version)")
-        return float(self.o_liquid_hot), float(self.o_solid_cold)
+        return (float(self.o_liquid_hot - n_sigma * self.o_liquid_hot_std),
+                float(self.o_solid_cold + n_sigma * self.o_solid_cold_std))
 
     def h_range(self, n_sigma: float = 4.0, cold_margin_K: float = 0.0) -> tuple[float, float]:
         """[solid H at the lower T - n_sigma std, liquid H at the upper T + n_sigma std]; ``cold_margin_K``
@@ -146,10 +150,10 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
     run_plain(state, evaluator, md.integrator(temps, generator), n_steps, rec)
     H = torch.stack(hs).reshape(-1, 4, copies).transpose(0, 1).reshape(4, -1)
     O = torch.stack(os_).reshape(-1, 4, copies).transpose(0, 1).reshape(4, -1)
-    m, sd, om = H.mean(1).tolist(), H.std(1).tolist(), O.mean(1).tolist()
+    m, sd, om, osd = H.mean(1).tolist(), H.std(1).tolist(), O.mean(1).tolist(), O.std(1).tolist()
     lines = PhaseLines(t_s, (m[0], m[1]), (sd[0], sd[1]), t_l, (m[2], m[3]), (sd[2], sd[3]),
                        o_solid=0.5 * (om[0] + om[1]), o_liquid=0.5 * (om[2] + om[3]), o_solid_cold=om[0],
-                       o_liquid_hot=om[3])
+                       o_liquid_hot=om[3], o_solid_cold_std=osd[0], o_liquid_hot_std=osd[3])
     log.info("phase lines: solid H=%s eV (O=%.1f,%.1f), liquid H=%s eV (O=%.1f,%.1f)",
              [round(x, 3) for x in m[:2]], om[0], om[1], [round(x, 3) for x in m[2:]], om[2], om[3])
     # the box-aligned O: solid above 0.3 N, liquid below; the q6 one (liquid ~0.25 N): half N apart
