@@ -154,8 +154,9 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
     lines = PhaseLines(t_s, (m[0], m[1]), (sd[0], sd[1]), t_l, (m[2], m[3]), (sd[2], sd[3]),
                        o_solid=0.5 * (om[0] + om[1]), o_liquid=0.5 * (om[2] + om[3]), o_solid_cold=om[0],
                        o_liquid_hot=om[3], o_solid_cold_std=osd[0], o_liquid_hot_std=osd[3])
-    log.info("phase lines: solid H=%s eV (O=%.1f,%.1f), liquid H=%s eV (O=%.1f,%.1f)",
-             [round(x, 3) for x in m[:2]], om[0], om[1], [round(x, 3) for x in m[2:]], om[2], om[3])
+    log.info("phase lines: solid H=%s eV (O=%.1f±%.1f,%.1f), liquid H=%s eV (O=%.1f,%.1f±%.1f)",
+             [round(x, 3) for x in m[:2]], om[0], osd[0], om[1], [round(x, 3) for x in m[2:]], om[2], om[3],
+             osd[3])
     # the box-aligned O: solid above 0.3 N, liquid below; the q6 one (liquid ~0.25 N): half N apart
     box = isinstance(order, BoxOrder)
     if not ((om[0] > 0.3 * n_atoms and om[3] < 0.3 * n_atoms) if box else om[0] - om[3] > 0.5 * n_atoms):
