@@ -18,12 +18,10 @@ def test_o_grid_resolves_by_coordinate_and_keeps_old_fingerprints():
     box = RunSettings("momt")
     assert box.momt.o_grid == "auto" and box.momt.o_grid_kind() == "n_atoms"
     assert "o_grid" not in box.fingerprint()["momt"]  # the paper's runs keep their checkpoints and attrs
-    q6 = settings_from_config({"momt": {"order": "q6_bonds"}}, "momt", 0)
-    assert q6.momt.o_grid_kind() == "phase_lines" and q6.fingerprint()["momt"]["o_grid"] == "auto"
-    old_q6 = settings_from_config({"momt": {"order": "q6_bonds", "o_grid": "n_atoms"}}, "momt", 0)
-    assert old_q6.momt.o_grid_kind() == "n_atoms" and "o_grid" not in old_q6.fingerprint()["momt"]
-    assert settings_from_config({"momt": {"o_grid": "phase_lines"}}, "momt", 0).momt.o_grid_kind() == \
-        "phase_lines"
+    q6 = settings_from_config({"momt": {"order": "q6_bonds"}}, "momt", 0)  # the seventh run's settings
+    assert q6.momt.o_grid_kind() == "n_atoms" and "o_grid" not in q6.fingerprint()["momt"]
+    new = settings_from_config({"momt": {"order": "q6_bonds", "o_grid": "phase_lines"}}, "momt", 0)
+    assert new.momt.o_grid_kind() == "phase_lines" and new.fingerprint()["momt"]["o_grid"] == "phase_lines"
     with pytest.raises(ConfigError, match="momt.o_grid must be one of"):
         RunSettings("momt", momt=MOMTParams(o_grid="wide")).validate()
 

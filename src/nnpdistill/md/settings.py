@@ -51,13 +51,10 @@ class MOMTParams:
     stage_rounds: int = SCHEMA
 
     def o_grid_kind(self) -> str:
-        """``o_grid`` resolved: n_atoms or phase_lines (auto: phase_lines on q6_bonds, whose crystal sits
-        near 0.9 N and liquid near 0.25 N, so [−o_margin, N + o_margin] leaves unvisited strips at both
-        ends whose low bias pulled 108-atom Ni walkers into over-ordered crystals and over-disordered
-        liquids)."""
-        if self.o_grid == "auto":
-            return "phase_lines" if self.order == "q6_bonds" else "n_atoms"
-        return self.o_grid
+        """``o_grid`` resolved: n_atoms or phase_lines (auto: n_atoms, for both coordinates; phase_lines,
+        tried on q6_bonds, gave 32-atom Ni its melting point but left 108-atom Ni walkers stuck in their
+        phases, see the README)."""
+        return "n_atoms" if self.o_grid == "auto" else self.o_grid
 
 
 @dataclass
