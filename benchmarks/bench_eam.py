@@ -53,8 +53,7 @@ def bench_engine(batch: int, dtype: torch.dtype, steps: int, skin: float, seed: 
                  inner_skin: float | None = None, kernel: str = "torch"):
     """(µs per atom-step, full list builds per replica, working-list filters per replica) of one run."""
     eam = load_eam("Ni", dtype=dtype)
-    kw = {"kernel": kernel} if inner_skin is None else {"inner_skin_A": inner_skin, "kernel": kernel}
-    ev = eam.evaluator(skin_A=skin, **kw)
+    ev = eam.evaluator(skin_A=skin, inner_skin_A=inner_skin, kernel=kernel)
     ps, cs, vs = zip(*(liquid_ni(3, seed + b) for b in range(batch)), strict=True)
     x = torch.tensor(np.stack(ps), dtype=dtype)
     h = torch.tensor(np.stack(cs), dtype=dtype)

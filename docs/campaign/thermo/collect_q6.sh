@@ -2,10 +2,13 @@
 # Copy the small outputs of the q6-coordinate MOMT runs (issue 15, seventh run: config/campaign-thermo-q6.yaml
 # at 108 atoms, config/campaign-thermo-q6-32.yaml at 32) from results/ into docs/campaign/thermo/q6.
 # Run from the repository root after both campaigns (their commands are in the configs' headers).
+# Another pair of runs: collect_q6.sh NAME (results/thermo_NAME and results/thermo_NAME_32, configs
+# config/campaign-thermo-NAME.yaml and config/campaign-thermo-NAME-32.yaml, into docs/campaign/thermo/NAME).
 set -euo pipefail
-D=docs/campaign/thermo/q6
+NAME=${1:-q6}
+D=docs/campaign/thermo/$NAME
 mkdir -p "$D"
-for run in "results/thermo_q6 108" "results/thermo_q6_32 32"; do
+for run in "results/thermo_$NAME 108" "results/thermo_${NAME}_32 32"; do
   set -- $run
   R=$1 n=$2
   for el in Ni Al; do
@@ -18,4 +21,4 @@ for run in "results/thermo_q6 108" "results/thermo_q6_32 32"; do
     done
   done
 done
-cp config/campaign-thermo-q6.yaml config/campaign-thermo-q6-32.yaml "$D/"
+cp "config/campaign-thermo-$NAME.yaml" "config/campaign-thermo-$NAME-32.yaml" "$D/"

@@ -82,19 +82,12 @@ def solid_frames(path, sel: dict, phase_by: str, o_solid_fraction: float, solid_
     return frac > float(solid_atoms_fraction)
 
 
-def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_ln_f: float = 0.25,
-                   mbar_skip_rounds: int = 1) -> dict:
-    """The frames a reweighting uses, read once: ``meta`` and store ``index`` of the kept frames, ``attrs``,
-    ``n_total``,
-    ``estimator`` (frozen or mbar), and either ``bias`` (frozen) or ``stage`` (F,) with ``stage_biases``
-    (mbar). A clear error for a store that is not a MOMT run or lacks what the estimator needs."""
+def read_momt_store(path) -> dict:
+    """A MOMT store's ``attrs``, every metadata column (``meta``), ``n_total`` and its parsed stages
+    (``staged``, :func:`read_stages`), read once; a clear error for a store that is not a MOMT run with a
+    production phase."""
     from ..frames import FrameStore
-    from .run import read_bias
 
-    if not 0 <= skip_fraction < 1:
-        raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
-    if estimator not in ("auto", "frozen", "mbar"):
-        raise ConfigError(f"reweight estimator must be auto, frozen or mbar, got {estimator!r}")
     with FrameStore(path) as st:
         attrs = st.attrs
         if attrs.get("method") != "momt":
@@ -104,7 +97,24 @@ def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_
                               "MOMT runs had one: sample it again")
         n_total = len(st)
         meta = {name: np.asarray(st.meta(name)) for name in st.meta_names}
-    staged = read_stages(attrs)
+    return {"attrs": attrs, "meta": meta, "n_total": n_total, "staged": read_stages(attrs)}
+
+
+def select_frames(path, skip_fraction: float, estimator: str = "auto", mbar_max_ln_f: float = 0.25,
+                  mbar_skip_rounds: int = 1, store: dict | None = None) -> dict:
+    """The frames a reweighting uses, read once: ``meta`` and store ``index`` of the kept frames, ``attrs``,
+    ``n_total``,
+    ``estimator`` (frozen or mbar), and either ``bias`` (frozen) or ``stage`` (F,) with ``stage_biases``
+    (mbar). A clear error for a store that is not a MOMT run or lacks what the estimator needs. ``store``:
+    what :func:`read_momt_store` read from ``path`` already."""
+    from .run import read_bias
+
+    if not 0 <= skip_fraction < 1:
+        raise ConfigError(f"reweight skip_fraction must be in [0, 1), got {skip_fraction}")
+    if estimator not in ("auto", "frozen", "mbar"):
+        raise ConfigError(f"reweight estimator must be auto, frozen or mbar, got {estimator!r}")
+    store = store if store is not None else read_momt_store(path)
+    attrs, meta, n_total, staged = store["attrs"], store["meta"], store["n_total"], store["staged"]
     if estimator == "auto":
         estimator = "mbar" if staged is not None else "frozen"
     if estimator == "mbar" and staged is None:
@@ -151,10 +161,10 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
     ln f = 0.25, 42-313 from 0.05). Returns the chosen selection and every candidate's figures."""
     from .reweight import _log_density, _log_weights
 
-    staged = read_stages(_store_attrs(path))
-    if staged is None:
-        return select_frames(path, skip_fraction, "frozen"), None
-    freeze_ln_f = min(staged[2])
+    store = read_momt_store(path)  # once for every candidate
+    if store["staged"] is None:
+        return select_frames(path, skip_fraction, "frozen", store=store), None
+    freeze_ln_f = min(store["staged"][2])
     limits, m = [], float(mbar_max_ln_f)
     while m >= freeze_ln_f and len(limits) < 12:
         limits.append(m)
@@ -162,7 +172,7 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
     temps = np.asarray(temperatures_K, dtype=np.float64)
     best, best_score, rows = None, -np.inf, []
     for est, limit in [("mbar", lim) for lim in limits] + [("frozen", None)]:
-        sel = select_frames(path, skip_fraction, est, limit or mbar_max_ln_f, mbar_skip_rounds)
+        sel = select_frames(path, skip_fraction, est, limit or mbar_max_ln_f, mbar_skip_rounds, store=store)
         H, O = sel["meta"]["enthalpy_eV"], bias_coordinate(sel["meta"])
         t_ref = float(sel["attrs"]["settings"]["temperature_K"])
         ld = _log_density(H, O, sel, t_ref)  # MBAR solved once per candidate
@@ -177,13 +187,6 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
         row["chosen"] = (row["estimator"] == best["estimator"]
                          and (row["mbar_max_ln_f"] == best.get("max_ln_f") or row["estimator"] == "frozen"))
     return best, rows
-
-
-def _store_attrs(path) -> dict:
-    from ..frames import FrameStore
-
-    with FrameStore(path) as st:
-        return st.attrs
 
 
 def _kish(lw: np.ndarray) -> float:
