@@ -47,14 +47,15 @@ class Kill(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("method,stage_rounds,order", [("momt", 0, "fcc_box"), ("momt", 3, "fcc_box"),
-                                                        ("momt", 3, "q6_bonds"), ("npt_liq", 0, "fcc_box")])
-def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, order):
+@pytest.mark.parametrize("method,stage_rounds,order,sync", [
+    ("momt", 0, "fcc_box", False), ("momt", 3, "fcc_box", False), ("momt", 3, "fcc_box", True),
+    ("momt", 3, "q6_bonds", False), ("npt_liq", 0, "fcc_box", False)])
+def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, order, sync):
     pot = _pot()
 
     def settings():
         return _settings(method, momt=MOMTParams(t_min_K=800.0, t_max_K=3000.0, update_stride=3, n_h=8, n_o=8,
-                                                 stage_rounds=stage_rounds, order=order))
+                                                 stage_rounds=stage_rounds, order=order, stage_sync=sync))
 
     ref = run_sampling(tmp_path / "ref.h5", pot, settings(), 32, bias=_bias())
     out = tmp_path / "run.h5"
@@ -86,6 +87,14 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, 
             frozen = read_bias(attrs_a, frozen=True)[0]
             assert np.allclose(stages[-1]["coef"], frozen.coef.numpy())
             assert np.abs(np.subtract(stages[1]["coef"], stages[0]["coef"])).max() > 1e-2  # the bias grew
+            # stage_sync: the growing bias restarted from the snapshot at round 3, so at the end it is that
+            # snapshot plus round 3's deposits (non-negative B-spline weights); unsynced, it is not
+            grown = bias.coef.numpy() - np.asarray(stages[1]["coef"])
+            if sync:
+                assert grown.min() > -1e-12 and grown.max() > 1e-3
+                assert bias.beyond_slopes == tuple(stages[1]["beyond_slopes"])
+            else:
+                assert grown.min() < -1e-3
             # every frame's recorded bias is the acting stage's value at its (H, O)
             rnd = np.arange(len(a)) // 4
             coord = a.meta["bias_order"] if order == "q6_bonds" else a.meta["order_parameter"]

@@ -24,7 +24,10 @@ With ``momt.stage_rounds`` > 0 the Wang–Landau deposits reach the walkers in s
 ``stage_rounds`` frame rounds the acting bias is replaced by a clip-honouring snapshot of the growing
 one, so every frame is a sample of a known bias; the snapshots and the round each began at are kept in
 ``momt_stages_json`` (the frozen production bias is the last stage), and the reweighting combines all
-stages by MBAR (:func:`nnpdistill.md.reweight.mbar_log_density`).
+stages by MBAR (:func:`nnpdistill.md.reweight.mbar_log_density`). With ``momt.stage_sync`` the growing bias
+is itself replaced by each snapshot, so the deposits land on the bias that acts (without it, the growing bias
+keeps enthalpy slopes far past the clip, and refits anchored column by column at different enthalpies put
+wells into the snapshot that no deposit reaches: the eighth run's 108-atom Ni, docs/campaign/thermo).
 """
 
 from __future__ import annotations
@@ -218,6 +221,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
         return MOMTForce(ev, acting_bias(), p0, T, T / PRODUCTION_SAFETY, T * PRODUCTION_SAFETY, order=order)
 
     def new_stage(snapshot: Bias2D) -> None:
+        if m.stage_sync and frozen is None:  # the deposits go on from the bias that acts
+            bias.coef, bias.beyond_slopes = snapshot.coef.clone(), snapshot.beyond_slopes
         stages.append({"start_round": done_rounds, "ln_f": wl.ln_f, "coef": snapshot.coef.tolist(),
                        "beyond_slopes": snapshot.beyond_slopes})
 

@@ -29,7 +29,8 @@ class MOMTParams:
     is recorded with the bias frozen (made to honour the T_eff clip, so no clip acts): those frames alone
     carry the thermodynamics (``reweight``). ``stage_rounds`` > 0: the Wang–Landau phase acts through a
     clip-honouring snapshot of its bias renewed every ``stage_rounds`` frame rounds (each recorded), so
-    its frames join the thermodynamics through MBAR; 0: deposits act at once (the paper's scheme)."""
+    its frames join the thermodynamics through MBAR; 0: deposits act at once (the paper's scheme).
+    ``stage_sync``: the growing bias is itself replaced by each snapshot, so deposits land on what acts."""
 
     t_min_K: float = SCHEMA
     t_max_K: float = SCHEMA
@@ -49,6 +50,7 @@ class MOMTParams:
     max_updates_per_stage: int = SCHEMA
     production_fraction: float = SCHEMA
     stage_rounds: int = SCHEMA
+    stage_sync: bool = SCHEMA
 
     def o_grid_kind(self) -> str:
         """``o_grid`` resolved: n_atoms or phase_lines (auto: n_atoms, for both coordinates; phase_lines,
@@ -112,6 +114,8 @@ class RunSettings:
             del d["momt"]["order"], d["momt"]["q6_switch_nn"]
         if self.momt.o_grid_kind() == "n_atoms":  # the grid runs before o_grid had: fingerprints as then
             del d["momt"]["o_grid"]
+        if not self.momt.stage_sync:  # runs before stage_sync existed: fingerprints as then
+            del d["momt"]["stage_sync"]
         return d
 
 
