@@ -213,3 +213,25 @@ def test_a_workflow_job_ends_with_one_line_and_its_wall_time(tmp_path):
         else:
             text = log.read_text()
             assert "job done" not in text and "job failed: ValueError: no such pool" in text
+
+
+def test_setup_job_pins_blas_threads_on_the_command_line_path():
+    """A command-line job (no Snakemake environment) gets one BLAS thread too: the reweighting's numbers
+    differed in the 16th digit between a workflow job (Snakemake sets the BLAS thread variables) and the
+    same stage run by hand on a 2-thread OpenBLAS pool."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, numpy; from threadpoolctl import threadpool_info; "
+            "before = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']; "
+            "from nnpdistill.runtime import setup_job; setup_job(None, 1); "
+            "after = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']; "
+            "print(json.dumps([before, after]))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"  # the pool a 2-core machine starts with, whatever this one has
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before and max(before) == 2
+    assert after == [1] * len(before)

@@ -47,12 +47,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def set_torch_threads(n_threads: int = 1) -> None:
-    """Set torch's intra- and inter-op thread counts (default one: let Snakemake run jobs side by side)."""
+    """Set torch's intra- and inter-op thread counts and the BLAS/OpenMP pools of NumPy and SciPy (default
+    one: let Snakemake run jobs side by side). Snakemake's jobs get the BLAS count from their environment;
+    a command-line job gets it here, so both write the same bytes (a multi-threaded BLAS sums in another
+    order: the reweighting's error bars differed in the 16th digit between the two paths)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(int(n_threads))
     with contextlib.suppress(RuntimeError):  # may only be set once per process
         torch.set_num_interop_threads(int(n_threads))
+    threadpool_limits(limits=int(n_threads))  # stays in force (not used as a context manager)
 
 
 def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike) -> None:
