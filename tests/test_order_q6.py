@@ -83,17 +83,22 @@ def test_invariant_under_rigid_motion_and_permutation():
     assert _q6(wrapped) == pytest.approx(ref, abs=1e-10)
 
 
-def test_position_and_strain_derivatives_match_finite_differences():
+@pytest.mark.parametrize("kernel", ["torch", "cpp"])
+def test_position_and_strain_derivatives_match_finite_differences(kernel):
     at = bulk("Ni", "fcc", a=A, cubic=True).repeat(2)  # 32 atoms: cutoff near half the cell, images count
     at.rattle(0.15, seed=7)
     pos, cell = _t(at)
-    O, g, d_eps = q6_order(pos, cell, R_ON, R_OFF)
+    O, g, d_eps = q6_order(pos, cell, R_ON, R_OFF, kernel=kernel)
+
+    def q6(p, c):
+        return q6_order(p, c, R_ON, R_OFF, False, kernel=kernel)[0]
+
     h = 1e-6
     for n, k in [(0, 0), (5, 1), (31, 2)]:
         p, m = pos.clone(), pos.clone()
         p[0, n, k] += h
         m[0, n, k] -= h
-        fd = (q6_order(p, cell, R_ON, R_OFF, False)[0] - q6_order(m, cell, R_ON, R_OFF, False)[0]) / (2 * h)
+        fd = (q6(p, cell) - q6(m, cell)) / (2 * h)
         assert abs(float(fd[0] - g[0, n, k])) < 1e-6, (float(fd[0]), float(g[0, n, k]))
     assert float(g.sum(1).abs().max()) < 1e-10  # no net force from a translation-invariant coordinate
     assert torch.allclose(d_eps, d_eps.transpose(1, 2))
@@ -101,23 +106,23 @@ def test_position_and_strain_derivatives_match_finite_differences():
         e = torch.zeros(3, 3, dtype=torch.float64)
         e[i, j] = e[j, i] = h if i == j else 0.5 * h
         ep, em = torch.eye(3, dtype=torch.float64) + e, torch.eye(3, dtype=torch.float64) - e
-        fd = (q6_order(pos @ ep, cell @ ep, R_ON, R_OFF, False)[0]
-              - q6_order(pos @ em, cell @ em, R_ON, R_OFF, False)[0]) / (2 * h)
+        fd = (q6(pos @ ep, cell @ ep) - q6(pos @ em, cell @ em)) / (2 * h)
         assert abs(float(fd[0] - d_eps[0, i, j])) < 1e-6, (i, j, float(fd[0]), float(d_eps[0, i, j]))
     assert 0 < float(O[0]) < 32
 
 
-def test_verlet_skin_gives_the_fresh_lists_numbers():
+@pytest.mark.parametrize("kernel", ["torch", "cpp"])
+def test_verlet_skin_gives_the_fresh_lists_numbers(kernel):
     at = bulk("Ni", "fcc", a=A, cubic=True).repeat(3)
     pos, cell = _t(at)
     pos, cell = pos.repeat(3, 1, 1), cell.repeat(3, 1, 1)
     gen = torch.Generator().manual_seed(8)
-    order = Q6Order(R_ON, R_OFF, skin_A=0.4)
+    order = Q6Order(R_ON, R_OFF, skin_A=0.4, kernel=kernel)
     for step in range(6):  # atoms drift and the cell breathes, as in NPT; the list is rebuilt when needed
         pos = pos + 0.05 * torch.randn(pos.shape, dtype=torch.float64, generator=gen)
         cell = cell * (1.0 + 0.004 * (step % 3 - 1))
         O, g, d = order(pos, cell)
-        O0, g0, d0 = q6_order(pos, cell, R_ON, R_OFF)
+        O0, g0, d0 = q6_order(pos, cell, R_ON, R_OFF, kernel=kernel)
         assert torch.allclose(O, O0, atol=1e-11) and torch.allclose(g, g0, atol=1e-11)
         assert torch.allclose(d, d0, atol=1e-10)
     assert order.verlet.n_builds > 3  # it did rebuild (3 walkers at the start, more after)
@@ -153,3 +158,34 @@ def test_an_atom_losing_its_last_neighbours_gets_no_force_spike():
         O, g, d = q6_order(pos, cell, R_ON, R_OFF)
         assert torch.isfinite(g).all() and float(g.abs().max()) < 10.0, (gap, g)
         assert 0.0 <= float(O[0]) < 2.0
+
+
+def test_cpp_kernel_matches_the_torch_code_and_is_deterministic():
+    """The C++ kernel's value and analytic derivatives against the torch code's autograd ones: walkers in
+    distorted triclinic cells (a crystal, a rattled crystal, a random gas whose sparse atoms have weight
+    sums below the floor of 1), lists of different lengths (padding), and bitwise repeatable."""
+    at = bulk("Ni", "fcc", a=A, cubic=True).repeat(3)
+    gen = torch.Generator().manual_seed(3)
+    pos = torch.tensor(at.positions)[None].repeat(3, 1, 1)
+    pos[1] += 0.3 * torch.randn(pos[1].shape, dtype=torch.float64, generator=gen)
+    pos[2] = torch.rand(pos[2].shape, dtype=torch.float64, generator=gen) * 16.0  # a sparse gas
+    eye = torch.eye(3, dtype=torch.float64)
+    strain = eye + 0.04 * torch.randn(3, 3, 3, dtype=torch.float64, generator=gen)
+    cell = torch.tensor(at.cell.array)[None] @ strain
+    cell[2] = eye * 16.0 @ strain[2]
+    pos = pos @ strain
+    ref = Q6Order(R_ON, R_OFF, kernel="torch")(pos, cell)
+    out = Q6Order(R_ON, R_OFF, kernel="cpp")(pos, cell)
+    assert float(out[0][0]) == pytest.approx(108.0, abs=1e-9)  # a strained crystal stays a crystal
+    for a, b in zip(ref, out, strict=True):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12), float((a - b).abs().max())
+    again = Q6Order(R_ON, R_OFF, kernel="cpp")(pos, cell)
+    assert all(torch.equal(a, b) for a, b in zip(out, again, strict=True))
+    # clear errors and the automatic choice: float32 stays on the torch code unless cpp is asked for
+    with pytest.raises(ConfigError, match="q6 kernel must be one of"):
+        Q6Order(R_ON, R_OFF, kernel="fortran")
+    with pytest.raises(ConfigError, match="float64"):
+        Q6Order(R_ON, R_OFF, kernel="cpp")(pos.float(), cell.float())
+    auto = Q6Order(R_ON, R_OFF, kernel="auto")
+    auto(pos.float(), cell.float())
+    assert auto.kernel == "torch"

@@ -109,19 +109,52 @@ class Q6Order:
     """The q6 bond-order correlation O of walkers (B,N,3)/(B,3,3) with its derivatives. Neighbours come
     from a Verlet list with a ``skin_A`` (:class:`nnpdistill.neighbors.VerletList`: exact for any motion of
     atoms and cell); entries between r_off and r_off + skin weigh 0. Any cell size works (images
-    included). Keep one instance per trajectory segment: its list carries state between calls."""
+    included). Keep one instance per trajectory segment: its list carries state between calls.
 
-    def __init__(self, r_on_A: float, r_off_A: float, skin_A: float = 0.5):
+    ``kernel``: ``torch`` (eager operations, autograd derivatives), ``cpp`` (:mod:`.q6_cpp`: the same
+    function with analytic derivatives, float64 on the CPU) or ``auto`` (cpp where it applies and builds);
+    None: the EAM kernel choice (:func:`nnpdistill.potentials.eam_cpp.default_kernel`)."""
+
+    def __init__(self, r_on_A: float, r_off_A: float, skin_A: float = 0.5, kernel: str | None = None):
+        from ..potentials.eam_cpp import KERNELS, default_kernel
+
         if not 0 < r_on_A < r_off_A:
             raise ConfigError(f"q6 switch radii must satisfy 0 < r_on < r_off, got {r_on_A}, {r_off_A} Å")
-        self.r_on, self.r_off = float(r_on_A), float(r_off_A)
+        self.kernel = default_kernel() if kernel is None else kernel
+        if self.kernel not in KERNELS:
+            raise ConfigError(f"q6 kernel must be one of {KERNELS}, got {self.kernel!r}")
+        self.r_on, self.r_off, self.skin_A = float(r_on_A), float(r_off_A), float(skin_A)
         self.verlet = VerletList(self.r_off, skin_A)
+
+    def _resolve(self, positions: torch.Tensor) -> str:
+        """The kernel for these inputs, chosen at the first call (the C++ one also builds the list)."""
+        if self.kernel in ("torch", "cpp") and self.verlet.n_updates > 0:
+            return self.kernel
+        from ..potentials.eam_cpp import resolve_kernel
+        from .q6_cpp import load_kernel
+
+        if self.kernel == "auto" and positions.dtype != torch.float64:
+            self.kernel = "torch"
+        self.kernel = resolve_kernel(self.kernel, positions.device, loader=load_kernel, what="q6")
+        if self.kernel == "cpp":
+            if positions.dtype != torch.float64:
+                raise ConfigError(f"the C++ q6 kernel runs in float64, got {positions.dtype}")
+            if self.verlet.n_updates == 0:
+                self.verlet = VerletList(self.r_off, self.skin_A, builder="cpp")
+        return self.kernel
 
     def __call__(self, positions: torch.Tensor, cells: torch.Tensor, gradient: bool = True
                  ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """O (B,), dO/dr (B,N,3) in Å⁻¹ and dO/dε (B,3,3), the derivative under r → r(I + ε),
         h → h(I + ε) at ε = 0 (symmetric; None, None without ``gradient``). Positions Å, cells rows Å."""
+        kernel = self._resolve(positions)
         pairs = self.verlet.update(positions, cells)
+        if kernel == "cpp":
+            from .q6_cpp import q6_cpp
+
+            O, g_pos, g_eps = q6_cpp(positions, cells, pairs, self.verlet.shifts_t, self.r_on, self.r_off,
+                                     _COEF, gradient)
+            return O, g_pos, None if g_eps is None else 0.5 * (g_eps + g_eps.transpose(1, 2))
         if not gradient:
             with torch.no_grad():
                 return _order(positions, cells, pairs, self.r_on, self.r_off), None, None
@@ -136,6 +169,7 @@ class Q6Order:
 
 
 def q6_order(positions: torch.Tensor, cells: torch.Tensor, r_on_A: float, r_off_A: float,
-             gradient: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+             gradient: bool = True, kernel: str | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """One-off :class:`Q6Order` call (a fresh neighbour list, no skin)."""
-    return Q6Order(r_on_A, r_off_A, skin_A=0.0)(positions, cells, gradient)
+    return Q6Order(r_on_A, r_off_A, skin_A=0.0, kernel=kernel)(positions, cells, gradient)

@@ -1,23 +1,22 @@
 """The fused C++ EAM kernel (``eam_kernel.cpp``): one loop over the half list per pass, as LAMMPS's
 ``pair_eam``, instead of some forty eager torch operations over the pair arrays.
 
-It is compiled at first use with torch's extension builder (a C++ compiler, the Python headers and ninja:
-``pip install ninja``, or Debian's ``ninja-build``) into ``TORCH_EXTENSIONS_DIR`` (default
-``~/.cache/torch_extensions``); later processes load the built library (about 0.1 s). The flags are
-fixed (``-O3``, baseline x86-64-v2 instructions, no fused multiply-add contraction), so the same bytes
-come out on every x86-64 CPU kind. CPU tensors only; the evaluator keeps its torch path for CUDA.
+It is compiled at first use (:mod:`nnpdistill.cpp_build`: a C++ compiler, the Python headers and ninja)
+into ``TORCH_EXTENSIONS_DIR`` (default ``~/.cache/torch_extensions``); later processes load the built
+library (about 0.1 s). The flags are fixed (``-O3``, baseline x86-64-v2 instructions, no fused
+multiply-add contraction), so the same bytes come out on every x86-64 CPU kind. CPU tensors only; the
+evaluator keeps its torch path for CUDA.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import platform
 from pathlib import Path
 
 import torch
 
+from ..cpp_build import build_extension
 from ..errors import NNPDistillError
 
 log = logging.getLogger("nnpdistill.eam")
@@ -35,14 +34,6 @@ class KernelBuildError(NNPDistillError):
     """The C++ EAM kernel could not be compiled or loaded."""
 
 
-def compile_flags() -> list[str]:
-    """Fixed compiler flags: no ``-march=native`` and no FMA contraction (same instructions everywhere)."""
-    flags = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
-    if platform.machine() in ("x86_64", "AMD64"):
-        flags.append("-march=x86-64-v2")
-    return flags
-
-
 def load_kernel():
     """The compiled extension module (built once per machine and source); KernelBuildError on failure."""
     global _module, _failure
@@ -51,19 +42,7 @@ def load_kernel():
     if _failure is not None:
         raise KernelBuildError(_failure)
     try:
-        from torch.utils import cpp_extension
-
-        try:  # the PyPI ninja wheel puts its binary beside the interpreter, which may not be on PATH
-            import ninja
-
-            os.environ["PATH"] = f"{ninja.BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
-        except ImportError:
-            pass
-        flags = compile_flags()
-        tag = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
-        log.info("loading the C++ EAM kernel (compiled on first use, about a minute)")
-        _module = cpp_extension.load(name=f"nnpdistill_eam_{tag}", sources=[str(SOURCE)], extra_cflags=flags,
-                                     verbose=False)
+        _module = build_extension("eam", SOURCE, "EAM kernel")
     except Exception as exc:  # a missing compiler, headers or ninja: say which and how to avoid it
         _failure = (f"the C++ EAM kernel could not be built ({type(exc).__name__}: {exc}); it needs a C++ "
                     "compiler, the Python headers and ninja (pip install ninja). Use kernel='torch' (the "
@@ -77,30 +56,36 @@ def default_kernel() -> str:
     return os.environ.get(KERNEL_VARIABLE) or "auto"
 
 
-def resolve_kernel(kernel: str, device) -> str:
+def resolve_kernel(kernel: str, device, loader=None, what: str = "EAM") -> str:
     """``torch`` or ``cpp`` for ``kernel`` in :data:`KERNELS` on ``device``: ``auto`` takes ``cpp`` on the
-    CPU when it builds (else ``torch``, with a warning naming why) and ``torch`` on other devices."""
+    CPU when it builds (else ``torch``, with a warning naming why) and ``torch`` on other devices.
+    ``loader``: the C++ module's loader (default the EAM kernel's; the q6 order parameter passes its own,
+    named ``what`` in the messages)."""
+    loader = loader or load_kernel
     if kernel not in KERNELS:
-        raise NNPDistillError(f"EAM kernel must be one of {KERNELS}, got {kernel!r}")
+        raise NNPDistillError(f"{what} kernel must be one of {KERNELS}, got {kernel!r}")
     if kernel == "torch":
         return "torch"
     cpu = str(device).startswith("cpu")
     if kernel == "cpp":
         if not cpu:
-            raise NNPDistillError(f"the C++ EAM kernel runs on the CPU only, not on {device}; use "
+            raise NNPDistillError(f"the C++ {what} kernel runs on the CPU only, not on {device}; use "
                                   "kernel='torch'")
-        load_kernel()
+        loader()
         return "cpp"
     if not cpu:
         return "torch"
     try:
-        load_kernel()
+        loader()
     except KernelBuildError as exc:
-        if not getattr(resolve_kernel, "_warned", False):
-            log.warning("%s: falling back to the torch evaluator", exc)
-            resolve_kernel._warned = True
+        if what not in _WARNED:
+            log.warning("%s: falling back to the torch code", exc)
+            _WARNED.add(what)
         return "torch"
     return "cpp"
+
+
+_WARNED: set[str] = set()
 
 
 def kernel_tables(eam, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

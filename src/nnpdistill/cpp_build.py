@@ -1,0 +1,44 @@
+"""Building the package's C++ kernels (the EAM evaluator's, :mod:`.potentials.eam_cpp`, and the q6 order
+parameter's, :mod:`.md.q6_cpp`) with torch's extension builder, at first use, with fixed flags.
+
+Each is compiled once per machine and source into ``TORCH_EXTENSIONS_DIR`` (default
+``~/.cache/torch_extensions``), under a name that carries a hash of its source and flags; later processes
+load the built library (about 0.1 s). It needs a C++ compiler, the Python headers and ninja
+(``pip install ninja``, or Debian's ``ninja-build``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+from pathlib import Path
+
+log = logging.getLogger("nnpdistill.cpp")
+
+
+def compile_flags() -> list[str]:
+    """Fixed compiler flags: no ``-march=native`` and no FMA contraction (same instructions everywhere)."""
+    flags = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+    if platform.machine() in ("x86_64", "AMD64"):
+        flags.append("-march=x86-64-v2")
+    return flags
+
+
+def build_extension(prefix: str, source: Path, what: str):
+    """Compile (or load the built) extension ``source`` as ``nnpdistill_{prefix}_{hash}``; ``what`` names
+    it in the log. Raises whatever the builder raises (a missing compiler, headers or ninja)."""
+    from torch.utils import cpp_extension
+
+    try:  # the PyPI ninja wheel puts its binary beside the interpreter, which may not be on PATH
+        import ninja
+
+        os.environ["PATH"] = f"{ninja.BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+    except ImportError:
+        pass
+    flags = compile_flags()
+    tag = hashlib.sha256(Path(source).read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    log.info("loading the C++ %s (compiled on first use, about a minute)", what)
+    return cpp_extension.load(name=f"nnpdistill_{prefix}_{tag}", sources=[str(source)], extra_cflags=flags,
+                              verbose=False)
