@@ -4,12 +4,18 @@ plain NPT vs MOMT on the box-aligned order parameter (momt) and on the q6 bond-o
 frame stride; and the extrapolated wall time of the
 paper-scale run (20,000 frames of 108-atom Ni, 100 steps between frames) on this machine, one thread.
 
-    .venv/bin/python benchmarks/bench_md.py [--steps 200] [--walkers 16] [--stride 100] [--sizes 32 108]
+    .venv/bin/python benchmarks/bench_md.py [--steps 200] [--walkers 16] [--stride 100] [--sizes 32 108] \
+        [--kernels torch cpp]
+
+``--kernels``: the compiled-kernel choices measured side by side in this one process (``eam_kernel``:
+torch, eager torch for the EAM and the q6 order parameter; cpp, the C++ kernels for both), each row
+also as a ratio to the first kernel's; default: this environment's choice only.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -20,6 +26,7 @@ from nnpdistill.md.momt import Bias2D, MOMTForce, order_range
 from nnpdistill.md.order import make_order
 from nnpdistill.md.run import potential_from_eam
 from nnpdistill.md.setup import MDParams, fcc_state
+from nnpdistill.potentials.eam_cpp import KERNEL_VARIABLE, default_kernel
 from nnpdistill.units import BAR_EV_PER_A3
 
 
@@ -53,22 +60,30 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=100)
     ap.add_argument("--frames", type=int, default=20000)
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 108])
+    ap.add_argument("--kernels", nargs="+", choices=["torch", "cpp", "auto"], default=None,
+                    help="eam_kernel choices to measure side by side (EAM and q6 kernels)")
     args = ap.parse_args()
     set_torch_threads(1)
-    pot = potential_from_eam("Ni")
-    print(f"Ni ({pot.name}), {args.walkers} walkers, frame every {args.stride} steps, 1 thread")
-    print(f"{'N':>5} {'method':>8} {'us/atom-step':>13} {'x npt':>6} {'frames/hour':>12} "
-          f"{'paper-scale run (h)':>20}")
+    kernels = args.kernels or [default_kernel()]
+    print(f"Ni, {args.walkers} walkers, frame every {args.stride} steps, 1 thread, load average "
+          f"{os.getloadavg()[0]:.2f}, kernels {' '.join(kernels)}")
+    print(f"{'N':>5} {'method':>8} {'kernel':>6} {'us/atom-step':>13} {'x npt':>6} {'x first':>8} "
+          f"{'frames/hour':>12} {'paper-scale run (h)':>20}")
+    first: dict = {}
     for n in args.sizes:
-        base = None
-        for name, order in (("npt", None), ("momt", "fcc_box"), ("momt-q6", "q6_bonds")):
-            sec = bench(pot, n, args.walkers, args.steps, order)
-            base = sec if base is None else base
-            us = sec / (n * args.walkers) * 1e6
-            frames_per_hour = 3600.0 / sec * args.walkers / args.stride
-            hours = args.frames / frames_per_hour
-            print(f"{n:>5} {name:>8} {us:>13.2f} {sec / base:>6.2f} {frames_per_hour:>12.0f} {hours:>20.2f}")
-
+        for kernel in kernels:
+            os.environ[KERNEL_VARIABLE] = kernel  # the evaluator and the q6 coordinate read it when made
+            pot = potential_from_eam("Ni")
+            base = None
+            for name, order in (("npt", None), ("momt", "fcc_box"), ("momt-q6", "q6_bonds")):
+                sec = bench(pot, n, args.walkers, args.steps, order)
+                base = sec if base is None else base
+                ref = first.setdefault((n, name), sec)
+                us = sec / (n * args.walkers) * 1e6
+                frames_per_hour = 3600.0 / sec * args.walkers / args.stride
+                hours = args.frames / frames_per_hour
+                print(f"{n:>5} {name:>8} {kernel:>6} {us:>13.2f} {sec / base:>6.2f} {sec / ref:>8.2f} "
+                      f"{frames_per_hour:>12.0f} {hours:>20.2f}")
 
 if __name__ == "__main__":
     main()
