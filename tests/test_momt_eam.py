@@ -104,3 +104,32 @@ def test_eam_momt_resume_bitwise(tmp_path):
         fa, fb = a.read(), b.read()
     assert np.array_equal(fa.positions, fb.positions) and np.array_equal(fa.forces, fb.forces)
     assert np.array_equal(fa.meta["t_eff_K"], fb.meta["t_eff_K"])
+
+
+def test_liquid_start_fraction_starts_that_share_of_walkers_liquid():
+    """momt.liquid_start_fraction: the last round(f B) walkers begin melted, the rest as the crystal (by the
+    q6 solid-like criterion, independent of the bias coordinate); off, every walker starts crystalline and
+    the fingerprint is the one runs had before the option."""
+    from nnpdistill.md.momt import Bias2D
+    from nnpdistill.md.run import _initial
+    from nnpdistill.md.structure import solid_like_fraction
+
+    pot = potential_from_eam("Ni")
+
+    def start(frac):
+        s = RunSettings("momt", n_walkers=4, temperature_K=2000.0, seed=3, equilibration_steps=50,
+                        melt_K=4000.0, melt_steps=1500, quench_steps=200,
+                        md=MDParams(timestep_fs=2.0, barostat_tau_fs=500.0),
+                        momt=MOMTParams(t_min_K=1700.0, t_max_K=2300.0, liquid_start_fraction=frac))
+        bias = Bias2D((-160.0, -130.0), (-5.0, 37.0), 8, 8)
+        return s, _initial(s, pot, N, torch.Generator().manual_seed(3), bias)[0]
+
+    s_half, half = start(0.5)
+    s_none, none = start(0.0)
+    solid = solid_like_fraction(half.positions, half.cells)
+    assert bool((solid[:2] > 0.9).all()) and bool((solid[2:] < 0.3).all()), solid
+    assert bool((solid_like_fraction(none.positions, none.cells) > 0.9).all())
+    assert "liquid_start_fraction" not in s_none.fingerprint()["momt"]
+    assert s_half.fingerprint()["momt"]["liquid_start_fraction"] == 0.5
+    with pytest.raises(NNPDistillError, match="liquid_start_fraction"):
+        RunSettings("momt", momt=MOMTParams(liquid_start_fraction=1.5)).validate()

@@ -99,9 +99,16 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
                  bias.o_hi)
     state = fcc_state(B, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)
     ev = pot.factory()
+    melt = settings.melt_K if settings.melt_K is not None else 2.0 * T
     if settings.method == "npt_liq":
-        melt = settings.melt_K if settings.melt_K is not None else 2.0 * T
         melt_and_quench(state, ev, md, gen, T, melt, settings.melt_steps, settings.quench_steps)
+    n_liquid = round(settings.momt.liquid_start_fraction * B) if settings.method == "momt" else 0
+    if n_liquid:  # the last n_liquid walkers start as a liquid: both basins fill from the first deposits
+        liquid = fcc_state(n_liquid, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)
+        melt_and_quench(liquid, pot.factory(), md, gen, T, melt, settings.melt_steps, settings.quench_steps)
+        for name in ("positions", "momenta", "cells"):
+            getattr(state, name)[B - n_liquid:] = getattr(liquid, name)
+        log.info("MOMT: %d of %d walkers start as a liquid (melted at %.0f K)", n_liquid, B, melt)
     if settings.equilibration_steps > 0:
         run_plain(state, ev, md.integrator(T, gen), settings.equilibration_steps)
     state.step = 0

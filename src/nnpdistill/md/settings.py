@@ -30,7 +30,8 @@ class MOMTParams:
     carry the thermodynamics (``reweight``). ``stage_rounds`` > 0: the Wang–Landau phase acts through a
     clip-honouring snapshot of its bias renewed every ``stage_rounds`` frame rounds (each recorded), so
     its frames join the thermodynamics through MBAR; 0: deposits act at once (the paper's scheme).
-    ``stage_sync``: the growing bias is itself replaced by each snapshot, so deposits land on what acts."""
+    ``stage_sync``: the growing bias is itself replaced by each snapshot, so deposits land on what acts.
+    ``liquid_start_fraction``: the share of walkers that start as a liquid (the rest as the crystal)."""
 
     t_min_K: float = SCHEMA
     t_max_K: float = SCHEMA
@@ -51,6 +52,7 @@ class MOMTParams:
     production_fraction: float = SCHEMA
     stage_rounds: int = SCHEMA
     stage_sync: bool = SCHEMA
+    liquid_start_fraction: float = SCHEMA
 
     def o_grid_kind(self) -> str:
         """``o_grid`` resolved: n_atoms or phase_lines (auto: n_atoms, for both coordinates; phase_lines,
@@ -96,6 +98,9 @@ class RunSettings:
                                   "(need >= 4 each)")
             if not 0 <= m.production_fraction <= 1:
                 raise ConfigError(f"momt.production_fraction must be in [0, 1], got {m.production_fraction}")
+            if not 0 <= m.liquid_start_fraction <= 1:
+                raise ConfigError("momt.liquid_start_fraction must be in [0, 1], got "
+                                  f"{m.liquid_start_fraction}")
             if int(m.stage_rounds) < 0:
                 raise ConfigError(f"momt.stage_rounds must be >= 0 (0: no stages), got {m.stage_rounds}")
             if m.order not in ORDER_KINDS:
@@ -114,8 +119,9 @@ class RunSettings:
             del d["momt"]["order"], d["momt"]["q6_switch_nn"]
         if self.momt.o_grid_kind() == "n_atoms":  # the grid runs before o_grid had: fingerprints as then
             del d["momt"]["o_grid"]
-        if not self.momt.stage_sync:  # runs before stage_sync existed: fingerprints as then
-            del d["momt"]["stage_sync"]
+        for key in ("stage_sync", "liquid_start_fraction"):  # off: fingerprints as before the option
+            if not getattr(self.momt, key):
+                del d["momt"][key]
         return d
 
 
