@@ -55,9 +55,9 @@ class MOMTParams:
     liquid_start_fraction: float = SCHEMA
 
     def o_grid_kind(self) -> str:
-        """``o_grid`` resolved: n_atoms or phase_lines (auto: n_atoms, for both coordinates; phase_lines,
-        tried on q6_bonds, gave 32-atom Ni its melting point but left 108-atom Ni walkers stuck in their
-        phases, see the README)."""
+        """``o_grid`` resolved: n_atoms or phase_lines (auto: n_atoms, the paper's, for both coordinates;
+        phase_lines on q6_bonds left 108-atom Ni walkers stuck in their phases until stage_sync and
+        liquid_start_fraction joined it, see the README's tenth run)."""
         return "n_atoms" if self.o_grid == "auto" else self.o_grid
 
 
