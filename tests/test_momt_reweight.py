@@ -446,3 +446,23 @@ def test_staged_momt_run_reweights_to_the_exact_einstein_enthalpy(tmp_path):
     assert np.all(table["n_eff"] > 2 * frozen["n_eff"])
     with pytest.raises(ConfigError, match="estimator must be auto, frozen or mbar"):
         reweight_store(tmp_path / "staged.h5", temps, estimator="wham")
+
+
+def test_basin_bridge_finds_a_gap_between_the_phases():
+    """Frames that fill the bias coordinate between the two phases connect them; a gap (each basin sampled
+    on its own, as 256-atom Al in the tenth run) shows as an empty bin at the gap."""
+    from nnpdistill.md.momt_store import basin_bridge
+
+    rng = np.random.default_rng(0)
+    liquid, crystal = rng.normal(25.0, 5.0, 4000), rng.normal(95.0, 5.0, 4000)
+    between = rng.uniform(25.0, 95.0, 1000)
+    O = np.concatenate([liquid, crystal, between])
+    solid = O > 60.0
+    joined = basin_bridge(O, solid, 3.0)
+    assert joined["min_frames_per_bin"] >= 20 and joined["o_range"][0] < 30 < 90 < joined["o_range"][1]
+    gapped = np.concatenate([liquid, crystal, between[(between < 55) | (between > 65)]])
+    split = basin_bridge(gapped, gapped > 60.0, 3.0)
+    assert split["min_frames_per_bin"] == 0
+    a, b = split["sparsest_bin"]
+    assert 55.0 - 3.5 < a and b < 65.0 + 3.5
+    assert basin_bridge(O, np.ones_like(solid), 3.0)["min_frames_per_bin"] is None  # one phase only

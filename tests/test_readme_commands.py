@@ -158,7 +158,8 @@ INLINE = {
     ),
     "python benchmarks/bench_cpu_kernels.py": "a benchmark (minutes): not run by the tests",
     "python benchmarks/bench_quests.py": "a benchmark (minutes): not run by the tests",
-    "python benchmarks/bench_md.py --sizes 108 --kernels torch cpp": "a benchmark (minutes): not run by the tests",
+    "python benchmarks/bench_md.py --sizes 108 --kernels torch cpp": (
+        "a benchmark (minutes): not run by the tests"),
     "pip install torch==2.13.0": ".ci/run (the README's test command)",
     "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu": (
         "not run: an install from PyTorch's index (network; the tests run on the torch installed)"),

@@ -43,6 +43,24 @@ def count_phase_switches(walker: np.ndarray, solid: np.ndarray) -> int:
     return n
 
 
+def basin_bridge(order: np.ndarray, solid: np.ndarray, bin_width: float) -> dict:
+    """How the frames used connect the liquid and solid basins along the bias coordinate: the fewest frames
+    in any bin (about ``bin_width`` wide, the bias grid's spacing) between the liquid frames' median O and
+    the solid frames'. Reweighting sets the basins' relative weight through the frames between them; an
+    empty bin means each basin was sampled on its own and their balance is whatever the bias says (256-atom
+    Al, tenth run: no frame at O/N = 0.47-0.55 while the solid-atom split still counted 120 switches)."""
+    order, solid = np.asarray(order, dtype=float), np.asarray(solid, dtype=bool)
+    if solid.all() or not solid.any():
+        return {"o_range": None, "bin_width": float(bin_width), "min_frames_per_bin": None,
+                "sparsest_bin": None}
+    lo, hi = sorted((float(np.median(order[~solid])), float(np.median(order[solid]))))
+    edges = np.linspace(lo, hi, max(1, int(np.ceil((hi - lo) / bin_width))) + 1)
+    counts = np.histogram(order, edges)[0]
+    k = int(np.argmin(counts))
+    return {"o_range": [lo, hi], "bin_width": float(edges[1] - edges[0]),
+            "min_frames_per_bin": int(counts[k]), "sparsest_bin": [float(edges[k]), float(edges[k + 1])]}
+
+
 def read_stages(attrs: dict) -> tuple[list[Bias2D], list[int], list[float], int] | None:
     """The staged biases of a MOMT store (``momt_stages_json``): (biases, start rounds, ln f at each start,
     walkers per round), or None for a run without stages."""

@@ -38,6 +38,7 @@ from .melting import melting_temperature
 from .momt import Bias2D
 from .momt_store import (
     ORDER_AXIS_LABEL,
+    basin_bridge,
     bias_coordinate,
     bias_coordinate_kind,
     choose_estimator,
@@ -221,7 +222,9 @@ def reweight_store(path, temperatures_K, **settings) -> tuple[pd.DataFrame, dict
     table and the summary (melting temperatures with errors or reasons, run diagnostics).
 
     The solid/liquid balance is only sampled if walkers cross between the phases in the frames used: with
-    fewer than ``min_phase_switches`` crossings the melting estimates are withheld (null, and why)."""
+    fewer than ``min_phase_switches`` crossings, or with a bin of the bias coordinate between the two phases
+    holding fewer than ``min_bridge_frames`` frames (:func:`.momt_store.basin_bridge`), the melting estimates
+    are withheld (null, and why)."""
     return _reweight_store(path, temperatures_K, settings)[:2]
 
 
@@ -287,6 +290,9 @@ def _reweight_store(path, temperatures_K, settings: dict):
                               "are approximate")
     switches = summary["phase_switches_used"]
     min_phase_switches = int(cfg["min_phase_switches"])
+    bridge = summary["basin_bridge"] = basin_bridge(bias_coordinate(meta), solid, grid.do)
+    min_bridge = int(cfg["min_bridge_frames"])
+    why = None
     if switches < min_phase_switches:
         where = "under the frozen bias" if sel["estimator"] == "frozen" else "in the stages used"
         why = (f"the walkers crossed between solid and liquid {switches} times {where} (need "
@@ -294,6 +300,13 @@ def _reweight_store(path, temperatures_K, settings: dict):
                "were when the bias froze; lengthen the Wang-Landau phase (more frames, a smaller grid or a "
                "narrower effective-temperature window)"
                + ("" if sel["estimator"] == "mbar" else ", or record stages (momt.stage_rounds) for MBAR"))
+    elif bridge["min_frames_per_bin"] is not None and bridge["min_frames_per_bin"] < min_bridge:
+        a, b = bridge["sparsest_bin"]
+        why = (f"the solid and liquid basins are not connected along the bias coordinate: "
+               f"{bridge['min_frames_per_bin']} frames at O = {a:.1f}-{b:.1f} (need {min_bridge} in every "
+               "bin between the two phases), so their relative weight is set by the bias, not sampled; the "
+               "walkers must pass between the basins (a smaller cell, a longer Wang-Landau phase)")
+    if why is not None:
         for key in ("t_melt_p_solid", "t_melt_cp_peak"):
             if summary[f"{key}_K"] is not None:
                 summary[f"{key}_unsupported_K"] = summary[f"{key}_K"]
