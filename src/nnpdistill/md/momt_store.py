@@ -48,7 +48,7 @@ def basin_bridge(order: np.ndarray, solid: np.ndarray, bin_width: float) -> dict
     in any bin (about ``bin_width`` wide, the bias grid's spacing) between the liquid frames' median O and
     the solid frames'. Reweighting sets the basins' relative weight through the frames between them; an
     empty bin means each basin was sampled on its own and their balance is whatever the bias says (256-atom
-    Al, tenth run: no frame at O/N = 0.47-0.55 while the solid-atom split still counted 120 switches)."""
+    Al, tenth run: no frame at O/N = 0.44-0.55 while the solid-atom split still counted 120 switches)."""
     order, solid = np.asarray(order, dtype=float), np.asarray(solid, dtype=bool)
     if solid.all() or not solid.any():
         return {"o_range": None, "bin_width": float(bin_width), "min_frames_per_bin": None,
