@@ -112,8 +112,8 @@ def test_kernel_choice_and_clear_errors(monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("g++: command not found")
 
-    monkeypatch.setattr(eam_cpp, "_module", None)
-    monkeypatch.setattr(eam_cpp, "_failure", None)
+    monkeypatch.setattr(eam_cpp.KERNEL, "module", None)
+    monkeypatch.setattr(eam_cpp.KERNEL, "failure", None)
     monkeypatch.setattr(cpp_extension, "load", broken)
     with pytest.raises(KernelBuildError, match="g\\+\\+: command not found.*kernel='torch'"):
         resolve_kernel("cpp", "cpu")

@@ -15,7 +15,13 @@ import os
 import platform
 from pathlib import Path
 
+from .errors import NNPDistillError
+
 log = logging.getLogger("nnpdistill.cpp")
+
+
+class KernelBuildError(NNPDistillError):
+    """A C++ kernel could not be compiled or loaded."""
 
 
 def compile_flags() -> list[str]:
@@ -42,3 +48,28 @@ def build_extension(prefix: str, source: Path, what: str):
     log.info("loading the C++ %s (compiled on first use, about a minute)", what)
     return cpp_extension.load(name=f"nnpdistill_{prefix}_{tag}", sources=[str(source)], extra_cflags=flags,
                               verbose=False)
+
+
+class CppKernel:
+    """One of the package's C++ extensions: built at first :meth:`load` and kept; a failed build is
+    remembered and raised again as :class:`KernelBuildError`, with what it needs and ``without`` (how to
+    run without it)."""
+
+    def __init__(self, prefix: str, source: Path, what: str, without: str):
+        self.prefix, self.source, self.what, self.without = prefix, Path(source), what, without
+        self.module = None
+        self.failure: str | None = None
+
+    def load(self):
+        if self.module is not None:
+            return self.module
+        if self.failure is not None:
+            raise KernelBuildError(self.failure)
+        try:
+            self.module = build_extension(self.prefix, self.source, self.what)
+        except Exception as exc:  # a missing compiler, headers or ninja: say which and how to avoid it
+            why = f"{type(exc).__name__}: {exc}"
+            self.failure = (f"the C++ {self.what} could not be built ({why}); it needs a C++ compiler, the "
+                            "Python headers and ninja (pip install ninja). " + self.without)
+            raise KernelBuildError(self.failure) from exc
+        return self.module

@@ -11,29 +11,16 @@ from pathlib import Path
 
 import torch
 
-from ..cpp_build import build_extension
-from ..potentials.eam_cpp import KernelBuildError
+from ..cpp_build import CppKernel
 
 SOURCE = Path(__file__).with_name("q6_kernel.cpp")
-_module = None
-_failure: str | None = None
+KERNEL = CppKernel("q6", SOURCE, "q6 order-parameter kernel", "Use eam_kernel: torch (the eager torch "
+                   "code, same physics) to run without it")
 
 
 def load_kernel():
     """The compiled q6 extension (built once per machine and source); KernelBuildError on failure."""
-    global _module, _failure
-    if _module is not None:
-        return _module
-    if _failure is not None:
-        raise KernelBuildError(_failure)
-    try:
-        _module = build_extension("q6", SOURCE, "q6 order-parameter kernel")
-    except Exception as exc:
-        _failure = (f"the C++ q6 kernel could not be built ({type(exc).__name__}: {exc}); it needs a C++ "
-                    "compiler, the Python headers and ninja (pip install ninja). Use eam_kernel: torch (the "
-                    "eager torch code, same physics) to run without it")
-        raise KernelBuildError(_failure) from exc
-    return _module
+    return KERNEL.load()
 
 
 def q6_cpp(positions: torch.Tensor, cells: torch.Tensor, pairs, shifts_t: torch.Tensor, r_on: float,

@@ -51,7 +51,7 @@ std::vector<torch::Tensor> q6_forward(torch::Tensor x_, torch::Tensor h_, torch:
   const double roff2 = r_off * r_off, width = r_off - r_on;
   std::vector<Pair> pairs;
   pairs.reserve(P);
-  std::vector<double> qr(N * M), qi(N * M), wsum(N), score(N), nrm(N), Gr(N * M), Gi(N * M);
+  std::vector<double> qr(N * M), qi(N * M), wsum(N), score(N), nrm(N), Gr(N * M), Gi(N * M), g(N), hs(N);
   for (int64_t b = 0; b < B; ++b) {
     const double* hb = H + 9 * b;
     const int64_t* Ib = Ip + P * b;
@@ -131,7 +131,6 @@ std::vector<torch::Tensor> q6_forward(torch::Tensor x_, torch::Tensor h_, torch:
     Op[b] = o;
     if (!gradient) continue;
     // pass 3: dO/d(normalised q6m), then dO/dq6m through the normalisation
-    std::vector<double> g(N), hs(N);
     for (int64_t a = 0; a < N; ++a) {
       const double D = std::max(wsum[a], 1.0);
       g[a] = 1.0 / D;

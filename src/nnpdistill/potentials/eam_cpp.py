@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..cpp_build import build_extension
+from ..cpp_build import CppKernel, KernelBuildError
 from ..errors import NNPDistillError
 
 log = logging.getLogger("nnpdistill.eam")
@@ -26,29 +26,14 @@ KERNELS = ("auto", "torch", "cpp")
 # The evaluators' kernel when none is asked for: this variable (the workflow sets it in every job from the
 # config's eam_kernel), else auto.
 KERNEL_VARIABLE = "NNPDISTILL_EAM_KERNEL"
-_module = None
-_failure: str | None = None
-
-
-class KernelBuildError(NNPDistillError):
-    """The C++ EAM kernel could not be compiled or loaded."""
+# the extension, built at first use (KERNEL.load())
+KERNEL = CppKernel("eam", SOURCE, "EAM kernel", "Use kernel='torch' (the eager torch evaluator, same "
+                   "physics) to run without it")
 
 
 def load_kernel():
     """The compiled extension module (built once per machine and source); KernelBuildError on failure."""
-    global _module, _failure
-    if _module is not None:
-        return _module
-    if _failure is not None:
-        raise KernelBuildError(_failure)
-    try:
-        _module = build_extension("eam", SOURCE, "EAM kernel")
-    except Exception as exc:  # a missing compiler, headers or ninja: say which and how to avoid it
-        _failure = (f"the C++ EAM kernel could not be built ({type(exc).__name__}: {exc}); it needs a C++ "
-                    "compiler, the Python headers and ninja (pip install ninja). Use kernel='torch' (the "
-                    "eager torch evaluator, same physics) to run without it")
-        raise KernelBuildError(_failure) from exc
-    return _module
+    return KERNEL.load()
 
 
 def default_kernel() -> str:
