@@ -236,12 +236,21 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
     write_frames(tmp_path / "stuck.h5", fr, {"element": "Ni", **attrs})
     _, summary = reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), skip_fraction=0.0,
                                 min_n_eff=5, phase_by="order_parameter")  # a 4-atom model: its O is the phase
-    assert summary["production_phase_switches"] == 0
+    assert summary["production_phase_switches"] == 0 and summary["basin_crossings_used"] == 0
+    assert summary["walkers_crossing"] == 0 and summary["crossing_band"] == [0.25, 0.75]
     assert summary["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
         summary["t_melt_p_solid_reason"]
     assert 700 < summary["t_melt_p_solid_unsupported_K"] < 1300  # there was a crossing: withheld, not lost
     assert summary["estimator"] == "frozen" and "record stages (momt.stage_rounds)" in \
         summary["t_melt_p_solid_reason"]
+    # the liquid walkers now hover about the threshold (O/N 0.5 +- 0.2): their label flickers, no one crosses
+    fr.meta["order_parameter"] = np.where(liquid, n_atoms * (0.5 + 0.2 * rng.uniform(-1, 1, F)), 3.8)
+    write_frames(tmp_path / "flicker.h5", fr, {"element": "Ni", **attrs})
+    _, flick = reweight_store(tmp_path / "flicker.h5", np.linspace(700, 1300, 31), skip_fraction=0.0,
+                              min_n_eff=5, phase_by="order_parameter")
+    assert flick["production_phase_switches"] > 100 and flick["basin_crossings_used"] == 0
+    assert flick["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
+        flick["t_melt_p_solid_reason"]
     with pytest.raises(ConfigError, match="needs a run with Wang-Landau stages"):
         reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), estimator="mbar")
     with pytest.raises(ConfigError, match="more than 12 atoms"):
@@ -466,3 +475,26 @@ def test_basin_bridge_finds_a_gap_between_the_phases():
     a, b = split["sparsest_bin"]
     assert 55.0 - 3.5 < a and b < 65.0 + 3.5
     assert basin_bridge(O, np.ones_like(solid), 3.0)["min_frames_per_bin"] is None  # one phase only
+
+
+def test_basin_crossings_count_passages_not_flicker():
+    """A walker whose solid score flickers about the threshold (a partly melted crystal, as every 256-atom
+    walker of the tenth run) changes its solid/liquid label many times but never crosses between the
+    basins; one that melts, refreezes and melts again crosses three times. Checked against the counts
+    written out by hand, and for a walker order that interleaves the two."""
+    from nnpdistill.md.momt_store import count_basin_crossings, count_phase_switches
+
+    rng = np.random.default_rng(1)
+    flicker = 0.5 + 0.2 * rng.uniform(-1, 1, 400)  # never below 0.25 nor above 0.75
+    trips = np.concatenate([np.full(50, 0.9), np.linspace(0.9, 0.05, 30), np.full(50, 0.05),
+                            np.linspace(0.05, 0.95, 30), np.full(20, 0.95), np.linspace(0.95, 0.1, 20),
+                            0.5 + 0.2 * rng.uniform(-1, 1, 200)])  # ends hovering: still liquid's basin
+    walker = np.concatenate([np.zeros(400, int), np.ones(trips.size, int)])
+    score = np.concatenate([flicker, trips])
+    assert count_phase_switches(walker[:400], flicker > 0.5) > 100
+    assert count_basin_crossings(walker[:400], flicker, 0.25, 0.75) == (0, 0)
+    assert count_basin_crossings(walker, score, 0.25, 0.75) == (3, 1)
+    order = np.argsort(np.concatenate([np.arange(400) * 2.0, np.arange(trips.size) * 2.0 + 1]), kind="stable")
+    assert count_basin_crossings(walker[order], score[order], 0.25, 0.75) == (3, 1)
+    with pytest.raises(ConfigError, match="lo < hi"):
+        count_basin_crossings(walker, score, 0.75, 0.25)

@@ -42,10 +42,11 @@ from .momt_store import (
     bias_coordinate,
     bias_coordinate_kind,
     choose_estimator,
+    count_basin_crossings,
     count_phase_switches,
     read_history,
     select_frames,
-    solid_frames,
+    solid_scores,
 )
 
 
@@ -249,7 +250,10 @@ def _reweight_store(path, temperatures_K, settings: dict):
         raise ConfigError(f"{path}: no frames to reweight (momt.production_fraction = 0 and no stages?)")
     n_atoms = int(attrs["n_atoms"])
     t_ref = float(attrs["settings"]["temperature_K"])
-    solid = solid_frames(path, sel, phase_by, o_solid_fraction, float(cfg["solid_atoms_fraction"]))
+    score = solid_scores(path, sel, phase_by)
+    threshold = o_solid_fraction if phase_by == "order_parameter" else float(cfg["solid_atoms_fraction"])
+    solid = score > threshold
+    band = (threshold - float(cfg["crossing_half_width"]), threshold + float(cfg["crossing_half_width"]))
     table, boot = reweight(meta["enthalpy_eV"], bias_coordinate(meta), sel["bias"], t_ref, temperatures_K,
                            n_atoms, o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed,
                            sel["stage"], sel["stage_biases"], solid=solid)
@@ -260,6 +264,7 @@ def _reweight_store(path, temperatures_K, settings: dict):
     fr = int(history.get("freeze_round", 0))
     clipped = int(meta["clipped"].sum())
     production = meta["production"] == 1
+    crossings, walkers_crossing = count_basin_crossings(meta["walker"], score, *band)
     summary.update({
         "estimator": sel["estimator"], "phase_by": phase_by,
         "bias_coordinate": bias_coordinate_kind(meta),
@@ -274,6 +279,10 @@ def _reweight_store(path, temperatures_K, settings: dict):
         "solid_fraction_used": float(solid.mean()),
         "production_phase_switches": count_phase_switches(meta["walker"][production], solid[production]),
         "phase_switches_used": count_phase_switches(meta["walker"], solid),
+        "basin_crossings_used": crossings, "walkers_crossing": walkers_crossing,
+        "production_basin_crossings": count_basin_crossings(meta["walker"][production], score[production],
+                                                            *band)[0],
+        "crossing_band": list(band),
         # frames outside the bias grid's enthalpy range (no deposits there; see Bias2D.__call__)
         "fraction_below_enthalpy_grid": float((meta["enthalpy_eV"] < grid.h_lo).mean()),
         "fraction_above_enthalpy_grid": float((meta["enthalpy_eV"] > grid.h_hi).mean()),
@@ -288,7 +297,7 @@ def _reweight_store(path, temperatures_K, settings: dict):
     if clipped:
         summary["warning"] = (f"{clipped} frames used were clipped by the safety clip: their weights "
                               "are approximate")
-    switches = summary["phase_switches_used"]
+    switches = summary["basin_crossings_used"]
     min_phase_switches = int(cfg["min_phase_switches"])
     bridge = summary["basin_bridge"] = basin_bridge(bias_coordinate(meta), solid, grid.do)
     min_bridge = int(cfg["min_bridge_frames"])
@@ -296,7 +305,9 @@ def _reweight_store(path, temperatures_K, settings: dict):
     if switches < min_phase_switches:
         where = "under the frozen bias" if sel["estimator"] == "frozen" else "in the stages used"
         why = (f"the walkers crossed between solid and liquid {switches} times {where} (need "
-               f"{min_phase_switches}): the phase balance was not sampled, so P_solid reflects where they "
+               f"{min_phase_switches}; a crossing runs from a solid score of at most {band[0]:.2f} to at "
+               f"least {band[1]:.2f} or back): the phase balance was not sampled, so P_solid reflects where "
+               "they "
                "were when the bias froze; lengthen the Wang-Landau phase (more frames, a smaller grid or a "
                "narrower effective-temperature window)"
                + ("" if sel["estimator"] == "mbar" else ", or record stages (momt.stage_rounds) for MBAR"))
