@@ -255,6 +255,9 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
         reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), estimator="mbar")
     with pytest.raises(ConfigError, match="more than 12 atoms"):
         reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), phase_by="solid_atoms")
+    with pytest.raises(ConfigError, match="crossing band 0.30-1.10"):
+        reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), phase_by="order_parameter",
+                       o_solid_fraction=0.7)
     with pytest.raises(ConfigError, match="unknown reweight settings"):
         reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), phase="solid")
 

@@ -254,6 +254,9 @@ def _reweight_store(path, temperatures_K, settings: dict):
     threshold = o_solid_fraction if phase_by == "order_parameter" else float(cfg["solid_atoms_fraction"])
     solid = score > threshold
     band = (threshold - float(cfg["crossing_half_width"]), threshold + float(cfg["crossing_half_width"]))
+    if not 0.0 <= band[0] < band[1] <= 1.0:
+        raise ConfigError(f"reweight crossing band {band[0]:.2f}-{band[1]:.2f} (solid threshold {threshold} "
+                          "+- crossing_half_width) must lie within 0-1, the range of the solid score")
     table, boot = reweight(meta["enthalpy_eV"], bias_coordinate(meta), sel["bias"], t_ref, temperatures_K,
                            n_atoms, o_solid_fraction, meta["walker"], n_blocks, n_bootstrap, seed,
                            sel["stage"], sel["stage_biases"], solid=solid)
