@@ -18,6 +18,8 @@ info = translate_dataset(
     n_native=sm.params.native_frames,
     native_seed=sm.params.native_seed,
     native_weight=sm.params.native_weight,
+    crystal_strains=sm.params.crystal_strains,
+    crystal_weight=sm.params.crystal_weight,
 )
 log.info(
     "translated %d frames from %s: scale factor %.5f (%s)",

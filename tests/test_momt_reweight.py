@@ -129,6 +129,35 @@ def test_bootstrap_errors_cover_the_exact_answer():
     assert table["enthalpy_err_eV_per_atom"].iloc[1] > 1.6 * iid
 
 
+def test_whole_walker_bootstrap_sees_walkers_that_never_leave_their_phase():
+    """n_blocks = 1 resamples whole walkers. Walkers that stay in one phase all run (a long basin residence,
+    as in a 108-atom MOMT run with a handful of crossings) carry one independent phase label each: the
+    error of P_solid is then the binomial sqrt(p (1 - p) / n_walkers), which the walker bootstrap gives
+    and ten blocks per walker understate by about sqrt(10)."""
+    rng = np.random.default_rng(3)
+    n_walkers, n_per = 40, 200
+    solid_walker = rng.random(n_walkers) < 0.5
+    walker = np.tile(np.arange(n_walkers), n_per)
+    solid = solid_walker[walker]
+    H = rng.normal(0.0, 0.01, walker.size) + np.where(solid, -1.0, 1.0)
+    O = np.where(solid, 30.0, 5.0)
+    bias = Bias2D((-2.0, 2.0), (-5.0, 37.0), 20, 8)
+    bias.fit(lambda h, o: 0.0 * h)
+    t0 = 1000.0
+    errs = {}
+    for nb in (1, 10):
+        table, reps = reweight(H, O, bias, t0, [t0], n_atoms=1, walker=walker, n_blocks=nb, n_bootstrap=400,
+                               solid=solid)
+        assert table["p_solid"].iloc[0] == pytest.approx(solid_walker.mean())
+        errs[nb] = float(table["p_solid_err"].iloc[0])
+    p = solid_walker.mean()
+    binomial = np.sqrt(p * (1 - p) / n_walkers)
+    assert errs[1] == pytest.approx(binomial, rel=0.2)
+    assert errs[10] == pytest.approx(binomial / np.sqrt(10), rel=0.25)
+    with pytest.raises(ConfigError, match="n_blocks >= 1"):
+        reweight(H, O, bias, t0, [t0], n_atoms=1, walker=walker, n_blocks=0)
+
+
 def _einstein(a=3.52):
     return Potential(lambda: EinsteinCrystal(fcc_sites_frac(2), 1.0, 1.0, (2 * a) ** 3), "Ni", 28, 58.69, a)
 

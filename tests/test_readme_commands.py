@@ -138,6 +138,9 @@ INLINE = {
     "nnpdistill translate --native-weight 5": (
         "tests/test_translate.py::test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool "
         "(--native-weight 8 on the command line)"),
+    "nnpdistill translate --crystal-strains -0.03 -0.015 0 0.015 0.03": (
+        "tests/test_translate.py::test_cold_crystals_join_the_set_at_the_source_volumes_times_the_factor "
+        "(--crystal-strains -0.02 0 0.03 on the command line)"),
     "nnpdistill progress --cores 2": (
         "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records"),
     "nnpdistill progress --cores 2 --configfile config/taste.yaml": (

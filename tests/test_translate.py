@@ -266,6 +266,85 @@ def test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool(tm
                  "--native-weight", "8"]) == 0
     with FrameStore(tmp_path / "cliw.h5") as store:
         np.testing.assert_array_equal(store.read().meta["loss_weight"], weighted.meta["loss_weight"])
+    # with cold crystals too (translate.crystal_strains): translated, native, then crystals, each weighted
+    info = translate_dataset(*args, str(tmp_path / "both.h5"), native_pool=str(tmp_path / "pool.h5"),
+                             n_native=2, native_seed=9, native_weight=8.0, crystal_strains=[0.0],
+                             crystal_weight=3.0)
+    assert info["n_frames"] == 4 + 2 + 4 and info["native_indices"] == again["native_indices"]
+    with FrameStore(tmp_path / "both.h5") as store:
+        assert store.meta("loss_weight").tolist() == [1.0] * 4 + [8.0] * 2 + [3.0] * 4
+        assert store.meta("source_element").tolist() == ["Ni"] * 4 + ["Al"] * 2 + ["Ni"] * 4
+        assert store.meta("crystal_structure").tolist()[:6] == ["none"] * 6
+        np.testing.assert_array_equal(store.read(list(range(6))).energy, out.energy)
+
+
+def test_cold_crystals_join_the_set_at_the_source_volumes_times_the_factor(tmp_path):
+    """translate.crystal_strains: the source's FCC, BCC and HCP cells at its relaxed volume of each, every
+    length times factor × (1 + strain), labelled by the target's EAM; perfect lattices carry no force, and
+    the unstrained FCC frame of an fcc_lattice translation sits at the target's own FCC minimum (its
+    crystal-table energy, zero pressure); the translated frames are the plain set's, byte for byte;
+    weights and bad strains are handled as the native frames' are."""
+    from nnpdistill.cli import main
+    from nnpdistill.translate import CRYSTAL_FRAME_STRUCTURES
+
+    write_frames(tmp_path / "ni.h5", _ni_frames(4, seed=3), {"element": "Ni"})
+    NI.to_csv(tmp_path / "ni.csv", index=False)
+    AL.to_csv(tmp_path / "al.csv", index=False)
+    args = (str(tmp_path / "ni.h5"), tmp_path / "ni.csv", tmp_path / "al.csv", "Al")
+    strains = [-0.02, 0.0, 0.03]
+    plain = translate_dataset(*args, str(tmp_path / "plain.h5"))
+    info = translate_dataset(*args, str(tmp_path / "cold.h5"), crystal_strains=strains)
+    f = plain["scale_factor"]
+    assert info["scale_factor"] == f and info["crystal_frames"] == 4 * len(strains) == 12
+    assert info["n_frames"] == 4 + 12 and info["crystal_structures"] == list(CRYSTAL_FRAME_STRUCTURES)
+    with FrameStore(tmp_path / "cold.h5") as store:
+        kind = store.meta("crystal_structure")
+        factors = store.meta("scale_factor")
+        images = store.to_atoms()
+        assert list(store.attrs["crystal_strains"]) == strains
+    with FrameStore(tmp_path / "plain.h5") as store:
+        one = store.read()
+    assert list(kind) == ["none"] * 4 + [s for s in CRYSTAL_FRAME_STRUCTURES for _ in strains]
+    expected = [f] * 4 + [f * (1 + x) for _ in CRYSTAL_FRAME_STRUCTURES for x in strains]
+    np.testing.assert_allclose(factors, expected, rtol=1e-15)
+    for i in range(4):  # the translated frames are untouched
+        np.testing.assert_array_equal(images[i].positions, one.positions[i])
+        assert images[i].get_potential_energy() == one.energy[i]
+    calc = EAMCalculator("Al")
+    volumes = {"fcc": 10.8686, "bcc": 10.7591, "hcp": 10.8686, "hcp_ideal": 10.8686}  # NI has no hcp rows
+    for k in range(4, 16):
+        atoms = images[k]
+        structure, x = kind[k], strains[(k - 4) % len(strains)]
+        assert set(atoms.numbers) == {13}
+        v_expected = volumes[structure] * (f * (1 + x)) ** 3
+        assert atoms.get_volume() / len(atoms) == pytest.approx(v_expected, rel=1e-12)
+        stored_e, stored_f = atoms.get_potential_energy(), atoms.get_forces()
+        atoms.calc = calc
+        assert atoms.get_potential_energy() == pytest.approx(stored_e, abs=1e-9)
+        assert np.abs(stored_f).max() < 1e-10  # a perfect lattice: every atom a centre of symmetry
+        if structure == "fcc" and x == 0.0:  # Ni's FCC volume times the FCC ratio: Al's FCC minimum
+            assert stored_e / len(atoms) == pytest.approx(-3.411, abs=1e-3)
+            assert abs(np.trace(atoms.get_stress(voigt=False)) / 3) < 1e-5  # eV/Å³, about 1 MPa
+    # weights: translated frames 1, crystals the weight; the labels are the unweighted set's
+    info = translate_dataset(*args, str(tmp_path / "w.h5"), crystal_strains=strains, crystal_weight=4.0)
+    assert info["crystal_weight"] == 4.0 and "native_weight" not in info
+    with FrameStore(tmp_path / "w.h5") as store:
+        assert store.meta("loss_weight").tolist() == [1.0] * 4 + [4.0] * 12
+        np.testing.assert_array_equal(store.meta("crystal_structure"), kind)
+    for bad, match in (({"crystal_weight": 2.0}, "crystal_strains is empty"),
+                       ({"crystal_strains": [0.0, 0.0]}, "distinct linear strains"),
+                       ({"crystal_strains": [0.25]}, "within ±0.2"),
+                       ({"crystal_strains": strains, "crystal_weight": -1.0}, "positive")):
+        with pytest.raises(NNPDistillError, match=match):
+            translate_dataset(*args, str(tmp_path / "bad.h5"), **bad)
+        assert not (tmp_path / "bad.h5").exists()
+    assert main(["translate", args[0], "--element", "Al", "--source-crystals", str(args[1]),
+                 "--target-crystals", str(args[2]), "--out", str(tmp_path / "cli.h5"),
+                 "--crystal-strains", "-0.02", "0", "0.03", "--crystal-weight", "4"]) == 0
+    with FrameStore(tmp_path / "cli.h5") as store, FrameStore(tmp_path / "w.h5") as ref:
+        for a, b in zip(store.groups(), ref.groups(), strict=True):
+            np.testing.assert_array_equal(a.energy, b.energy)
+            np.testing.assert_array_equal(a.meta["loss_weight"], b.meta["loss_weight"])
 
 
 def test_pressure_match_puts_the_frames_at_the_source_pressure(tmp_path):
@@ -362,6 +441,12 @@ def test_transfer_table_ratios_crystal_errors_and_targets(tmp_path):
     assert list(pd.read_csv(tmp_path / "transfer.csv").columns) == list(COLUMNS) and len(table) == 1
     md = (tmp_path / "transfer.md").read_text()
     assert "| Al | fcc |" in md and "1.30 (≤ 1.2) ✗" in md and "0 of 1 met" in md
+    assert row["crystal_frames"] == 0 and "| 6 |" in md
+    # a set with native frames and cold crystals says what it holds
+    from nnpdistill.transfer import transfer_markdown
+
+    mixed = dict(row, n_frames=36, native_frames=10, native_weight=5.0, crystal_frames=20, crystal_weight=1.0)
+    assert "| 6 + 10 native (weight 5) + 20 crystals |" in transfer_markdown(pd.DataFrame([mixed]), "Ni")
 
 
 def test_transfer_diagnostics_split_density_phase_and_offset(tmp_path):

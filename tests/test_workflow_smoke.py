@@ -230,6 +230,20 @@ def test_multi_factor_translation_gives_the_control_as_many_frames(tmp_path):
     assert any(out.strip().endswith("transfer.md") or "transfer.csv" in out for out in planned)
 
 
+def test_cold_crystals_give_the_control_as_many_frames(tmp_path):
+    """translate.crystal_strains with two strains adds the source's 4 crystals at each: 24 translated,
+    the smoke config's 2 native and 8 crystal frames, so the control draws 34 of the target's frames;
+    a strain outside the schema's ±0.2 stops the run before any job."""
+    cold = "element_overrides:\n  translate:\n    crystal_strains: [-0.02, 0.02]\n"
+    planned = _planned_outputs(tmp_path, tmp_path, cold)
+    assert any("/Al/subset/momt_32_n34/pred_momt_32/metrics.csv" in out for out in planned)
+    assert not any("/Al/subset/momt_32_n26/" in out for out in planned)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("element_overrides:\n  translate:\n    crystal_strains: [0.3]\n")
+    proc = _snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad), timeout=600)
+    assert proc.returncode != 0 and "crystal_strains" in proc.stderr + proc.stdout
+
+
 def test_the_translated_set_holds_the_native_frames_drawn_from_the_pool(smoke_run):
     """Al's translated set (smoke: translate.native_frames 2) ends with two frames of Al's own pool,
     labels as sampled; the control draws as many frames as the set holds; the table says so."""

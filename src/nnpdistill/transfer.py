@@ -36,6 +36,8 @@ COLUMNS = (
     "native_frames",
     # their loss weight relative to a translated frame (translate.native_weight)
     "native_weight",
+    # the source's cold crystals in the set (translate.crystal_strains; in n_frames), and their weight
+    "crystal_frames", "crystal_weight",
 )
 SOLID_ORDER = 0.5  # O/N above which a pool frame counts as solid (the reweighting's split)
 N_OFFSET_FRAMES = 10  # target frames labelled to fit a per-metal energy offset
@@ -116,16 +118,22 @@ def transfer_row(element: str, *, translated_h5, translated_metrics, control_met
         **(transfer_diagnostics(translated_scores, translated_h5) if translated_scores is not None else {}),
         "native_frames": int(attrs.get("native_frames", 0)),
         "native_weight": float(attrs.get("native_weight", 1.0)),
+        "crystal_frames": int(attrs.get("crystal_frames", 0)),
+        "crystal_weight": float(attrs.get("crystal_weight", 1.0)),
     }
 
 
 def _frames_cell(r) -> str:
-    native = int(r.get("native_frames", 0) or 0)
-    weight = float(r.get("native_weight", 1.0) or 1.0)
-    if not native:
+    extra = []
+    for kind, label in (("native", "native"), ("crystal", "crystals")):
+        n = int(r.get(f"{kind}_frames", 0) or 0)
+        weight = float(r.get(f"{kind}_weight", 1.0) or 1.0)
+        if n:
+            extra.append(f"{n} {label}" + (f" (weight {weight:g})" if weight != 1.0 else ""))
+    if not extra:
         return str(r["n_frames"])
-    cell = f"{int(r['n_frames']) - native} + {native} native"
-    return cell + (f" (weight {weight:g})" if weight != 1.0 else "")
+    translated = int(r["n_frames"]) - sum(int(r.get(f"{k}_frames", 0) or 0) for k in ("native", "crystal"))
+    return " + ".join([str(translated), *extra])
 
 
 def transfer_markdown(table: pd.DataFrame, source: str) -> str:

@@ -16,6 +16,11 @@ volumes (cube root) is the natural choice. Rules (config ``translate.scale_rule`
 
 Scaling multiplies cell and Cartesian positions by the same factor, so fractional coordinates are
 unchanged; every label (energy, forces, per-atom energies, stress) comes from the target's EAM.
+
+Cold crystals (``translate.crystal_strains``, off by default): the source's own FCC, BCC and HCP
+(c/a = √(8/3) and the paper's √3) cells at the source EAM's relaxed volume of each, at every linear strain,
+translated with the same factor and labelled by the target's EAM like every other frame, so the set
+holds the E(V) curves of the crystals next to the hot distilled frames (no sampling of the target).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .frames import Frames
 
 SCALE_RULES: tuple[str, ...] = ("auto", "fcc_lattice", "ground_state_volume", "pressure_match")
+# the source's cold crystals added with translate.crystal_strains (crystals.build_crystal's names)
+CRYSTAL_FRAME_STRUCTURES: tuple[str, ...] = ("fcc", "bcc", "hcp", "hcp_ideal")
+NO_CRYSTAL = "none"  # crystal_structure meta of the frames that are not cold crystals
 
 
 def _volume(table: pd.DataFrame, structure: str) -> float:
@@ -158,8 +166,42 @@ def at_multipliers(parts: list[Frames], factor: float, multipliers, evaluator,
     return out
 
 
+def crystal_strains_checked(strains) -> list[float]:
+    """``strains`` as floats: distinct linear strains within ±0.2, or a clear error."""
+    out = [float(x) for x in strains]
+    if len(set(out)) != len(out) or any(not (math.isfinite(x) and abs(x) < 0.2) for x in out):
+        raise NNPDistillError(f"translate.crystal_strains must be distinct linear strains within ±0.2 "
+                              f"(e.g. [-0.03, 0.0, 0.03]), got {out}")
+    return out
+
+
+def source_crystal_frames(source_table: pd.DataFrame, symbol: str, strains) -> list[Frames]:
+    """The source's cold crystals, unlabelled: per structure of ``CRYSTAL_FRAME_STRUCTURES`` one
+    :class:`Frames` of ``len(strains)`` perfect cells (:func:`nnpdistill.crystals.build_crystal`: 32 FCC,
+    54 BCC, 48 HCP atoms) at the source's relaxed atomic volume of that structure (the FCC row's where
+    the table has no row, e.g. ``hcp`` skipped), every length scaled by 1 + strain; meta
+    ``crystal_structure`` and ``crystal_strain``."""
+    from .crystals import build_crystal
+    from .frames import Frames
+
+    volumes = dict(zip(source_table["structure"], source_table["volume_A3_per_atom"], strict=True))
+    if "fcc" not in volumes:
+        raise NNPDistillError("the source's crystal table has no fcc row: cannot build its cold crystals")
+    out = []
+    for structure in CRYSTAL_FRAME_STRUCTURES:
+        a_fcc = (4.0 * float(volumes.get(structure, volumes["fcc"]))) ** (1.0 / 3.0)
+        cells = [build_crystal(symbol, structure, a_fcc, strain=x) for x in strains]
+        out.append(Frames(
+            numbers=np.stack([c.numbers for c in cells]).astype(np.int64),
+            positions=np.stack([c.positions for c in cells]),
+            cell=np.stack([c.cell[:] for c in cells]),
+            meta={"crystal_structure": np.full(len(cells), structure), "crystal_strain": np.asarray(strains)},
+        ))
+    return out
+
+
 def _translate_source(source_h5, source_crystals, target_table: pd.DataFrame, eam, evaluator, rule: str,
-                      multipliers: list[float]) -> tuple[list[Frames], dict]:
+                      multipliers: list[float], tag_factor: bool = False) -> tuple[list[Frames], dict]:
     """One source store scaled to the target, labelled; and what was done (attrs of the output)."""
     from .frames import FrameStore
     from .io_utils import sha256_file
@@ -176,7 +218,7 @@ def _translate_source(source_h5, source_crystals, target_table: pd.DataFrame, ea
         else:
             parts = [label_frames(translate_frames(f, factor, eam.atomic_number), evaluator)
                      for f in store.groups(labels=False)]
-    if multipliers != [1.0]:
+    if multipliers != [1.0] or tag_factor:  # tag_factor: scale_factor meta also at the single factor
         parts = at_multipliers(parts, factor, multipliers, evaluator, eam.atomic_number)
     info = {"source_element": source_element, "source_file": os.path.basename(source_h5),
             "source_sha256": sha256_file(source_h5), "scale_factor": factor, "scale_rule": used,
@@ -212,10 +254,33 @@ def native_frames(pool_h5, n_frames: int, seed: int) -> tuple[Frames, dict]:
     return frames, info
 
 
+def _with_crystals(parts: list[Frames], info: dict, source_table: pd.DataFrame, first: dict, strains,
+                   eam, evaluator) -> tuple[list[Frames], dict]:
+    """``parts`` followed by the first source's cold crystals at ``strains``, translated with its factor
+    and labelled; the metadata every frame has, ``crystal_structure`` among it; ``info`` updated."""
+    factor = float(first["scale_factor"])
+    crystals = []
+    for c in source_crystal_frames(source_table, first["source_element"], strains):
+        c = label_frames(translate_frames(c, factor, eam.atomic_number), evaluator)
+        meta = {**c.meta, "scale_factor": factor * (1.0 + c.meta["crystal_strain"])}
+        if "source_element" in parts[0].meta:
+            meta["source_element"] = np.full(c.n_frames, first["source_element"])
+        crystals.append(dataclasses.replace(c, meta=meta))
+    parts = [dataclasses.replace(p, meta={**p.meta, "crystal_structure": np.full(p.n_frames, NO_CRYSTAL)})
+             for p in parts] + crystals
+    keep = set.intersection(*(set(p.meta) for p in parts))
+    parts = [dataclasses.replace(p, meta={k: v for k, v in p.meta.items() if k in keep}) for p in parts]
+    n_crystal = int(sum(c.n_frames for c in crystals))
+    return parts, {**info, "crystal_strains": list(strains),
+                   "crystal_structures": list(CRYSTAL_FRAME_STRUCTURES), "crystal_frames": n_crystal,
+                   "n_frames": int(sum(p.n_frames for p in parts))}
+
+
 def translate_dataset(source_h5, source_crystals, target_crystals: str, target_symbol: str,
                       out_h5: str, *, potential: str | None = None, rule: str = "auto",
                       multipliers=(1.0,), native_pool: str | None = None, n_native: int = 0,
-                      native_seed: int = 0, native_weight: float = 1.0) -> dict:
+                      native_seed: int = 0, native_weight: float = 1.0, crystal_strains=(),
+                      crystal_weight: float = 1.0) -> dict:
     """Scale and relabel every frame of ``source_h5`` to ``target_symbol`` and label it with its EAM.
 
     ``multipliers`` (default ``(1.0,)``, the paper's single factor) puts every frame at each of the
@@ -237,6 +302,13 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
     attributes record the draw (``native_*``). ``native_weight`` ≠ 1 gives every frame a ``loss_weight``
     (the native ones ``native_weight``, the translated ones 1), which member training reads
     (:mod:`nnpdistill.nnp.train`): a handful of native frames then count like more in the loss.
+
+    ``crystal_strains`` (default none: the paper's set) adds the first source's cold crystals at those
+    linear strains (:func:`source_crystal_frames`: FCC, BCC, HCP at c/a = √(8/3) and √3, each at the
+    source EAM's relaxed volume), translated with that source's factor and labelled by the target's EAM,
+    after the other frames. Every frame then carries ``crystal_structure`` (``"none"`` but for these) and
+    ``scale_factor`` (the crystals': factor × (1 + strain)); ``crystal_weight`` ≠ 1 is their
+    ``loss_weight``, as ``native_weight`` is the native frames'.
     """
     from .frames import write_frames
     from .potentials import load_eam
@@ -254,6 +326,13 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
     if native_weight != 1.0 and not n_native:
         raise NNPDistillError(f"translate.native_weight = {native_weight:g} weights native frames, but "
                               "native_frames is 0: set both, or leave the weight at 1")
+    crystal_strains = crystal_strains_checked(crystal_strains)
+    crystal_weight = float(crystal_weight)
+    if not (math.isfinite(crystal_weight) and crystal_weight > 0):
+        raise NNPDistillError(f"translate.crystal_weight must be a positive number, got {crystal_weight}")
+    if crystal_weight != 1.0 and not crystal_strains:
+        raise NNPDistillError(f"translate.crystal_weight = {crystal_weight:g} weights cold-crystal frames, "
+                              "but crystal_strains is empty: set both, or leave the weight at 1")
     if n_native:  # the native frames are drawn and checked before any translation work
         if not native_pool:
             raise NNPDistillError(f"{n_native} native frames need the target's own pool (native_pool; "
@@ -264,7 +343,8 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
                                   f"{target_symbol}'s: its frames hold other elements")
     evaluator = eam.evaluator()
     multipliers = [float(m) for m in multipliers]
-    done = [_translate_source(src, tab, target_table, eam, evaluator, rule, multipliers)
+    done = [_translate_source(src, tab, target_table, eam, evaluator, rule, multipliers,
+                              tag_factor=bool(crystal_strains))
             for src, tab in zip(sources, tables, strict=True)]
     if len(done) == 1:
         parts, info = done[0]
@@ -284,10 +364,18 @@ def translate_dataset(source_h5, source_crystals, target_crystals: str, target_s
         keep = set.intersection(*(set(p.meta) for p in parts))
         parts = [dataclasses.replace(p, meta={k: v for k, v in p.meta.items() if k in keep}) for p in parts]
         info = {**info, **drawn, "n_frames": int(sum(p.n_frames for p in parts))}
-        if native_weight != 1.0:  # the native frames are the last part
-            parts = [dataclasses.replace(p, meta={**p.meta, "loss_weight": np.full(
-                p.n_frames, native_weight if k == len(parts) - 1 else 1.0)}) for k, p in enumerate(parts)]
-            info["native_weight"] = native_weight
+    kinds = ["translated"] * len(parts)
+    if n_native:
+        kinds[-1] = "native"  # the native frames are the last part
+    if crystal_strains:
+        parts, info = _with_crystals(parts, info, pd.read_csv(tables[0]), done[0][1], crystal_strains, eam,
+                                     evaluator)
+        kinds += ["crystal"] * (len(parts) - len(kinds))
+    if native_weight != 1.0 or crystal_weight != 1.0:
+        weight = {"translated": 1.0, "native": native_weight, "crystal": crystal_weight}
+        parts = [dataclasses.replace(p, meta={**p.meta, "loss_weight": np.full(p.n_frames, weight[k])})
+                 for p, k in zip(parts, kinds, strict=True)]
+        info.update({f"{k}_weight": weight[k] for k in ("native", "crystal") if weight[k] != 1.0})
     write_frames(out_h5, parts, {"element": target_symbol, "potential": eam.path.name,
                                  "potential_sha256": eam.sha256, "method": "translated", **info})
     return info

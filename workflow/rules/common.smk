@@ -17,6 +17,7 @@ from nnpdistill.selection import (
     REGISTRY,
     STRATEGIES,
 )
+from nnpdistill.translate import CRYSTAL_FRAME_STRUCTURES
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 

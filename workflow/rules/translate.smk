@@ -30,6 +30,8 @@ rule translate_dataset:
         native_frames=lambda wc: translate_cfg(wc)["native_frames"],
         native_seed=lambda wc: seed_for("native", wc.element),
         native_weight=lambda wc: translate_cfg(wc)["native_weight"],
+        crystal_strains=lambda wc: translate_cfg(wc)["crystal_strains"],
+        crystal_weight=lambda wc: translate_cfg(wc)["crystal_weight"],
     threads: 1
     resources:
         runtime=30,

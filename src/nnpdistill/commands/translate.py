@@ -25,6 +25,8 @@ def _run(args: argparse.Namespace) -> int:
         n_native=args.native_frames,
         native_seed=args.native_seed,
         native_weight=args.native_weight,
+        crystal_strains=args.crystal_strains,
+        crystal_weight=args.crystal_weight,
     )
     print(
         f"{info['n_frames']} frames {info['source_element']} -> {args.element}: "
@@ -67,6 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--native-weight", type=float, default=default("translate.native_weight"),
                    help="loss weight of each native frame relative to a translated one when members train on "
                    "the set (default %(default)s: alike)")
+    p.add_argument("--crystal-strains", type=float, nargs="+", default=default("translate.crystal_strains"),
+                   metavar="S",
+                   help="add the first source's cold FCC, BCC and HCP crystals at each linear strain S "
+                   "(e.g. -0.03 0 0.03), translated and labelled like the other frames (default: none, "
+                   "the paper's set)")
+    p.add_argument("--crystal-weight", type=float, default=default("translate.crystal_weight"),
+                   help="loss weight of each cold-crystal frame relative to a translated one "
+                   "(default %(default)s: alike)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=_run)

@@ -19,7 +19,8 @@ the kinetic part), P_solid (a frame is solid when most of its atoms are solid-li
 criterion, ``phase_by: solid_atoms``, or when O > o_solid_fraction·N), ΔG = G_solid − G_liquid =
 −k_B T ln(P_s/P_l) per atom, and the Kish effective sample
 size. Error bars: a block bootstrap (each walker's frames cut into ``n_blocks`` contiguous blocks, the
-blocks resampled with replacement; with MBAR the f_k are solved again for every replica). The melting
+blocks resampled with replacement; ``n_blocks`` = 1 resamples whole walkers; with MBAR the f_k are
+solved again for every replica). The melting
 temperature is where ΔG = 0 (P_solid = ½); the C_P peak is reported beside it. Where the data cannot
 support an estimate the summary holds ``null`` and a reason in words.
 """
@@ -137,8 +138,8 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_
     temps = np.asarray(temperatures_K, dtype=np.float64)
     if temps.size == 0 or np.any(temps <= 0):
         raise ConfigError(f"reweighting temperatures must be positive and non-empty, got {temps}")
-    if n_blocks < 2 or n_bootstrap < 0:
-        raise ConfigError(f"reweighting needs n_blocks >= 2 and n_bootstrap >= 0, got {n_blocks}, "
+    if n_blocks < 1 or n_bootstrap < 0:
+        raise ConfigError(f"reweighting needs n_blocks >= 1 and n_bootstrap >= 0, got {n_blocks}, "
                           f"{n_bootstrap}")
     if (stage_biases is None) == (bias is None):
         raise ConfigError("reweighting needs either one frozen bias or the staged biases, not both")

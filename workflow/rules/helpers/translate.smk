@@ -23,8 +23,9 @@ def transfer_trainsets(element):
     for source in TRANSLATION_SOURCES:
         source_cfg = ELEMENTS[source]["distill"]
         n_distilled += source_cfg["n_initial"] + source_cfg["n_iterations"] * source_cfg["n_per_iteration"]
-    # the control: as many frames as the translated set holds (translated, plus the native ones)
-    n_frames = n_distilled * len(cfg["scale_multipliers"]) + cfg["native_frames"]
+    # the control: as many frames as the translated set holds (translated, native, cold crystals)
+    n_frames = (n_distilled * len(cfg["scale_multipliers"]) + cfg["native_frames"]
+                + len(CRYSTAL_FRAME_STRUCTURES) * len(cfg["crystal_strains"]))
     return {
         "translated": f"{element}/translated/from_{'+'.join(TRANSLATION_SOURCES)}",
         "control": f"{element}/subset/{cfg['eval_pool']}_n{n_frames}",
