@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "the paper's set)")
     p.add_argument("--crystal-weight", type=float, default=default("translate.crystal_weight"),
                    help="loss weight of each cold-crystal frame relative to a translated one "
-                   "(default %(default)s: alike)")
+                   "(default %(default)s)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.set_defaults(func=_run)

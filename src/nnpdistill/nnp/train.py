@@ -257,6 +257,10 @@ def train_member(
                 errs.append(pred - flat.energy[fr] / flat.n_atoms[fr])
         return torch.cat(errs)
 
+    # Batches mix frames of different sizes where the energy path allows it (cached AEVs, no forces): a
+    # size that only a few frames have (cold crystals, native frames) would otherwise make batches of
+    # its own, whose steps pull the whole network towards those frames. One size: batches as before.
+    by_group = need_forces or aevs is None or len(np.unique(flat.group_of[tr_pos])) == 1
     history: list[dict] = []
     best = (math.inf, -1, copy.deepcopy(model.state_dict()))
     out_dir = Path(out_dir) if out_dir is not None else None
@@ -266,7 +270,7 @@ def train_member(
     for epoch in range(1, ts.max_epochs + 1):
         model.train()
         sq_sum, f_sq_sum, n_seen = 0.0, 0.0, 0
-        for batch in _batches(tr_pos, ts.batch_frames, gen, flat, by_group=True):
+        for batch in _batches(tr_pos, ts.batch_frames, gen, flat, by_group=by_group):
             fr = torch.as_tensor(batch)
             optimizer.zero_grad(set_to_none=True)
             if need_forces:
