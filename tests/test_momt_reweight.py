@@ -156,6 +156,8 @@ def test_whole_walker_bootstrap_sees_walkers_that_never_leave_their_phase():
     assert errs[10] == pytest.approx(binomial / np.sqrt(10), rel=0.25)
     with pytest.raises(ConfigError, match="n_blocks >= 1"):
         reweight(H, O, bias, t0, [t0], n_atoms=1, walker=walker, n_blocks=0)
+    with pytest.raises(ConfigError, match="this run has one"):  # one walker: nothing to resample
+        reweight(H, O, bias, t0, [t0], n_atoms=1, walker=np.zeros_like(walker), n_blocks=1)
 
 
 def _einstein(a=3.52):
