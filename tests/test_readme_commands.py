@@ -138,9 +138,6 @@ INLINE = {
     "nnpdistill translate --native-weight 5": (
         "tests/test_translate.py::test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool "
         "(--native-weight 8 on the command line)"),
-    "nnpdistill translate --crystal-strains -0.03 -0.015 0 0.015 0.03": (
-        "tests/test_translate.py::test_cold_crystals_join_the_set_at_the_source_volumes_times_the_factor "
-        "(--crystal-strains -0.02 0 0.03 on the command line)"),
     "nnpdistill progress --cores 2": (
         "tests/test_workflow_smoke.py::test_progress_counts_jobs_and_times_them_from_the_records"),
     "nnpdistill progress --cores 2 --configfile config/taste.yaml": (
@@ -150,7 +147,9 @@ INLINE = {
     "nnpdistill summary --help": "run: nnpdistill summary --help",
     "nnpdistill translate": (
         "tests/test_translate.py::test_native_frames_join_the_translated_set_as_drawn_from_the_targets_pool "
-        "(with --native-pool and --native-frames)"),
+        "(with --native-pool and --native-frames) and "
+        "tests/test_translate.py::test_cold_crystals_join_the_set_at_the_source_volumes_times_the_factor "
+        "(with --crystal-strains and --crystal-weight)"),
     "nnpdistill summary --out summary.md eam/Ni=results/Ni/eam/crystals.csv "
     "table2/distilled=results/Ni/distill/uncertainty/iter_10/crystals_nnp.csv": (
         "tests/test_summary.py::test_the_command_line_writes_what_the_rule_writes"),
