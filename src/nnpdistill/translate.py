@@ -191,12 +191,9 @@ def source_crystal_frames(source_table: pd.DataFrame, symbol: str, strains) -> l
     for structure in CRYSTAL_FRAME_STRUCTURES:
         a_fcc = (4.0 * float(volumes.get(structure, volumes["fcc"]))) ** (1.0 / 3.0)
         cells = [build_crystal(symbol, structure, a_fcc, strain=x) for x in strains]
-        out.append(Frames(
-            numbers=np.stack([c.numbers for c in cells]).astype(np.int64),
-            positions=np.stack([c.positions for c in cells]),
-            cell=np.stack([c.cell[:] for c in cells]),
-            meta={"crystal_structure": np.full(len(cells), structure), "crystal_strain": np.asarray(strains)},
-        ))
+        for cell, x in zip(cells, strains, strict=True):
+            cell.info.update(crystal_structure=structure, crystal_strain=float(x))
+        out.append(Frames.from_atoms(cells, meta_keys=("crystal_structure", "crystal_strain")))
     return out
 
 
