@@ -159,6 +159,14 @@ INLINE = {
         "tests/test_workflow_smoke.py::test_every_rule_ran"
     ),
     "python benchmarks/bench_cpu_kernels.py": "a benchmark (minutes): not run by the tests",
+    "python benchmarks/bench_gpu.py": (
+        "a benchmark (minutes, a GPU): not run by the tests; without a GPU it says so and exits 2 "
+        "(tests/test_device.py::test_gpu_benchmark_says_why_it_cannot_run_without_a_gpu)"),
+    "nnpdistill train FRAMES --element Ni --out m0 --device cuda": (
+        "tests/test_device.py::test_training_and_sampling_on_a_missing_gpu_stop_before_writing (the CLI "
+        "without a GPU: the error) and ::test_training_on_gpu_follows_the_cpu (with one)"),
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128": (
+        "not run: a CUDA build from PyTorch's index (network, a GPU node)"),
     "python benchmarks/bench_quests.py": "a benchmark (minutes): not run by the tests",
     "python benchmarks/bench_md.py --sizes 108 --kernels torch cpp": (
         "a benchmark (minutes): not run by the tests"),
@@ -204,6 +212,8 @@ def _kind(lang: str, text: str) -> str:
         return "element_config"
     if lang == "yaml" and first.startswith("default-resources:"):
         return "slurm_profile"
+    if lang == "yaml" and first.startswith("device:"):
+        return "campaign_config"
     if lang == "python":
         return "python"
     if first.startswith("Snakefile"):
@@ -297,6 +307,12 @@ def test_readme_block_runs(line, lang, text, sandbox):
                 assert list(REPO.glob(part.rstrip("/"))), f"README layout names {part}, which is missing"
     elif kind == "element_config":
         _validate_element_snippet(yaml.safe_load(text))
+    elif kind == "campaign_config":  # a top-level config snippet: valid against the campaign schema
+        from snakemake.utils import validate
+
+        config = yaml.safe_load(text)
+        validate(config, str(REPO / "workflow/schemas/config.schema.yaml"), set_default=True)
+        assert config["device"]["train"] == "cuda" and config["results_dir"] == "results"
     elif kind == "slurm_profile":
         profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
         snippet = yaml.safe_load(text)

@@ -165,5 +165,6 @@ DEFAULTS = {'element': {'potential': None,
             'eam_kernel': 'auto',
             'element_overrides': {},
             'train_gpus': 0,
+            'device': {'sample': 'cpu', 'train': 'cpu', 'predict': 'cpu', 'validate': 'cpu'},
             'resource_minimums': {'default': {'mem_mb': 500, 'runtime': 1},
                                   'compute_eam_crystals': {'mem_mb': 500, 'runtime': 2}}}}

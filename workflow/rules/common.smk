@@ -9,6 +9,7 @@ from nnpdistill.cpu_kernels import pin_environment
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
 from nnpdistill.potentials.eam_cpp import KERNEL_VARIABLE
+from nnpdistill.device import STAGES as DEVICE_STAGES, environment_variable as device_variable
 from nnpdistill.selection import (
     DESCRIPTOR_STRATEGIES,
     FORCE_STRATEGIES,
@@ -27,11 +28,20 @@ CPU_KERNEL_ENV = pin_environment(config["cpu_kernels"])
 # the EAM evaluator (C++ or torch kernel) of every job, local or on the cluster
 EAM_KERNEL_ENV = {KERNEL_VARIABLE: config["eam_kernel"]}
 os.environ.update(EAM_KERNEL_ENV)
+# each stage's device (cpu, cuda, auto) reaches its jobs the same way (nnpdistill.device.device_for)
+DEVICE_ENV = {device_variable(stage): config["device"][stage] for stage in DEVICE_STAGES}
+os.environ.update(DEVICE_ENV)
 
 
 envvars:
     *CPU_KERNEL_ENV,
     *EAM_KERNEL_ENV,
+    *DEVICE_ENV,
+
+
+def stage_gpus(stage):
+    """GPUs a rule of ``stage`` requests (SLURM `gpu` resource): one where the stage runs on cuda."""
+    return 1 if config["device"][stage].startswith("cuda") else 0
 
 
 BASE_DIR = Path(workflow.basedir)

@@ -140,6 +140,7 @@ rule evaluate_testset:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
     threads: 1
     resources:
+        gpu=stage_gpus("predict"),
         runtime=30,
         mem_mb=3000,
     conda:

@@ -38,7 +38,7 @@ rule train_member:
     resources:
         runtime=120,
         mem_mb=3000,
-        gpu=config["train_gpus"],
+        gpu=max(config["train_gpus"], stage_gpus("train")),
     conda:
         "../../envs/nnpdistill.yaml"
     script:
@@ -108,6 +108,7 @@ rule predict_pool:
         forces=pool_forces,
     threads: 1
     resources:
+        gpu=stage_gpus("predict"),
         runtime=120,
         mem_mb=6000,
     conda:
@@ -204,6 +205,7 @@ rule validate_nnp:
         seed=lambda wc: seed_for("validate_nnp", wc.element, wc.trainset),
     threads: 1
     resources:
+        gpu=stage_gpus("validate"),
         runtime=240,
         mem_mb=4000,
     conda:

@@ -21,6 +21,7 @@ rule sample_momt:
         **_sample_params("momt"),
     threads: 1
     resources:
+        gpu=stage_gpus("sample"),
         runtime=24 * 60,
         mem_mb=2000,
     conda:
@@ -41,6 +42,7 @@ rule sample_npt:
         **_sample_params("npt"),
     threads: 1
     resources:
+        gpu=stage_gpus("sample"),
         runtime=24 * 60,
         mem_mb=2000,
     conda:
@@ -158,6 +160,7 @@ rule run_coexistence:
         cfg=lambda wc: {k: v for k, v in element_cfg(wc)["coexistence"].items() if k != "enabled"},
     threads: 1
     resources:
+        gpu=stage_gpus("sample"),
         runtime=6 * 60,
         mem_mb=4000,
     conda:

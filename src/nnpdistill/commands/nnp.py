@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..defaults import default
+from . import add_device_argument
 
 
 def _json_arg(text: str | None) -> dict:
@@ -23,7 +24,7 @@ def run_train(args) -> int:
     setup_job(None, threads=args.threads)
     nnp = NNPSettings.from_dict({"element": args.element, **_json_arg(args.nnp_settings)})
     ts = TrainSettings.from_dict(_json_arg(args.train_settings))
-    res = train_member(args.frames, nnp, ts, seed=args.seed, out_dir=args.out)
+    res = train_member(args.frames, nnp, ts, seed=args.seed, out_dir=args.out, device=args.device)
     best = res.history[res.best_epoch - 1]
     print(f"member written to {args.out}/model.pt: best epoch {res.best_epoch}, validation RMSE "
           f"{best['valid_rmse_meV_per_atom']:.2f} meV/atom, {res.seconds:.1f} s")
@@ -42,7 +43,7 @@ def run_predict(args) -> int:
     outputs = {name: getattr(args, name) or beside[name] for name in beside}
     pred = score_pool(args.members, args.pool, args.scores, args.atomic or folder / "atomic.npz", **outputs,
                       aevs=args.aevs, batch_frames=args.batch_frames, progress=not args.quiet,
-                      forces=args.forces)
+                      forces=args.forces, device=args.device)
     print(f"{len(pred.scores)} frames scored at {pred.atoms_per_second:.0f} atoms/s -> {args.scores}")
     return 0
 
@@ -83,7 +84,8 @@ def run_validate_nnp(args) -> int:
     cfg["melting_point_K"] = melting_point_from(args.melting_point_K if args.melting_point_K is not None
                                                 else cfg.get("melting_point_K"), args.coexistence)
     table = validate_ensemble(args.members, args.out, ValidateSettings.from_dict(cfg), args.element,
-                              potential=args.potential, seed=args.seed, progress=not args.quiet)
+                              potential=args.potential, seed=args.seed, progress=not args.quiet,
+                              device=args.device)
     cols = ["phase", "temperature_K", "density_error_percent", "epot_difference_meV_per_atom", "rdf_overlap",
             "max_atomic_uncertainty_eV", "nve_drift_meV_per_atom_ps", "stable", "within_data"]
     print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
@@ -101,6 +103,7 @@ def register(subparsers) -> None:
     p.add_argument("--train-settings", help="JSON text or file: TrainSettings fields")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
+    add_device_argument(p, "train")
     p.set_defaults(func=run_train)
 
     p = subparsers.add_parser(
@@ -131,6 +134,7 @@ def register(subparsers) -> None:
     p.add_argument("--forces", action="store_true",
                    help="add the force committee's frame scores (uq_force_max_eV_per_A, DP-GEN's max_devi_f, "
                    "and uq_force_mean_eV_per_A): one backward pass per member, slower")
+    add_device_argument(p, "predict")
     p.set_defaults(func=run_predict)
 
     p = subparsers.add_parser("relax", help="relax FCC/BCC/HCP with an NNP ensemble and compare with EAM")
@@ -170,4 +174,5 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: run jobs side by side instead)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_argument(p, "validate")
     p.set_defaults(func=run_validate_nnp)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from . import add_device_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("sample", help="batched NPT / MOMT sampling with EAM (frames to HDF5)")
@@ -32,6 +34,7 @@ def register(subparsers) -> None:
                    "q6_bonds (q6 bond-order correlation: a crystal in any orientation counts as solid)")
     r.add_argument("--seed", type=int, default=0, help="initial velocities and thermostat noise")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device_argument(r, "sample")
     r.set_defaults(func=_run)
     w = sub.add_parser("reweight", help="thermodynamics of a MOMT store: <H>(T), C_P(T), P_solid(T), dG(T) "
                        "with error bars and the melting temperature (frozen-bias production frames)")
@@ -69,6 +72,7 @@ def register(subparsers) -> None:
     c.add_argument("--nph-steps", type=int, default=None, help="steps of the NPH coexistence run")
     c.add_argument("--seed", type=int, default=None, help="initial velocities and thermostat noise")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device_argument(c, "sample")
     c.set_defaults(func=_coexistence)
     p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
 
@@ -90,7 +94,7 @@ def _run(args) -> int:
     if args.order is not None:
         cfg["momt"] = {**(cfg.get("momt") or {}), "order": args.order}
     path = sample(args.element, args.method, args.n_atoms, args.out, cfg, args.seed, args.potential,
-                  progress=not args.no_progress, nnp_members=args.nnp)
+                  progress=not args.no_progress, nnp_members=args.nnp, device=args.device)
     print(path)
     return 0
 
@@ -145,7 +149,7 @@ def _coexistence(args) -> int:
             cfg[name] = getattr(args, key)
     out = Path(args.out)
     summary = coexistence(args.element, out, cfg, args.potential, out_csv=out.with_suffix(".csv"),
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, device=args.device)
     plot_coexistence(pd.read_csv(out.with_suffix(".csv")), summary, out.with_suffix(".png"))
     print(json.dumps({k: summary[k] for k in ("t_melt_K", "t_melt_err_K", "reason")}))
     return 0

@@ -291,12 +291,14 @@ def coexistence_settings_from_config(cfg: dict) -> CoexistenceSettings:
 
 
 def coexistence(symbol: str, out_json, cfg: dict, potential: str | None = None, skin_A: float = 1.0,
-                out_csv=None, progress: bool = True) -> dict:
-    """One coexistence run for ``symbol`` with its EAM (the workflow's and the CLI's entry point)."""
+                out_csv=None, progress: bool = True, device: str | None = None) -> dict:
+    """One coexistence run for ``symbol`` with its EAM (the workflow's and the CLI's entry point).
+    ``device``: where the forces are evaluated (default: the workflow's ``device.sample``, else the CPU)."""
+    from ..device import device_for
     from .run import potential_from_eam
 
     settings = coexistence_settings_from_config(cfg)
-    pot = potential_from_eam(symbol, potential, skin_A, settings.lattice_A)
+    pot = potential_from_eam(symbol, potential, skin_A, settings.lattice_A, str(device_for("sample", device)))
     return run_coexistence(out_json, pot, settings, out_csv, progress)
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import device_for, on_device, resolve_device
 from ..errors import ConfigError, NNPDistillError
 from ..units import BAR_EV_PER_A3
 from .integrators import MDState, plain_forces
@@ -67,6 +68,7 @@ class Potential:
     lattice_A: float
     name: str = ""
     sha256: str = ""
+    device: str = "cpu"  # where the evaluator and the order parameter run (nnpdistill.device.on_device)
 
 
 def checkpoint_path(out_path: str | os.PathLike) -> Path:
@@ -92,7 +94,8 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
         m = settings.momt
         lines = estimate_phase_lines(pot.factory(), n_atoms, pot.lattice_A, pot.mass_amu, md, T, m.t_min_K,
                                      m.t_max_K, gen, n_steps=m.estimate_steps,
-                                     order=make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn))
+                                     order=on_device(make_order(m.order, n_atoms, pot.lattice_A,
+                                                                m.q6_switch_nn), pot.device))
         bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV,
                             m.h_cold_margin_K, lines.o_range() if m.o_grid_kind() == "phase_lines" else None)
         log.info("MOMT grid: H in [%.3f, %.3f] eV, O in [%.1f, %.1f]", bias.h_lo, bias.h_hi, bias.o_lo,
@@ -221,7 +224,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
         return frozen if frozen is not None else acting if acting is not None else bias
 
     def momt_force(ev):
-        order = make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn)  # fresh: its neighbour list too
+        # fresh: its neighbour list too
+        order = on_device(make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn), pot.device)
         if frozen is None and not staged:
             return MOMTForce(ev, bias, p0, T, m.t_min_K, m.t_max_K, order=order)
         # frozen and staged biases honour the clip by construction; a wide safety clip only keeps s > 0
@@ -346,9 +350,10 @@ def read_bias(attrs: dict, frozen: bool = False) -> tuple[Bias2D, dict]:
 
 
 def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0,
-                       lattice_A: float | None = None) -> Potential:
+                       lattice_A: float | None = None, device: str | None = None) -> Potential:
     """A :class:`Potential` for ``symbol`` from the EAM engine (``path`` None → the shipped default).
-    Raises the engine's ElementNotFoundError for a file without the element."""
+    Raises the engine's ElementNotFoundError for a file without the element. ``device``: where the
+    evaluations run (``cpu`` by default; :mod:`nnpdistill.device`)."""
     from ..crystals import fcc_lattice_from_reference
     from ..potentials import load_eam
 
@@ -367,24 +372,28 @@ def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0
     if a is None or not a > 0:
         raise ConfigError(f"no FCC lattice constant for {symbol}: the potential file gives none; "
                           "set sample.lattice_A")
-    return Potential(lambda: eam.evaluator(skin_A=skin_A), eam.element, int(eam.atomic_number),
-                     float(eam.mass_amu), float(a), eam.path.name, str(eam.sha256))
+    dev = str(resolve_device(device or "cpu", "sample"))
+    return Potential(lambda: on_device(eam.evaluator(skin_A=skin_A), dev), eam.element,
+                     int(eam.atomic_number), float(eam.mass_amu), float(a), eam.path.name, str(eam.sha256),
+                     dev)
 
 
 def sample(symbol: str, method: str, n_atoms: int, out_path: str | os.PathLike, cfg: dict | None = None,
            seed: int = 0, potential: str | None = None, progress: bool = True,
-           nnp_members: list | None = None) -> Path:
+           nnp_members: list | None = None, device: str | None = None) -> Path:
     """One sampling job from an element's ``sample`` config: load the EAM, build settings, run/resume.
     ``nnp_members``: model files of an NNP ensemble that drives the run instead of the EAM (forces and
     stress of the ensemble mean; each frame records the largest and mean atomic uncertainty); the
-    EAM then only gives the FCC lattice constant of the start."""
+    EAM then only gives the FCC lattice constant of the start. ``device``: where the forces and the order
+    parameter are evaluated (default: the workflow's ``device.sample``, else the CPU)."""
     cfg = dict(cfg or {})
     settings = settings_from_config(cfg, method, seed)
-    pot = potential_from_eam(symbol, potential, float(cfg.get("skin_A", 1.0)), cfg.get("lattice_A"))
+    dev = str(device_for("sample", device))
+    pot = potential_from_eam(symbol, potential, float(cfg.get("skin_A", 1.0)), cfg.get("lattice_A"), dev)
     if nnp_members:
         from ..nnp.md import potential_from_nnp
 
-        pot = potential_from_nnp(nnp_members, pot.lattice_A)
+        pot = potential_from_nnp(nnp_members, pot.lattice_A, device=dev)
         if pot.element != symbol:
             raise ConfigError(f"the NNP ensemble is for {pot.element}, the run for {symbol}")
     return run_sampling(out_path, pot, settings, int(n_atoms), progress=progress,

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torchani.neighbors import Neighbors
 
+from ..device import model_device
 from ..errors import DatasetError
 from .builder import NNPModel
 
@@ -75,15 +76,17 @@ def compute_aevs(
 ) -> torch.Tensor:
     """AEVs ``(F*N, D)`` of a batch, differentiable w.r.t. ``positions``, ``cells`` and ``strain (F,3,3)``."""
     n_frames, n_atoms = positions.shape[:2]
+    dev = positions.device
+    pi, pj, pf = pairs.i.to(dev), pairs.j.to(dev), pairs.frame.to(dev)  # no copy on the CPU
     flat = positions.reshape(-1, 3)
     # image of atom j sits at r_j + S·h; torchani wants diff = r_idx0 - r_idx1 + shift
-    cell_shift = torch.einsum("pk,pkl->pl", pairs.shifts.to(positions.dtype), cells[pairs.frame])
-    diff = flat.index_select(0, pairs.i) - flat.index_select(0, pairs.j) - cell_shift
+    cell_shift = torch.einsum("pk,pkl->pl", pairs.shifts.to(device=dev, dtype=positions.dtype), cells[pf])
+    diff = flat.index_select(0, pi) - flat.index_select(0, pj) - cell_shift
     if strain is not None:
-        eye = torch.eye(3, dtype=positions.dtype)
-        diff = torch.einsum("pk,pkl->pl", diff, (eye + strain)[pairs.frame])
-    neighbors = Neighbors(torch.stack([pairs.i, pairs.j]), diff.norm(dim=-1), diff)
-    elem = torch.zeros((1, n_frames * n_atoms), dtype=torch.long)
+        eye = torch.eye(3, dtype=positions.dtype, device=dev)
+        diff = torch.einsum("pk,pkl->pl", diff, (eye + strain)[pf])
+    neighbors = Neighbors(torch.stack([pi, pj]), diff.norm(dim=-1), diff)
+    elem = torch.zeros((1, n_frames * n_atoms), dtype=torch.long, device=dev)
     aevs = model.aev_computer.compute_from_neighbors(elem, flat.unsqueeze(0), neighbors)
     return aevs.reshape(n_frames * n_atoms, -1)
 
@@ -145,13 +148,15 @@ def evaluate(
     cells = np.asarray(cells, dtype=np.float64)
     n_frames, n_atoms = positions.shape[:2]
     dtype = model.self_energy_hartree().dtype
+    dev = model_device(model)  # the model's device: the caller moves the model (nnpdistill.device)
     out_m, out_f, out_s = [], [], []
     for start in range(0, n_frames, batch_frames):
         stop = min(start + batch_frames, n_frames)
         pl = neighbor_pairs(positions[start:stop], cells[start:stop], model.cutoff_A)
-        pos = torch.tensor(positions[start:stop], dtype=dtype, requires_grad=forces)
-        cel = torch.tensor(cells[start:stop], dtype=dtype)
-        eps = torch.zeros((stop - start, 3, 3), dtype=dtype, requires_grad=stress) if stress else None
+        pos = torch.tensor(positions[start:stop], dtype=dtype, device=dev, requires_grad=forces)
+        cel = torch.tensor(cells[start:stop], dtype=dtype, device=dev)
+        eps = (torch.zeros((stop - start, 3, 3), dtype=dtype, device=dev, requires_grad=stress) if stress
+               else None)
         with torch.set_grad_enabled(forces or stress):
             aevs = compute_aevs(model, pos, cel, pl, strain=eps)
             member = model.atomic_energies_from_aevs(aevs).reshape(-1, stop - start, n_atoms)
@@ -160,12 +165,12 @@ def evaluate(
                 wrt = ([pos] if forces else []) + ([eps] if stress else [])
                 grads = torch.autograd.grad(total, wrt)
                 if forces:
-                    out_f.append(-grads[0].detach().numpy().astype(np.float64))
+                    out_f.append(-grads[0].detach().cpu().numpy().astype(np.float64))
                 if stress:
-                    de = grads[-1].detach().numpy().astype(np.float64)
+                    de = grads[-1].detach().cpu().numpy().astype(np.float64)
                     vol = np.abs(np.linalg.det(cells[start:stop]))[:, None, None]
                     out_s.append(0.5 * (de + de.transpose(0, 2, 1)) / vol)
-        out_m.append(member.detach().numpy().astype(np.float64))
+        out_m.append(member.detach().cpu().numpy().astype(np.float64))
     member_energies = np.concatenate(out_m, axis=1) if out_m else np.zeros((model.n_members, 0, n_atoms))
     energies = member_energies.mean(0)
     return BatchResult(

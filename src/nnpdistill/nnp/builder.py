@@ -214,7 +214,7 @@ class NNPModel(torch.nn.Module):
             "settings": json.dumps(self.settings.to_dict()),
             "n_members": self.n_members,
             "dtype": str(self.self_energy_hartree().dtype).replace("torch.", ""),
-            "state_dict": {k: v.detach().clone() for k, v in self.state_dict().items()},
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
         }
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)

@@ -33,6 +33,7 @@ class EnsembleNetworks:
     def __init__(self, model: NNPModel, fused: bool | None = None) -> None:
         self.n_members = model.n_members
         self.dtype = model.self_energy_hartree().dtype
+        self.device = model.aev_mean.device
         self.mean = model.aev_mean.detach().clone()
         self.inv_std = model.aev_inv_std.detach().clone()
         self.e0_eV = float(model.settings.self_energy_eV)  # added in float64 (see __call__)
@@ -47,7 +48,7 @@ class EnsembleNetworks:
             self.members.append((layers, net.activation))
             gelu = gelu and isinstance(net.activation, torch.nn.GELU) and net.activation.approximate == "none"
         self.fused = False
-        if fused is not False and gelu:
+        if fused is not False and gelu and self.device.type == "cpu":  # oneDNN: a CPU kernel
             self.fused = self._fused_works()
         if fused and not self.fused:
             raise NNPDistillError("fused oneDNN evaluation requested but not available for this model/torch")
@@ -73,7 +74,7 @@ class EnsembleNetworks:
         DFT offset of tens of eV per atom costs no precision.
         """
         if out is None:
-            out = torch.empty((self.n_members, aevs.shape[0]), dtype=torch.float64)
+            out = torch.empty((self.n_members, aevs.shape[0]), dtype=torch.float64, device=aevs.device)
         with torch.no_grad():
             for k, (layers, act) in enumerate(self.members):
                 h = (aevs - self.mean[k]) * self.inv_std[k]
@@ -106,11 +107,12 @@ def score_from_cache(
     with torch.no_grad():
         for a in range(0, n_frames, rows):
             b = min(a + rows, n_frames)
-            x = torch.from_numpy(cache.read(k, a, b).reshape((b - a) * n_atoms, -1)).to(nets.dtype)
-            out = torch.empty((model.n_members, x.shape[0]), dtype=torch.float64)
+            x = torch.from_numpy(cache.read(k, a, b).reshape((b - a) * n_atoms, -1)).to(
+                device=nets.device, dtype=nets.dtype)
+            out = torch.empty((model.n_members, x.shape[0]), dtype=torch.float64, device=nets.device)
             for c in range(0, x.shape[0], chunk_atoms):
                 nets(x[c:c + chunk_atoms], out=out[:, c:c + chunk_atoms])
-            member[:, a:b] = out.reshape(model.n_members, b - a, n_atoms).numpy()
+            member[:, a:b] = out.reshape(model.n_members, b - a, n_atoms).cpu().numpy()
             if bar is not None:
                 bar.update(b - a)
     return member

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..device import model_device
 from .batch import compute_aevs, neighbor_pairs
 from .builder import NNPModel
 
@@ -26,17 +27,18 @@ def member_forces(model: NNPModel, positions: np.ndarray, cells: np.ndarray, *, 
     cells = np.asarray(cells, dtype=np.float64)
     n_frames, n_atoms = positions.shape[:2]
     dtype = model.self_energy_hartree().dtype
+    dev = model_device(model)
     out = np.empty((model.n_members, n_frames, n_atoms, 3))
     with torch.enable_grad():
         for s in range(0, n_frames, batch_frames):
             e = min(s + batch_frames, n_frames)
             pairs = neighbor_pairs(positions[s:e], cells[s:e], model.cutoff_A)
-            pos = torch.tensor(positions[s:e], dtype=dtype, requires_grad=True)
-            aevs = compute_aevs(model, pos, torch.tensor(cells[s:e], dtype=dtype), pairs)
+            pos = torch.tensor(positions[s:e], dtype=dtype, device=dev, requires_grad=True)
+            aevs = compute_aevs(model, pos, torch.tensor(cells[s:e], dtype=dtype, device=dev), pairs)
             member = model.atomic_energies_from_aevs(aevs)  # (M, B*N) eV
             for k in range(model.n_members):
                 (grad,) = torch.autograd.grad(member[k].sum(), pos, retain_graph=k < model.n_members - 1)
-                out[k, s:e] = -grad.detach().numpy().astype(np.float64)
+                out[k, s:e] = -grad.detach().cpu().numpy().astype(np.float64)
             if bar is not None:
                 bar.update(e - s)
     return out

@@ -33,10 +33,11 @@ class EnsembleResult:
 class EnsembleEvaluator:
     """``(positions (B,N,3) Å, cells (B,3,3) Å) -> EnsembleResult`` for an NNP ensemble, in float64."""
 
-    def __init__(self, model: NNPModel):
+    def __init__(self, model: NNPModel, device: str | torch.device = "cpu"):
         import copy
 
-        self.model = copy.deepcopy(model).to(torch.float64).eval()
+        # evaluate() runs where the model is; positions and results stay numpy/CPU tensors
+        self.model = copy.deepcopy(model).to(torch.float64).to(device).eval()
         self.z = int(model.atomic_number)
 
     def __call__(self, positions: torch.Tensor, cells: torch.Tensor) -> EnsembleResult:
@@ -51,13 +52,15 @@ class EnsembleEvaluator:
                               torch.from_numpy(r.atomic_uncertainty))
 
 
-def potential_from_nnp(members: list, lattice_A: float):
+def potential_from_nnp(members: list, lattice_A: float, device: str | None = None):
     """A :class:`nnpdistill.md.run.Potential` for an ensemble's member files: the sampling driver (NPT,
-    MOMT) then runs on the NNP. ``lattice_A``: the FCC lattice constant of the start."""
+    MOMT) then runs on the NNP. ``lattice_A``: the FCC lattice constant of the start. ``device``: where
+    the networks run (the CPU by default; :mod:`nnpdistill.device`)."""
     import hashlib
 
     from ase.data import atomic_masses
 
+    from ..device import resolve_device
     from ..io_utils import sha256_file
     from ..md.run import Potential
     from .predict import load_ensemble
@@ -65,5 +68,7 @@ def potential_from_nnp(members: list, lattice_A: float):
     model = load_ensemble(list(members))
     z = int(model.atomic_number)
     digest = hashlib.sha256("".join(sha256_file(p) for p in members).encode()).hexdigest()
-    return Potential(lambda: EnsembleEvaluator(model), model.settings.element, z, float(atomic_masses[z]),
-                     float(lattice_A), f"nnp ensemble ({len(members)} files)", digest)
+    dev = str(resolve_device(device or "cpu"))
+    return Potential(lambda: EnsembleEvaluator(model, dev), model.settings.element, z,
+                     float(atomic_masses[z]), float(lattice_A), f"nnp ensemble ({len(members)} files)",
+                     digest)

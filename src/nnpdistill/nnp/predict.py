@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..device import device_for, model_device
 from ..io_utils import atomic_path, save_npz
 from .aev_cache import AEVCache, AEVCacheMismatchError
 from .batch import compute_aevs, neighbor_pairs
@@ -75,14 +76,15 @@ class PoolPrediction:
 def _member_energies(model: NNPModel, g, batch_frames: int, bar) -> np.ndarray:
     """Member per-atom energies ``(M, F, N)`` eV of group ``g``, AEVs computed batch by batch."""
     dtype = model.self_energy_hartree().dtype
+    dev = model_device(model)
     member = np.empty((model.n_members, g.n_frames, g.n_atoms))
     for s in range(0, g.n_frames, batch_frames):
         e = min(s + batch_frames, g.n_frames)
         pairs = neighbor_pairs(g.positions[s:e], g.cell[s:e], model.cutoff_A)
-        x = compute_aevs(model, torch.tensor(g.positions[s:e], dtype=dtype),
-                         torch.tensor(g.cell[s:e], dtype=dtype), pairs)
+        x = compute_aevs(model, torch.tensor(g.positions[s:e], dtype=dtype, device=dev),
+                         torch.tensor(g.cell[s:e], dtype=dtype, device=dev), pairs)
         member[:, s:e] = model.atomic_energies_from_aevs(x).reshape(
-            model.n_members, e - s, g.n_atoms).double().numpy()
+            model.n_members, e - s, g.n_atoms).double().cpu().numpy()
         if bar is not None:
             bar.update(e - s)
     return member
@@ -108,6 +110,7 @@ def _open_cache(model: NNPModel, aevs, groups, source, on_mismatch: str) -> AEVC
 def predict_pool(
     model: NNPModel, source, *, batch_frames: int = 128, progress: bool = True,
     aevs: str | os.PathLike | None = None, on_mismatch: str = "error", forces: bool = False,
+    device: str | torch.device | None = None,
 ) -> PoolPrediction:
     """Predict every frame of ``source`` (frame store path, Frames-like or list) with ``model``.
 
@@ -116,8 +119,11 @@ def predict_pool(
     :class:`~nnpdistill.nnp.aev_cache.AEVCacheMismatchError` (``on_mismatch="error"``) or is ignored
     with a logged warning (``"recompute"``: AEVs computed on the fly). ``forces``: add the force
     committee's frame scores (member forces from the positions; the AEV cache does not hold derivatives).
+    ``device``: where the networks run (``cpu``, ``cuda``, ``auto``; default: the workflow's
+    ``device.predict``, else the CPU); the model is moved there (:mod:`nnpdistill.device`).
     """
     t0 = time.perf_counter()
+    model.to(device_for("predict", device))
     groups = load_groups(source)
     check_groups(groups, model.atomic_number, model.settings.element, need_energy=False)
     cache = _open_cache(model, aevs, groups, source, on_mismatch) if aevs is not None else None
@@ -210,17 +216,19 @@ def score_pool(members: list[str | os.PathLike], pool: str | os.PathLike, scores
                atomic: str | os.PathLike, *, metrics: str | os.PathLike | None = None,
                parity: str | os.PathLike | None = None, uq: str | os.PathLike | None = None,
                aevs: str | os.PathLike | None = None, batch_frames: int = 128, progress: bool = False,
-               on_mismatch: str = "recompute", forces: bool = False) -> PoolPrediction:
+               on_mismatch: str = "recompute", forces: bool = False,
+               device: str | None = None) -> PoolPrediction:
     """The pool-prediction stage, as rule ``predict_pool`` and ``nnpdistill predict`` run it: score
     ``pool`` with the ensemble of ``members`` and write ``scores`` (CSV) and ``atomic`` (NPZ), and,
     where given, ``metrics`` (CSV: MAE/RMSE overall, per phase and per order-parameter bin, plus the
     Spearman rank correlation of atomic uncertainty with atomic error), the ``parity`` plot and the
     uncertainty-against-error plot ``uq``. A pool without labels gets scores only (said in the log).
     ``forces``: add the force committee's frame scores (and, in ``metrics``, their Spearman rank
-    correlation with the frames' energy errors)."""
+    correlation with the frames' energy errors). ``device``: where the networks run (see
+    :func:`predict_pool`)."""
     model = load_ensemble(list(members))
     pred = predict_pool(model, pool, batch_frames=int(batch_frames), progress=progress, aevs=aevs or None,
-                        on_mismatch=on_mismatch, forces=forces)
+                        on_mismatch=on_mismatch, forces=forces, device=device)
     write_prediction(pred, scores, atomic)
     if not any((metrics, parity, uq)):
         return pred

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import device_for
 from ..errors import DatasetError, NNPDistillError
 from ..io_utils import atomic_path, save_npz
 from ..units import HARTREE_EV
@@ -96,21 +97,23 @@ class _Flat:
     """All frames flattened: per-frame arrays plus a flat atom axis, in torch."""
 
     def __init__(self, groups: list[Group], dtype: torch.dtype, need_forces: bool,
-                 self_energy_eV: float = 0.0):
+                 self_energy_eV: float = 0.0, device: torch.device | str = "cpu"):
         self.groups = groups
+        self.device = device = torch.device(device)
         self.index = np.concatenate([g.index for g in groups])
         self.group_of = np.concatenate([np.full(g.n_frames, k) for k, g in enumerate(groups)])
         self.local = np.concatenate([np.arange(g.n_frames) for g in groups])
         self.n_atoms = torch.tensor(np.concatenate([np.full(g.n_frames, g.n_atoms) for g in groups]),
-                                    dtype=dtype)
+                                    dtype=dtype, device=device)
         # Energies minus the fitted self-energies, in float64 before the cast: DFT totals carry offsets of
         # tens of eV per atom that float32 would round to ~1e-5 eV/atom; the networks learn the residual.
         n_atoms = np.concatenate([np.full(g.n_frames, g.n_atoms, dtype=np.float64) for g in groups])
         energy = np.concatenate([g.energy for g in groups]).astype(np.float64)
         residual = energy - n_atoms * float(self_energy_eV)
-        self.energy = torch.tensor(residual, dtype=dtype)
+        self.energy = torch.tensor(residual, dtype=dtype, device=device)
         counts = self.n_atoms.long()
-        self.atom_start = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)[:-1]])
+        self.atom_start = torch.cat([torch.zeros(1, dtype=torch.long, device=device),
+                                     torch.cumsum(counts, 0)[:-1]])
         self.dtype = dtype
         self.need_forces = need_forces
         weight = np.concatenate([np.asarray(g.meta.get("loss_weight", np.ones(g.n_frames)), dtype=np.float64)
@@ -118,7 +121,7 @@ class _Flat:
         if not (np.all(np.isfinite(weight)) and np.all(weight > 0)):
             raise DatasetError("frame meta loss_weight must be positive and finite for every frame")
         # None when every frame weighs alike: the plain mean, the same numbers as without weights
-        self.weight = None if np.all(weight == 1.0) else torch.tensor(weight, dtype=dtype)
+        self.weight = None if np.all(weight == 1.0) else torch.tensor(weight, dtype=dtype, device=device)
 
     def mean_sq(self, err: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Mean squared ``err`` of ``frames``, weighted by their ``loss_weight`` where the set has one."""
@@ -133,9 +136,9 @@ class _Flat:
     def rows(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat atom rows of ``frames`` and, per row, its position in ``frames``."""
         counts = self.n_atoms[frames].long()
-        owner = torch.repeat_interleave(torch.arange(len(frames)), counts)
+        owner = torch.repeat_interleave(torch.arange(len(frames), device=self.device), counts)
         starts = torch.repeat_interleave(self.atom_start[frames], counts)
-        within = torch.arange(int(counts.sum())) - torch.repeat_interleave(
+        within = torch.arange(int(counts.sum()), device=self.device) - torch.repeat_interleave(
             torch.cumsum(counts, 0) - counts, counts)
         return starts + within, owner
 
@@ -148,15 +151,15 @@ def _compute_all_aevs(model: NNPModel, flat: _Flat, chunk_frames: int = 256) -> 
             for s in range(0, g.n_frames, chunk_frames):
                 e = min(s + chunk_frames, g.n_frames)
                 pairs = neighbor_pairs(g.positions[s:e], g.cell[s:e], model.cutoff_A)
-                pos = torch.tensor(g.positions[s:e], dtype=flat.dtype)
-                cel = torch.tensor(g.cell[s:e], dtype=flat.dtype)
+                pos = torch.tensor(g.positions[s:e], dtype=flat.dtype, device=flat.device)
+                cel = torch.tensor(g.cell[s:e], dtype=flat.dtype, device=flat.device)
                 out.append(compute_aevs(model, pos, cel, pairs))
     return torch.cat(out)
 
 
 def _frame_energy_per_atom(net, aevs_rows, owner, n_frames, n_atoms, self_e_hartree) -> torch.Tensor:
     atomic = net(aevs_rows)
-    total = torch.zeros(n_frames, dtype=atomic.dtype).index_add(0, owner, atomic)
+    total = torch.zeros(n_frames, dtype=atomic.dtype, device=atomic.device).index_add(0, owner, atomic)
     return (total / n_atoms + self_e_hartree) * HARTREE_EV
 
 
@@ -165,13 +168,13 @@ def _force_batch(model, net, flat: _Flat, frames: np.ndarray, create_graph: bool
     g = flat.groups[int(flat.group_of[frames[0]])]
     loc = flat.local[frames]
     pairs = neighbor_pairs(g.positions[loc], g.cell[loc], model.cutoff_A)
-    pos = torch.tensor(g.positions[loc], dtype=flat.dtype, requires_grad=True)
-    cel = torch.tensor(g.cell[loc], dtype=flat.dtype)
+    pos = torch.tensor(g.positions[loc], dtype=flat.dtype, device=flat.device, requires_grad=True)
+    cel = torch.tensor(g.cell[loc], dtype=flat.dtype, device=flat.device)
     aevs = compute_aevs(model, pos, cel, pairs)
     atomic = net(aevs).reshape(len(loc), g.n_atoms)
     e_per_atom = atomic.sum(1) / g.n_atoms * HARTREE_EV  # residual: the self-energy is out of the labels
     forces = -torch.autograd.grad(atomic.sum() * HARTREE_EV, pos, create_graph=create_graph)[0]
-    f_true = torch.tensor(g.forces[loc], dtype=flat.dtype)
+    f_true = torch.tensor(g.forces[loc], dtype=flat.dtype, device=flat.device)
     return e_per_atom, forces, f_true
 
 
@@ -195,6 +198,7 @@ def train_member(
     seed: int = 0,
     out_dir: str | os.PathLike | None = None,
     valid_source=None,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Train one member on ``source`` (path to a frame store, Frames-like, or list of those).
 
@@ -202,10 +206,14 @@ def train_member(
     (method ``nnp_settings.self_energy_method``). If ``valid_source`` is given, it is the validation
     set and all of ``source`` trains; otherwise ``source`` is split with ``seed``.
     When ``out_dir`` is given: ``model.pt``, ``learning_curve.csv`` and checkpoints go there.
+    ``device``: where the member trains (``cpu``, ``cuda``, ``auto``; default: the workflow's
+    ``device.train``, else the CPU). The weights are drawn and the batches ordered on the CPU whatever the
+    device, and the trained model comes back on the CPU.
     """
     t0 = time.perf_counter()
     ts = train_settings
     dtype = getattr(torch, ts.dtype)
+    dev = device_for("train", device)
     need_forces = ts.force_weight > 0
     groups = load_groups(source)
     z = build_model(nnp_settings, 1, seed=0).atomic_number
@@ -214,7 +222,7 @@ def train_member(
     e_all = np.concatenate([g.energy for g in groups])
     settings = nnp_settings if nnp_settings.self_energy_method == "fixed" else nnp_settings.replace(
         self_energy_eV=fit_self_energy(n_all, e_all, nnp_settings.self_energy_method))
-    model = build_model(settings, n_members=1, seed=seed, dtype=dtype)
+    model = build_model(settings, n_members=1, seed=seed, dtype=dtype).to(dev)
     params = list(model.member_networks()[0].parameters())
 
     def net(aev: torch.Tensor) -> torch.Tensor:
@@ -223,11 +231,11 @@ def train_member(
     if valid_source is not None:
         vgroups = load_groups(valid_source)
         check_groups(vgroups, z, settings.element, need_forces=need_forces, name="validation frames")
-        flat = _Flat(groups + vgroups, dtype, need_forces, settings.self_energy_eV)
+        flat = _Flat(groups + vgroups, dtype, need_forces, settings.self_energy_eV, dev)
         n_train = sum(g.n_frames for g in groups)
         tr_pos, va_pos = np.arange(n_train), np.arange(n_train, len(flat))
     else:
-        flat = _Flat(groups, dtype, need_forces, settings.self_energy_eV)
+        flat = _Flat(groups, dtype, need_forces, settings.self_energy_eV, dev)
         tr_pos, va_pos = split_indices(len(flat), ts.train_fraction, seed)
 
     gen = torch.Generator().manual_seed(int(seed) % (2**63))
@@ -248,7 +256,7 @@ def train_member(
         errs = []
         with torch.no_grad():
             for s in range(0, len(positions), 512):
-                fr = torch.as_tensor(positions[s:s + 512])
+                fr = torch.as_tensor(positions[s:s + 512], device=dev)
                 if aevs is not None:
                     rows, owner = flat.rows(fr)
                     pred = _frame_energy_per_atom(net, aevs[rows], owner, len(fr), flat.n_atoms[fr], self_e)
@@ -271,7 +279,7 @@ def train_member(
         model.train()
         sq_sum, f_sq_sum, n_seen = 0.0, 0.0, 0
         for batch in _batches(tr_pos, ts.batch_frames, gen, flat, by_group=by_group):
-            fr = torch.as_tensor(batch)
+            fr = torch.as_tensor(batch, device=dev)
             optimizer.zero_grad(set_to_none=True)
             if need_forces:
                 pred, f_pred, f_true = _force_batch(model, net, flat, batch, create_graph=True)
@@ -295,7 +303,8 @@ def train_member(
         v_err = energy_eval(va_pos)
         v_rmse = float(torch.sqrt((v_err**2).mean()))
         v_mae = float(v_err.abs().mean())
-        v_loss = v_rmse**2 if flat.weight is None else float(flat.mean_sq(v_err, torch.as_tensor(va_pos)))
+        v_loss = (v_rmse**2 if flat.weight is None
+                  else float(flat.mean_sq(v_err, torch.as_tensor(va_pos, device=dev))))
         row = {
             "epoch": epoch,
             "lr": optimizer.param_groups[0]["lr"],
@@ -330,6 +339,7 @@ def train_member(
             log.info("early stop at epoch %d (best %d)", epoch, best[1])
             break
     model.load_state_dict(best[2])
+    model.to("cpu")  # no-op on the CPU; callers get a model they can save and use anywhere
     model.eval()
     result = TrainResult(model, history, best[1], flat.index[tr_pos], flat.index[va_pos],
                          time.perf_counter() - t0)
@@ -351,15 +361,15 @@ def _uncached_energy(model, net, flat: _Flat, positions: np.ndarray, grad: bool 
             g = flat.groups[int(k)]
             loc = flat.local[sel]
             pairs = neighbor_pairs(g.positions[loc], g.cell[loc], model.cutoff_A)
-            aev = compute_aevs(model, torch.tensor(g.positions[loc], dtype=flat.dtype),
-                               torch.tensor(g.cell[loc], dtype=flat.dtype), pairs)
+            aev = compute_aevs(model, torch.tensor(g.positions[loc], dtype=flat.dtype, device=flat.device),
+                               torch.tensor(g.cell[loc], dtype=flat.dtype, device=flat.device), pairs)
             atomic = net(aev).reshape(len(loc), g.n_atoms)
             out.append(atomic.sum(1) / g.n_atoms * HARTREE_EV)  # residual energy per atom
     if len(out) > 1:  # restore the order of ``positions``
         order = np.concatenate([np.flatnonzero(flat.group_of[positions] == k)
                                 for k in np.unique(flat.group_of[positions])])
         pred = torch.cat(out)
-        return pred[torch.as_tensor(np.argsort(order))]
+        return pred[torch.as_tensor(np.argsort(order), device=pred.device)]
     return out[0]
 
 

@@ -240,10 +240,12 @@ def _cached_run(path: Path, fingerprint: str, compute):
 def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLike,
                       settings: ValidateSettings,
                       symbol: str, potential: str | None = None, seed: int = 0,
-                      progress: bool = True) -> pd.DataFrame:
+                      progress: bool = True, device: str | None = None) -> pd.DataFrame:
     """Run the validation of ``members`` (model files of one ensemble) against the element's EAM and write
     ``validation.csv``/``.md``/``.json``, ``rdf.png`` and ``candidates.h5`` in ``out_dir``; returns the
-    table."""
+    table. ``device``: where both MD runs evaluate their forces (default: the workflow's
+    ``device.validate``, else the CPU)."""
+    from ..device import device_for
     from ..md.run import potential_from_eam
     from ..runtime import Progress
     from .predict import load_ensemble
@@ -256,7 +258,8 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     if model.n_members < 2:
         raise ConfigError(f"validation needs an ensemble of at least 2 members (the uncertainty is their "
                           f"spread), got {model.n_members}")
-    pot = potential_from_eam(symbol, potential)
+    dev = str(device_for("validate", device))
+    pot = potential_from_eam(symbol, potential, device=dev)
     if pot.atomic_number != int(model.atomic_number):
         raise ConfigError(f"the ensemble is for Z = {model.atomic_number}, the reference potential for "
                           f"{symbol} (Z = {pot.atomic_number})")
@@ -281,7 +284,7 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
         ref = _cached_run(out / "validate_reference.partial.npz", fp,
                           lambda: run_with(pot.factory(), 1, False))
         nnp = _cached_run(out / "validate_nnp.partial.npz", fp,
-                          lambda: run_with(EnsembleEvaluator(model), 2, s.nve_steps > 0))
+                          lambda: run_with(EnsembleEvaluator(model, dev), 2, s.nve_steps > 0))
     # the NNP's own frames re-labelled by the reference
     ev = pot.factory()
     F, B = nnp["energy"].shape
