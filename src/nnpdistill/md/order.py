@@ -30,7 +30,7 @@ def fcc_cells_per_side(n_atoms: int) -> int:
 
 def g_vectors(cells: torch.Tensor, n_cells: int) -> torch.Tensor:
     """(B, 4, 3) {111} reciprocal vectors (Å⁻¹) of an L×L×L FCC supercell with cells (B,3,3)."""
-    m = FCC111.to(cells.dtype) * n_cells
+    m = FCC111.to(device=cells.device, dtype=cells.dtype) * n_cells
     hinv = torch.linalg.inv(cells)  # (B,3,3)
     return 2.0 * math.pi * torch.einsum("bij,kj->bki", hinv, m)
 
