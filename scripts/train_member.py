@@ -13,4 +13,5 @@ setup_job(sm.log[0], sm.threads)
 nnp = NNPSettings.from_dict({"element": sm.params.symbol, **dict(sm.params.nnp_settings)})
 train = TrainSettings.from_dict(dict(sm.params.train_settings))
 make_member(sm.input.frames, nnp, train, seed=int(sm.params.seed), out_dir=Path(sm.output.model).parent,
-            previous=sm.params.previous or None, member=sm.wildcards.member)
+            previous=sm.params.previous or None, member=sm.wildcards.member,
+            init=getattr(sm.input, "init", None) or None)  # distill.warm_start: the previous member

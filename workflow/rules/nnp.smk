@@ -19,7 +19,7 @@ wildcard_constraints:
 rule train_member:
     """Train ensemble member {member} (its own seed and train/validation split) on a training set."""
     input:
-        frames=training_frames,
+        unpack(training_inputs),
     output:
         model=res("{element}/{trainset}/members/{member}/model.pt"),
         curve=res("{element}/{trainset}/members/{member}/learning_curve.csv"),

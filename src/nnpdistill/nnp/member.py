@@ -19,10 +19,11 @@ MEMBER_FILES = ("model.pt", "learning_curve.csv")
 
 def make_member(frames: str | os.PathLike, nnp_settings: NNPSettings, train_settings: TrainSettings, *,
                 seed: int, out_dir: str | os.PathLike, previous: str | os.PathLike | None = None,
-                member: str | int | None = None) -> str:
+                member: str | int | None = None, init: str | os.PathLike | None = None) -> str:
     """Train member ``member`` on ``frames`` into ``out_dir``, or copy it from the iteration folder
     ``previous`` when the selection beside ``frames`` (``selection.csv``) holds the same frames as the
-    one in ``previous``. Returns ``"trained"`` or ``"copied"``."""
+    one in ``previous``. ``init``: the model file a warm start begins from (``distill.warm_start``).
+    Returns ``"trained"`` or ``"copied"``."""
     from ..distill import same_selection
 
     here = Path(frames).parent
@@ -32,5 +33,7 @@ def make_member(frames: str | os.PathLike, nnp_settings: NNPSettings, train_sett
         for name in MEMBER_FILES:
             copy_atomic(source / name, Path(out_dir) / name)
         return "copied"
-    train_member(frames, nnp_settings, train_settings, seed=seed, out_dir=out_dir)
+    if init:
+        log.info("warm start from %s", init)
+    train_member(frames, nnp_settings, train_settings, seed=seed, out_dir=out_dir, init_model=init or None)
     return "trained"

@@ -31,10 +31,16 @@ import torch
 from ..device import device_for
 from ..errors import DatasetError, NNPDistillError
 from ..io_utils import atomic_path, save_npz
-from ..units import HARTREE_EV
-from .batch import compute_aevs, neighbor_pairs
 from .builder import NNPModel, NNPSettings, build_model, fit_self_energy, settings_from_dict
-from .data import Group, check_groups, load_groups
+from .data import check_groups, load_groups
+from .train_data import (
+    _compute_all_aevs,
+    _Flat,
+    _force_batch,
+    _force_valid_mse,
+    _frame_energy_per_atom,
+    _uncached_energy,
+)
 
 log = logging.getLogger("nnpdistill.nnp.train")
 
@@ -93,91 +99,6 @@ def split_indices(n_frames: int, train_fraction: float, seed: int) -> tuple[np.n
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
 
 
-class _Flat:
-    """All frames flattened: per-frame arrays plus a flat atom axis, in torch."""
-
-    def __init__(self, groups: list[Group], dtype: torch.dtype, need_forces: bool,
-                 self_energy_eV: float = 0.0, device: torch.device | str = "cpu"):
-        self.groups = groups
-        self.device = device = torch.device(device)
-        self.index = np.concatenate([g.index for g in groups])
-        self.group_of = np.concatenate([np.full(g.n_frames, k) for k, g in enumerate(groups)])
-        self.local = np.concatenate([np.arange(g.n_frames) for g in groups])
-        self.n_atoms = torch.tensor(np.concatenate([np.full(g.n_frames, g.n_atoms) for g in groups]),
-                                    dtype=dtype, device=device)
-        # Energies minus the fitted self-energies, in float64 before the cast: DFT totals carry offsets of
-        # tens of eV per atom that float32 would round to ~1e-5 eV/atom; the networks learn the residual.
-        n_atoms = np.concatenate([np.full(g.n_frames, g.n_atoms, dtype=np.float64) for g in groups])
-        energy = np.concatenate([g.energy for g in groups]).astype(np.float64)
-        residual = energy - n_atoms * float(self_energy_eV)
-        self.energy = torch.tensor(residual, dtype=dtype, device=device)
-        counts = self.n_atoms.long()
-        self.atom_start = torch.cat([torch.zeros(1, dtype=torch.long, device=device),
-                                     torch.cumsum(counts, 0)[:-1]])
-        self.dtype = dtype
-        self.need_forces = need_forces
-        weight = np.concatenate([np.asarray(g.meta.get("loss_weight", np.ones(g.n_frames)), dtype=np.float64)
-                                 for g in groups])
-        if not (np.all(np.isfinite(weight)) and np.all(weight > 0)):
-            raise DatasetError("frame meta loss_weight must be positive and finite for every frame")
-        # None when every frame weighs alike: the plain mean, the same numbers as without weights
-        self.weight = None if np.all(weight == 1.0) else torch.tensor(weight, dtype=dtype, device=device)
-
-    def mean_sq(self, err: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """Mean squared ``err`` of ``frames``, weighted by their ``loss_weight`` where the set has one."""
-        if self.weight is None:
-            return (err**2).mean()
-        w = self.weight[frames]
-        return (w * err**2).sum() / w.sum()
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def rows(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat atom rows of ``frames`` and, per row, its position in ``frames``."""
-        counts = self.n_atoms[frames].long()
-        owner = torch.repeat_interleave(torch.arange(len(frames), device=self.device), counts)
-        starts = torch.repeat_interleave(self.atom_start[frames], counts)
-        within = torch.arange(int(counts.sum()), device=self.device) - torch.repeat_interleave(
-            torch.cumsum(counts, 0) - counts, counts)
-        return starts + within, owner
-
-
-def _compute_all_aevs(model: NNPModel, flat: _Flat, chunk_frames: int = 256) -> torch.Tensor:
-    """AEVs of every atom ``(A_total, D)``, in the flat order, without gradients."""
-    out = []
-    with torch.no_grad():
-        for g in flat.groups:
-            for s in range(0, g.n_frames, chunk_frames):
-                e = min(s + chunk_frames, g.n_frames)
-                pairs = neighbor_pairs(g.positions[s:e], g.cell[s:e], model.cutoff_A)
-                pos = torch.tensor(g.positions[s:e], dtype=flat.dtype, device=flat.device)
-                cel = torch.tensor(g.cell[s:e], dtype=flat.dtype, device=flat.device)
-                out.append(compute_aevs(model, pos, cel, pairs))
-    return torch.cat(out)
-
-
-def _frame_energy_per_atom(net, aevs_rows, owner, n_frames, n_atoms, self_e_hartree) -> torch.Tensor:
-    atomic = net(aevs_rows)
-    total = torch.zeros(n_frames, dtype=atomic.dtype, device=atomic.device).index_add(0, owner, atomic)
-    return (total / n_atoms + self_e_hartree) * HARTREE_EV
-
-
-def _force_batch(model, net, flat: _Flat, frames: np.ndarray, create_graph: bool):
-    """Per-atom energies and forces of ``frames`` (must share one group) with a live graph."""
-    g = flat.groups[int(flat.group_of[frames[0]])]
-    loc = flat.local[frames]
-    pairs = neighbor_pairs(g.positions[loc], g.cell[loc], model.cutoff_A)
-    pos = torch.tensor(g.positions[loc], dtype=flat.dtype, device=flat.device, requires_grad=True)
-    cel = torch.tensor(g.cell[loc], dtype=flat.dtype, device=flat.device)
-    aevs = compute_aevs(model, pos, cel, pairs)
-    atomic = net(aevs).reshape(len(loc), g.n_atoms)
-    e_per_atom = atomic.sum(1) / g.n_atoms * HARTREE_EV  # residual: the self-energy is out of the labels
-    forces = -torch.autograd.grad(atomic.sum() * HARTREE_EV, pos, create_graph=create_graph)[0]
-    f_true = torch.tensor(g.forces[loc], dtype=flat.dtype, device=flat.device)
-    return e_per_atom, forces, f_true
-
-
 def _batches(positions: np.ndarray, batch: int, gen: torch.Generator, flat: _Flat, by_group: bool):
     perm = positions[torch.randperm(len(positions), generator=gen).numpy()]
     if not by_group:
@@ -199,6 +120,7 @@ def train_member(
     out_dir: str | os.PathLike | None = None,
     valid_source=None,
     device: str | torch.device | None = None,
+    init_model: str | os.PathLike | NNPModel | None = None,
 ) -> TrainResult:
     """Train one member on ``source`` (path to a frame store, Frames-like, or list of those).
 
@@ -209,6 +131,10 @@ def train_member(
     ``device``: where the member trains (``cpu``, ``cuda``, ``auto``; default: the workflow's
     ``device.train``, else the CPU). The weights are drawn and the batches ordered on the CPU whatever the
     device, and the trained model comes back on the CPU.
+    ``init_model``: a one-member model (file or object) to start from instead of fresh weights (the
+    distillation loop's warm start): its weights, descriptor standardisation and self-energy are kept, so
+    only the split, the batch order and the optimiser are new; its settings must be ``nnp_settings``
+    (the self-energy aside).
     """
     t0 = time.perf_counter()
     ts = train_settings
@@ -220,9 +146,14 @@ def train_member(
     check_groups(groups, z, nnp_settings.element, need_forces=need_forces)
     n_all = np.concatenate([np.full(g.n_frames, g.n_atoms) for g in groups])
     e_all = np.concatenate([g.energy for g in groups])
-    settings = nnp_settings if nnp_settings.self_energy_method == "fixed" else nnp_settings.replace(
-        self_energy_eV=fit_self_energy(n_all, e_all, nnp_settings.self_energy_method))
-    model = build_model(settings, n_members=1, seed=seed, dtype=dtype).to(dev)
+    if init_model is not None:
+        model = _warm_model(init_model, nnp_settings, dtype)
+        settings = model.settings
+    else:
+        settings = nnp_settings if nnp_settings.self_energy_method == "fixed" else nnp_settings.replace(
+            self_energy_eV=fit_self_energy(n_all, e_all, nnp_settings.self_energy_method))
+        model = build_model(settings, n_members=1, seed=seed, dtype=dtype)
+    model = model.to(dev)
     params = list(model.member_networks()[0].parameters())
 
     def net(aev: torch.Tensor) -> torch.Tensor:
@@ -245,7 +176,8 @@ def train_member(
 
     use_cache = ts.cache_aevs
     all_aevs = _compute_all_aevs(model, flat)
-    model.set_aev_standardisation(0, all_aevs)  # from every frame of the source (train + valid)
+    if init_model is None:  # a warm start keeps the scaling its weights were trained with
+        model.set_aev_standardisation(0, all_aevs)  # from every frame of the source (train + valid)
     aevs = all_aevs if use_cache else None
     del all_aevs
     t_cache = time.perf_counter() - t0
@@ -353,35 +285,18 @@ def train_member(
     return result
 
 
-def _uncached_energy(model, net, flat: _Flat, positions: np.ndarray, grad: bool = False) -> torch.Tensor:
-    out = []
-    with torch.set_grad_enabled(grad):
-        for k in np.unique(flat.group_of[positions]):
-            sel = positions[flat.group_of[positions] == k]
-            g = flat.groups[int(k)]
-            loc = flat.local[sel]
-            pairs = neighbor_pairs(g.positions[loc], g.cell[loc], model.cutoff_A)
-            aev = compute_aevs(model, torch.tensor(g.positions[loc], dtype=flat.dtype, device=flat.device),
-                               torch.tensor(g.cell[loc], dtype=flat.dtype, device=flat.device), pairs)
-            atomic = net(aev).reshape(len(loc), g.n_atoms)
-            out.append(atomic.sum(1) / g.n_atoms * HARTREE_EV)  # residual energy per atom
-    if len(out) > 1:  # restore the order of ``positions``
-        order = np.concatenate([np.flatnonzero(flat.group_of[positions] == k)
-                                for k in np.unique(flat.group_of[positions])])
-        pred = torch.cat(out)
-        return pred[torch.as_tensor(np.argsort(order), device=pred.device)]
-    return out[0]
-
-
-def _force_valid_mse(model, net, flat: _Flat, positions: np.ndarray, batch: int) -> float:
-    sq, n = 0.0, 0
-    for k in np.unique(flat.group_of[positions]):
-        sel = positions[flat.group_of[positions] == k]
-        for s in range(0, len(sel), batch):
-            _, f_pred, f_true = _force_batch(model, net, flat, sel[s:s + batch], create_graph=False)
-            sq += float(((f_pred.detach() - f_true) ** 2).sum())
-            n += f_true.numel()
-    return sq / max(n, 1)
+def _warm_model(init, nnp_settings: NNPSettings, dtype: torch.dtype) -> NNPModel:
+    """The model a warm start begins from: one member, the same settings as ``nnp_settings`` except the
+    fitted self-energy, in ``dtype`` (a copy: the caller's object is not trained in place)."""
+    model = NNPModel.load(init) if isinstance(init, (str, os.PathLike)) else copy.deepcopy(init)
+    if model.n_members != 1:
+        raise NNPDistillError(f"a warm start needs a one-member model, got {model.n_members} members")
+    mine = {k: v for k, v in model.settings.to_dict().items() if k != "self_energy_eV"}
+    want = {k: v for k, v in nnp_settings.to_dict().items() if k != "self_energy_eV"}
+    if mine != want:
+        diff = sorted(k for k in set(mine) | set(want) if mine.get(k) != want.get(k))
+        raise NNPDistillError(f"cannot warm-start from a model with other NNP settings ({', '.join(diff)})")
+    return model.to(dtype)
 
 
 def write_learning_curve(history: list[dict], path: str | os.PathLike) -> None:

@@ -9,10 +9,14 @@ def nnp_cfg(wc):
 
 # used by nnp.smk
 def train_settings(wc):
-    """`nnp.train`, with `nnp.train_whole_pool` laid over it for a whole-pool training set."""
+    """`nnp.train`, with `nnp.train_whole_pool` laid over it for a whole-pool training set, and
+    `distill.warm_start_max_epochs` for a warm-started member of the loop."""
     nnp = nnp_cfg(wc)
     if wc.trainset.endswith("_all"):
         return {**nnp["train"], **nnp["train_whole_pool"]}
+    cap = distill_cfg(wc)["warm_start_max_epochs"]
+    if cap is not None and warm_start_model(wc):
+        return {**nnp["train"], "max_epochs": cap}
     return nnp["train"]
 
 
@@ -21,6 +25,27 @@ def training_frames(wc):
     if wc.trainset.startswith(("translated/", "labelled/")):
         return res(f"{wc.element}/{wc.trainset}.h5")
     return res(f"{wc.element}/{wc.trainset}/train.h5")
+
+
+# used by nnp.smk
+def training_inputs(wc):
+    """The member's training frames, and with `distill.warm_start` the model it starts from."""
+    init = warm_start_model(wc)
+    return {"frames": training_frames(wc), **({"init": init} if init else {})}
+
+
+def warm_start_model(wc):
+    """With `distill.warm_start`, the model file member {member} of a loop iteration i > 0 starts from:
+    member {member} of the latest earlier iteration of the same strategy whose ensemble is trained (every
+    iteration for the loop; the compared ones for a baseline). "" otherwise (fresh weights)."""
+    if not wc.trainset.startswith("distill/") or not distill_cfg(wc)["warm_start"]:
+        return ""
+    head, _, tail = wc.trainset.rpartition("iter_")  # head: "distill/{strategy}/"
+    strategy = head.split("/")[1]
+    earlier = [it for it in evaluated_iterations(distill_cfg(wc), strategy) if it < int(tail)]
+    if not earlier:
+        return ""
+    return res(f"{wc.element}/{head}iter_{earlier[-1]}/members/{wc.member}/model.pt")
 
 
 # used by nnp.smk
