@@ -39,11 +39,6 @@ envvars:
     *DEVICE_ENV,
 
 
-def stage_gpus(stage):
-    """GPUs a rule of ``stage`` requests (SLURM `gpu` resource): one where the stage runs on cuda."""
-    return 1 if config["device"][stage].startswith("cuda") else 0
-
-
 BASE_DIR = Path(workflow.basedir)
 RESULTS = config["results_dir"]
 

@@ -2,6 +2,12 @@
 # functions only (snakemake --lint keeps rule files free of them); included by common.smk.
 
 
+# used by sample.smk, nnp.smk and label.smk (resources)
+def stage_gpus(stage):
+    """GPUs each job of ``stage`` requests (SLURM `gpu` resource), one where the stage runs on cuda."""
+    return 1 if config["device"][stage].startswith("cuda") else 0
+
+
 # used by sample.smk
 def _sample_params(method):
     return dict(
