@@ -128,6 +128,8 @@ class OnDevice:
         return _to(out, positions.device)
 
     def __getattr__(self, name):
+        if "fn" not in self.__dict__:  # copying or unpickling, before __init__ ran
+            raise AttributeError(name)
         return getattr(self.__dict__["fn"], name)
 
 
