@@ -184,6 +184,8 @@ INLINE = {
     "scripts/ci/slurm-cluster.sh up|status|down": (
         "scripts/ci/slurm-stage.sh starts and stops the cluster with it"
     ),
+    "docs/campaign/transfer/seeds.sh 2024": (
+        "run: bash -n docs/campaign/transfer/seeds.sh  # a syntax check: a seed replicate is an hour"),
     "docs/campaign/replicate.sh N": (
         "run: bash -n docs/campaign/replicate.sh  # a syntax check: it needs the recorded campaign's pools"
     ),
