@@ -14,7 +14,7 @@ smk=(snakemake --cores "${CORES:-2}" --rerun-triggers mtime)
     --config seed="$seed" results_dir="$base" -- "$base/transfer.csv"
 for el in Ni Al Cu Ag Au Pd Pt Nb Fe W Ta Mg Zr; do
     mkdir -p "$out/$el"
-    for part in sample eam; do ln -sfn "../../${base#results/}/$el/$part" "$out/$el/$part"; done
+    for part in sample eam; do mkdir -p "$base/$el/$part"; ln -sfn "../../${base#results/}/$el/$part" "$out/$el/$part"; done
 done
 ln -sfn "../../${base#results/}/Ni/distill" "$out/Ni/distill"
 "${smk[@]}" --configfile config/taste.yaml config/transfer.yaml config/transfer-crystals.yaml \
