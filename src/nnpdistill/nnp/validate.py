@@ -241,10 +241,9 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
                       settings: ValidateSettings,
                       symbol: str, potential: str | None = None, seed: int = 0,
                       progress: bool = True, device: str | None = None) -> pd.DataFrame:
-    """Run the validation of ``members`` (model files of one ensemble) against the element's EAM and write
-    ``validation.csv``/``.md``/``.json``, ``rdf.png`` and ``candidates.h5`` in ``out_dir``; returns the
-    table. ``device``: where both MD runs evaluate their forces (default: the workflow's
-    ``device.validate``, else the CPU)."""
+    """Validate ``members`` (one ensemble's model files) against the element's EAM; write ``validation.csv``
+    /``.md``/``.json``, ``rdf.png``, ``candidates.h5`` in ``out_dir``; return the table. ``device``: where
+    both MD runs evaluate forces (default: the workflow's ``device.validate``, else the CPU)."""
     from ..device import device_for
     from ..md.run import potential_from_eam
     from ..runtime import Progress
@@ -256,10 +255,8 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
     out.mkdir(parents=True, exist_ok=True)
     model = load_ensemble(members)
     if model.n_members < 2:
-        raise ConfigError(f"validation needs an ensemble of at least 2 members (the uncertainty is their "
-                          f"spread), got {model.n_members}")
-    dev = str(device_for("validate", device))
-    pot = potential_from_eam(symbol, potential, device=dev)
+        raise ConfigError(f"validation needs at least 2 members (the spread), got {model.n_members}")
+    pot = potential_from_eam(symbol, potential, device=str(device_for("validate", device)))
     if pot.atomic_number != int(model.atomic_number):
         raise ConfigError(f"the ensemble is for Z = {model.atomic_number}, the reference potential for "
                           f"{symbol} (Z = {pot.atomic_number})")
@@ -284,7 +281,7 @@ def validate_ensemble(members: list[str | os.PathLike], out_dir: str | os.PathLi
         ref = _cached_run(out / "validate_reference.partial.npz", fp,
                           lambda: run_with(pot.factory(), 1, False))
         nnp = _cached_run(out / "validate_nnp.partial.npz", fp,
-                          lambda: run_with(EnsembleEvaluator(model, dev), 2, s.nve_steps > 0))
+                          lambda: run_with(EnsembleEvaluator(model, pot.device), 2, s.nve_steps > 0))
     # the NNP's own frames re-labelled by the reference
     ev = pot.factory()
     F, B = nnp["energy"].shape
