@@ -28,17 +28,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
-from nnpdistill.device import on_device  # noqa: E402
 from nnpdistill.io_utils import set_torch_threads  # noqa: E402
-from nnpdistill.md.momt import Bias2D, MOMTForce, order_range  # noqa: E402
-from nnpdistill.md.order import make_order  # noqa: E402
 from nnpdistill.md.run import potential_from_eam  # noqa: E402
-from nnpdistill.md.setup import MDParams, fcc_state  # noqa: E402
 from nnpdistill.nnp.builder import NNPSettings, build_model  # noqa: E402
 from nnpdistill.nnp.predict import predict_pool  # noqa: E402
 from nnpdistill.nnp.train import TrainSettings, train_member  # noqa: E402
 from nnpdistill.potentials import load_eam  # noqa: E402
-from nnpdistill.units import BAR_EV_PER_A3  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from bench_md import bench  # noqa: E402 - the sampling stage's MD timing, shared
 
 
 def labelled(n: int, rep: int, seed: int = 0) -> dict:
@@ -68,25 +66,7 @@ def loop_seconds(device: str, train: dict, pool: dict, epochs: int, members: int
 def md_seconds(device: str, walkers: int, steps: int) -> float:
     """Seconds per MOMT (q6) step of the whole batch of 108-atom Ni walkers."""
     os.environ["NNPDISTILL_EAM_KERNEL"] = "auto"  # cpp on the CPU, torch on the GPU
-    pot = potential_from_eam("Ni", device=device)
-    gen = torch.Generator().manual_seed(0)
-    md = MDParams()
-    state = fcc_state(walkers, 108, pot.lattice_A, pot.mass_amu, 2000.0, gen)
-    ev = pot.factory()
-    e = ev(state.positions, state.cells).energy
-    bias = Bias2D((float(e.min()) - 10, float(e.max()) + 60), order_range(108), 60, 80)
-    fn = MOMTForce(ev, bias, md.pressure_bar * BAR_EV_PER_A3, 2000.0, 1000.0, 3000.0,
-                   order=on_device(make_order("q6_bonds", 108, pot.lattice_A), device))
-    integ = md.integrator(2000.0, gen)
-    f, s, _ = fn(state.positions, state.cells)
-    for _ in range(10):  # warm-up (kernel builds, CUDA context)
-        f, s, _ = integ.step(state, fn, f, s)
-    if device != "cpu":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        f, s, _ = integ.step(state, fn, f, s)
-    return (time.perf_counter() - t0) / steps
+    return bench(potential_from_eam("Ni", device=device), 108, walkers, steps, "q6_bonds")
 
 
 def main() -> int:

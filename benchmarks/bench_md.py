@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from nnpdistill.device import on_device
 from nnpdistill.io_utils import set_torch_threads
 from nnpdistill.md.integrators import plain_forces
 from nnpdistill.md.momt import Bias2D, MOMTForce, order_range
@@ -31,7 +32,7 @@ from nnpdistill.units import BAR_EV_PER_A3
 
 
 def bench(pot, n_atoms: int, walkers: int, steps: int, momt: str | None) -> float:
-    """Seconds per MD step of the whole batch."""
+    """Seconds per MD step of the whole batch (forces and order parameter on ``pot.device``)."""
     gen = torch.Generator().manual_seed(0)
     md = MDParams()
     state = fcc_state(walkers, n_atoms, pot.lattice_A, pot.mass_amu, 2000.0, gen)
@@ -40,13 +41,15 @@ def bench(pot, n_atoms: int, walkers: int, steps: int, momt: str | None) -> floa
         e = ev(state.positions, state.cells).energy
         bias = Bias2D((float(e.min()) - 10, float(e.max()) + 60), order_range(n_atoms), 60, 80)
         fn = MOMTForce(ev, bias, md.pressure_bar * BAR_EV_PER_A3, 2000.0, 1000.0, 3000.0,
-                       order=make_order(momt, n_atoms, pot.lattice_A))
+                       order=on_device(make_order(momt, n_atoms, pot.lattice_A), pot.device))
     else:
         fn = plain_forces(ev)
     integ = md.integrator(2000.0, gen)
     f, s, _ = fn(state.positions, state.cells)
-    for _ in range(10):  # warm-up
+    for _ in range(10):  # warm-up (kernel builds; on a GPU its context)
         f, s, _ = integ.step(state, fn, f, s)
+    if pot.device != "cpu":
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
         f, s, _ = integ.step(state, fn, f, s)
