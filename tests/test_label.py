@@ -275,7 +275,9 @@ def _cells(symbol, a, n=2):
 def test_cp2k_labels_equal_a_direct_ase_cp2k_call(tmp_path, requires_cp2k, symbol, a, n):
     images = _cells(symbol, a, n)
     write_frames(tmp_path / "in.h5", Frames.from_atoms(images), {"element": symbol})
-    ref = make_reference(symbol, {"kind": "cp2k", "parameters": CHEAP_CP2K})
+    # nickel's one-atom cell: a coarser grid (the comparison holds at any settings; 150 Ry took 27 s a call)
+    params = CHEAP_CP2K if symbol == "Al" else {**CHEAP_CP2K, "cutoff_Ry": 60, "rel_cutoff_Ry": 15}
+    ref = make_reference(symbol, {"kind": "cp2k", "parameters": params})
     label_chunk(tmp_path / "in.h5", tmp_path / "out.h5", ref, progress=False)
     with FrameStore(tmp_path / "out.h5") as store:
         got = store.read()

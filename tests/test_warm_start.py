@@ -76,7 +76,7 @@ def _member_inputs(repo, tmp_path, warm: bool) -> dict[str, list[str]]:
     """For each planned train_member job (by its trainset/member), its inputs as the dry run lists them."""
     cfg = tmp_path / f"warm_{warm}.yaml"
     cfg.write_text("element_overrides:\n  distill:\n"
-                   f"    warm_start: {str(warm).lower()}\n    warm_start_max_epochs: 7\n"
+                   f"    n_iterations: 2\n    warm_start: {str(warm).lower()}\n    warm_start_max_epochs: 7\n"
                    "    baseline_iterations: [0]\n")
     cmd = [sys.executable, "-m", "snakemake", "-n", "--directory", str(repo), "--configfile",
            str(repo / "config/smoke.yaml"), str(cfg), "--config", f"results_dir={tmp_path}/r"]

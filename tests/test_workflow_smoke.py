@@ -132,7 +132,7 @@ def test_validation_in_md_and_its_candidates_labelled(smoke_run):
     """The smoke ensemble (10 epochs, 2 members) ran in MD beside the EAM: one row per state point, and
     its uncertain frames became a candidate store that the labelling stage labelled with the EAM."""
     base = smoke_run / "results" / "smoke" / "Ni"
-    val = base / "distill" / "uncertainty" / "iter_2" / "validate"
+    val = base / "distill" / "uncertainty" / "iter_1" / "validate"
     table = pd.read_csv(val / "validation.csv")
     assert list(table["phase"]) == ["solid", "liquid", "liquid"]
     assert np.allclose(table["temperature_K"], [0.75 * 1967, 1.1 * 1967, 2000.0])
@@ -141,7 +141,7 @@ def test_validation_in_md_and_its_candidates_labelled(smoke_run):
     with FrameStore(val / "candidates.h5") as cand:
         n_cand = len(cand)
     assert n_cand == table["n_candidates"].sum()
-    labelled = base / "labelled" / "distill" / "uncertainty" / "iter_2" / "validate" / "candidates.h5"
+    labelled = base / "labelled" / "distill" / "uncertainty" / "iter_1" / "validate" / "candidates.h5"
     with FrameStore(labelled) as st:
         assert len(st) == min(4, n_cand) and st.labels
 
@@ -153,9 +153,9 @@ def test_rerun_has_nothing_to_do(smoke_run):
 
 
 def test_more_iterations_run_only_the_new_ones(smoke_run, tmp_path):
-    planned = _planned_outputs(smoke_run, tmp_path, "element_overrides:\n  distill:\n    n_iterations: 3\n")
-    assert any("/iter_3/" in out for out in planned), "iteration 3 was not planned"
-    for old in ("/iter_0/", "/iter_1/", "/iter_2/"):
+    planned = _planned_outputs(smoke_run, tmp_path, "element_overrides:\n  distill:\n    n_iterations: 2\n")
+    assert any("/iter_2/" in out for out in planned), "iteration 2 was not planned"
+    for old in ("/iter_0/", "/iter_1/"):
         assert not any(old in out for out in planned), f"existing iteration {old} would run again"
 
 
@@ -220,24 +220,24 @@ def test_baseline_iterations_choose_the_compared_budgets(tmp_path):
 
 
 def test_multi_factor_translation_gives_the_control_as_many_frames(tmp_path):
-    """translate.scale_multipliers with two factors: the translated set holds 2 x 24 frames and the smoke
-    config's 2 native frames, so the control draws 50 of the target's own frames (not 26), and the
+    """translate.scale_multipliers with two factors: the translated set holds 2 x 16 frames and the smoke
+    config's 2 native frames, so the control draws 34 of the target's own frames (not 18), and the
     transfer table is planned on it."""
     multi = "element_overrides:\n  translate:\n    scale_multipliers: [0.98, 1.02]\n"
     planned = _planned_outputs(tmp_path, tmp_path, multi)
-    assert any("/Al/subset/momt_32_n50/pred_momt_32/metrics.csv" in out for out in planned)
-    assert not any("/Al/subset/momt_32_n26/" in out for out in planned)
+    assert any("/Al/subset/momt_32_n34/pred_momt_32/metrics.csv" in out for out in planned)
+    assert not any("/Al/subset/momt_32_n18/" in out for out in planned)
     assert any(out.strip().endswith("transfer.md") or "transfer.csv" in out for out in planned)
 
 
 def test_cold_crystals_give_the_control_as_many_frames(tmp_path):
-    """translate.crystal_strains with two strains adds the source's 4 crystals at each: 24 translated,
-    the smoke config's 2 native and 8 crystal frames, so the control draws 34 of the target's frames;
+    """translate.crystal_strains with two strains adds the source's 4 crystals at each: 16 translated,
+    the smoke config's 2 native and 8 crystal frames, so the control draws 26 of the target's frames;
     a strain outside the schema's ±0.2 stops the run before any job."""
     cold = "element_overrides:\n  translate:\n    crystal_strains: [-0.02, 0.02]\n"
     planned = _planned_outputs(tmp_path, tmp_path, cold)
-    assert any("/Al/subset/momt_32_n34/pred_momt_32/metrics.csv" in out for out in planned)
-    assert not any("/Al/subset/momt_32_n26/" in out for out in planned)
+    assert any("/Al/subset/momt_32_n26/pred_momt_32/metrics.csv" in out for out in planned)
+    assert not any("/Al/subset/momt_32_n18/" in out for out in planned)
     bad = tmp_path / "bad.yaml"
     bad.write_text("element_overrides:\n  translate:\n    crystal_strains: [0.3]\n")
     proc = _snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(bad), timeout=600)
@@ -259,10 +259,10 @@ def test_the_translated_set_holds_the_native_frames_drawn_from_the_pool(smoke_ru
     np.testing.assert_array_equal(out.energy[-2:], native.energy)
     np.testing.assert_array_equal(out.forces[-2:], native.forces)
     with FrameStore(al / "subset" / f"momt_32_n{out.n_frames}" / "train.h5") as control:
-        assert len(control) == out.n_frames == 26
+        assert len(control) == out.n_frames == 18  # the 16 distilled frames and 2 native
     table = pd.read_csv(smoke_run / "results" / "smoke" / "transfer.csv")
-    assert table.loc[0, "native_frames"] == 2 and table.loc[0, "n_frames"] == 26
-    assert "24 + 2 native" in (smoke_run / "results" / "smoke" / "transfer.md").read_text()
+    assert table.loc[0, "native_frames"] == 2 and table.loc[0, "n_frames"] == 18
+    assert "16 + 2 native" in (smoke_run / "results" / "smoke" / "transfer.md").read_text()
 
 
 def test_labelling_stage_labels_trains_and_judges_with_the_reference(smoke_run):
