@@ -41,3 +41,39 @@ def test_crystals_are_solid_in_any_orientation_and_a_liquid_is_not():
     np.testing.assert_allclose(batch, [_frac(hot), _frac(liquid), 1.0])
     with pytest.raises(ValueError, match="neighbours"):
         solid_like_fraction(np.zeros((1, 8, 3)), np.eye(3)[None] * 5)
+
+
+def test_cells_between_the_cubic_sizes_are_perfect_crystals_of_the_same_lattice():
+    """144 and 192 atoms (3x3x4, 3x4x4 conventional cells, for finite-size studies between 108 and 256):
+    every atom sits on an FCC site of the same lattice (the EAM energy per atom and the pressure of the
+    cubic 108-atom cell), both order parameters read O = N, and the box-aligned {111} vectors are the
+    lattice's whatever the shape; a size with no near-cubic shape is refused by name."""
+    from nnpdistill.errors import ConfigError
+    from nnpdistill.md.order import fcc_cells, g_vectors, make_order
+    from nnpdistill.md.run import potential_from_eam
+    from nnpdistill.md.setup import fcc_state
+
+    assert fcc_cells(108) == (3, 3, 3) and fcc_cells(144) == (3, 3, 4) and fcc_cells(192) == (3, 4, 4)
+    pot = potential_from_eam("Ni", None, 1.0, None, "cpu")
+    ev = pot.factory()
+    a = pot.lattice_A
+    ref = None
+    for n in (108, 144, 192):
+        st = fcc_state(1, n, a, pot.mass_amu, 300.0, torch.Generator().manual_seed(0))
+        assert st.positions.shape == (1, n, 3)
+        shape = torch.tensor(fcc_cells(n), dtype=torch.float64)
+        assert torch.allclose(torch.diagonal(st.cells[0]), a * shape)
+        out = ev(st.positions, st.cells)
+        e, p = out.energy.item() / n, torch.diagonal(out.stress[0]).mean().item()
+        ref = ref or (e, p)
+        assert e == pytest.approx(ref[0], abs=1e-10) and p == pytest.approx(ref[1], abs=1e-10)
+        assert out.forces.abs().max() < 1e-10
+        for kind in ("fcc_box", "q6_bonds"):
+            O = make_order(kind, n, a)(st.positions, st.cells, gradient=False)[0]
+            assert O.item() == pytest.approx(n, rel=1e-9), (kind, n)
+        g = g_vectors(st.cells, fcc_cells(n))[0]
+        assert torch.allclose(g.abs(), torch.full((4, 3), 2 * np.pi / a, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="N = 28 atoms has no near-cubic shape"):
+        fcc_cells(28)
+    with pytest.raises(ConfigError, match="near-cubic multiple of 4"):
+        fcc_cells(110)

@@ -14,7 +14,8 @@ def register(subparsers) -> None:
     r.add_argument("--element", required=True, help="chemical symbol, e.g. Ni")
     r.add_argument("--method", required=True, choices=["momt", "npt_fcc", "npt_liq"],
                    help="momt: biased NPT across solid and liquid; npt_fcc, npt_liq: NPT from FCC, liquid")
-    r.add_argument("--n-atoms", type=int, default=32, help="4 L^3 atoms (32, 108, ...)")
+    r.add_argument("--n-atoms", type=int, default=32,
+                   help="4 L^3 atoms (32, 108, 256, ...), or 144 / 192 (3x3x4 / 3x4x4 cells)")
     r.add_argument("--out", required=True, help="output frame store (.h5)")
     r.add_argument("--potential", default=None, help="EAM file (default: shipped file for the element)")
     r.add_argument("--nnp", nargs="+", default=None, metavar="MODEL",

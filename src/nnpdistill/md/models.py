@@ -51,9 +51,16 @@ class EinsteinCrystal:
         return ForceResult(energies.sum(-1), energies, -self.k * d, stress, -w)
 
 
-def fcc_sites_frac(n_cells: int) -> torch.Tensor:
-    """(4 L³, 3) fractional coordinates of an L×L×L conventional FCC supercell."""
+def cells_tuple(n_cells) -> tuple[int, int, int]:
+    """Conventional cells per axis: L (an L×L×L supercell) or (nx, ny, nz) as a tuple."""
+    return tuple(int(k) for k in n_cells) if isinstance(n_cells, (tuple, list)) else (int(n_cells),) * 3
+
+
+def fcc_sites_frac(n_cells) -> torch.Tensor:
+    """(4 nx ny nz, 3) fractional coordinates of a conventional FCC supercell of ``n_cells`` = L (L×L×L)
+    or (nx, ny, nz) cells."""
+    n = cells_tuple(n_cells)
     basis = torch.tensor([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]], dtype=torch.float64)
-    grid = torch.stack(torch.meshgrid(*[torch.arange(n_cells, dtype=torch.float64)] * 3, indexing="ij"), -1)
+    grid = torch.stack(torch.meshgrid(*[torch.arange(k, dtype=torch.float64) for k in n], indexing="ij"), -1)
     pts = (grid.reshape(-1, 1, 3) + basis.reshape(1, 4, 3)).reshape(-1, 3)
-    return pts / n_cells
+    return pts / torch.tensor(n, dtype=torch.float64)

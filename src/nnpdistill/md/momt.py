@@ -24,7 +24,7 @@ import torch
 
 from ..errors import ConfigError
 from ..units import KB_EV_PER_K
-from .order import BoxOrder, fcc_cells_per_side
+from .order import BoxOrder, fcc_cells
 
 
 def _bspline_weights(u: torch.Tensor, n: int):
@@ -360,6 +360,6 @@ def check_temperatures(t_ref_K: float, t_min_K: float, t_max_K: float) -> None:
 
 
 def order_range(n_atoms: int, margin: float = 5.0) -> tuple[float, float]:
-    """Default order-parameter grid range [−margin, N + margin] (checks N = 4 L³)."""
-    fcc_cells_per_side(n_atoms)
+    """Default order-parameter grid range [−margin, N + margin] (checks that N atoms make an FCC cell)."""
+    fcc_cells(n_atoms)
     return (-float(margin), float(n_atoms) + float(margin))

@@ -15,32 +15,43 @@ import math
 import torch
 
 from ..errors import ConfigError
+from .models import cells_tuple
 
 FCC111 = torch.tensor([[1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=torch.float64)
 
 
-def fcc_cells_per_side(n_atoms: int) -> int:
-    """L such that n_atoms = 4 L³, or a ConfigError (the order parameter needs a cubic FCC supercell)."""
-    L = round((n_atoms / 4) ** (1 / 3))
-    if L < 1 or 4 * L**3 != n_atoms:
-        raise ConfigError(f"the FCC order parameter needs N = 4 L^3 atoms (32, 108, 256, ...), "
-                          f"got N = {n_atoms}")
-    return L
+def fcc_cells(n_atoms: int) -> tuple[int, int, int]:
+    """Conventional cells (nx, ny, nz), nx <= ny <= nz, of the FCC supercell of ``n_atoms`` atoms: L×L×L when
+    N = 4 L³, else the most nearly cubic shape with nz/nx <= 1.5 (144 atoms: 3×3×4, 192: 3×4×4), for cell
+    sizes between the cubic ones (finite-size studies); a ConfigError when there is none."""
+    if n_atoms % 4 or n_atoms < 4:
+        raise ConfigError(f"an FCC cell needs N = 4 L^3 atoms (32, 108, 256, ...) or a near-cubic "
+                          f"multiple of 4 (144, 192), got N = {n_atoms}")
+    m = n_atoms // 4
+    shapes = [(a, b, m // (a * b)) for a in range(1, m + 1) for b in range(a, m + 1)
+              if m % (a * b) == 0 and m // (a * b) >= b]
+    best = min(shapes, key=lambda s: (s[2] / s[0], s))
+    if best[2] > 1.5 * best[0]:
+        shape = "x".join(str(k) for k in best)
+        raise ConfigError(f"an FCC cell of N = {n_atoms} atoms has no near-cubic shape (best {shape} "
+                          "conventional cells); use N = 4 L^3 atoms (32, 108, 256, ...) or 144, 192")
+    return best
 
 
-def g_vectors(cells: torch.Tensor, n_cells: int) -> torch.Tensor:
-    """(B, 4, 3) {111} reciprocal vectors (Å⁻¹) of an L×L×L FCC supercell with cells (B,3,3)."""
-    m = FCC111.to(device=cells.device, dtype=cells.dtype) * n_cells
+def g_vectors(cells: torch.Tensor, n_cells) -> torch.Tensor:
+    """(B, 4, 3) {111} reciprocal vectors (Å⁻¹) of an FCC supercell of ``n_cells`` conventional cells (L for
+    L×L×L, or (nx, ny, nz)) with cells (B,3,3)."""
+    n = torch.tensor(cells_tuple(n_cells), dtype=cells.dtype, device=cells.device)
+    m = FCC111.to(device=cells.device, dtype=cells.dtype) * n
     hinv = torch.linalg.inv(cells)  # (B,3,3)
     return 2.0 * math.pi * torch.einsum("bij,kj->bki", hinv, m)
 
 
-def order_parameter(positions: torch.Tensor, cells: torch.Tensor, n_cells: int | None = None,
+def order_parameter(positions: torch.Tensor, cells: torch.Tensor, n_cells=None,
                     gradient: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """O (B,) and ∂O/∂r (B,N,3) in Å⁻¹ (None if ``gradient`` is False) for positions (B,N,3)."""
     N = positions.shape[1]
-    L = fcc_cells_per_side(N) if n_cells is None else int(n_cells)
-    g = g_vectors(cells, L)  # (B,K,3)
+    g = g_vectors(cells, fcc_cells(N) if n_cells is None else n_cells)  # (B,K,3)
     theta = torch.einsum("bnj,bkj->bkn", positions, g)
     cos, sin = torch.cos(theta), torch.sin(theta)
     C, S = cos.sum(-1), sin.sum(-1)  # (B,K)
@@ -59,7 +70,7 @@ ORDER_KINDS = ("fcc_box", "q6_bonds")
 class BoxOrder:
     """:func:`order_parameter` as a bias coordinate: (O, dO/dr, None); it adds no stress (no dO/dε)."""
 
-    def __init__(self, n_cells: int | None = None):
+    def __init__(self, n_cells=None):
         self.n_cells = n_cells
 
     def __call__(self, positions: torch.Tensor, cells: torch.Tensor, gradient: bool = True):
@@ -80,7 +91,7 @@ def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[fl
         q6_switch_nn = default("sample.momt.q6_switch_nn")
 
     if kind == "fcc_box":
-        return BoxOrder(fcc_cells_per_side(n_atoms))
+        return BoxOrder(fcc_cells(n_atoms))
     if kind == "q6_bonds":
         return Q6Order(*switch_radii_A(lattice_A, q6_switch_nn))
     raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {kind!r}")

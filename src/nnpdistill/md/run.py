@@ -48,7 +48,7 @@ from ..errors import ConfigError, NNPDistillError
 from ..units import BAR_EV_PER_A3
 from .integrators import MDState, plain_forces
 from .momt import Bias2D, MOMTForce, WangLandau
-from .order import fcc_cells_per_side, make_order, order_parameter
+from .order import fcc_cells, make_order, order_parameter
 
 # the run's settings live in .settings; imported from here too
 from .settings import METHODS, MOMTParams, RunSettings, settings_from_config  # noqa: F401
@@ -159,7 +159,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     from ..frames import FrameWriter
 
     settings.validate()
-    fcc_cells_per_side(n_atoms)
+    fcc_cells(n_atoms)
     out_path = Path(out_path)
     ckpt = checkpoint_path(out_path)
     B, stride = settings.n_walkers, settings.frame_stride

@@ -16,26 +16,28 @@ from ..errors import ConfigError
 from ..units import BAR_EV_PER_A3
 from .integrators import LangevinNPT, MDState, maxwell_boltzmann, plain_forces
 from .momt import Bias2D, order_range
-from .order import BoxOrder, fcc_cells_per_side
+from .order import BoxOrder, fcc_cells
 
 log = logging.getLogger("nnpdistill.md")
 
 
-def fcc_supercell(n_cells: int, lattice_A: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Positions (4L³, 3) Å and cell (3,3) of an L×L×L conventional FCC supercell."""
-    from .models import fcc_sites_frac
+def fcc_supercell(n_cells, lattice_A: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions (4 nx ny nz, 3) Å and cell (3,3) of a conventional FCC supercell of ``n_cells`` = L
+    (L×L×L) or (nx, ny, nz) cells."""
+    from .models import cells_tuple, fcc_sites_frac
 
-    if n_cells < 1 or not lattice_A > 0:
+    n = cells_tuple(n_cells)
+    if min(n) < 1 or not lattice_A > 0:
         raise ConfigError(f"FCC supercell needs n_cells >= 1 and lattice_A > 0, got {n_cells}, {lattice_A}")
-    cell = torch.eye(3, dtype=torch.float64) * lattice_A * n_cells
+    cell = torch.diag(torch.tensor(n, dtype=torch.float64)) * lattice_A
     return fcc_sites_frac(n_cells) @ cell, cell
 
 
 def fcc_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: float, temperature_K,
               generator: torch.Generator) -> MDState:
-    """B copies of a perfect FCC cell of ``n_atoms`` (= 4 L³) with Maxwell–Boltzmann momenta."""
-    L = fcc_cells_per_side(n_atoms)
-    pos, cell = fcc_supercell(L, lattice_A)
+    """B copies of a perfect FCC cell of ``n_atoms`` (4 L³, or 144, 192: :func:`.order.fcc_cells`) with
+    Maxwell–Boltzmann momenta."""
+    pos, cell = fcc_supercell(fcc_cells(n_atoms), lattice_A)
     masses = torch.full((n_atoms,), float(mass_amu), dtype=torch.float64)
     mom = maxwell_boltzmann(masses, temperature_K, (n_walkers, n_atoms), generator)
     return MDState(pos.expand(n_walkers, -1, -1).clone(), mom, cell.expand(n_walkers, 3, 3).clone(), masses)
