@@ -10,6 +10,7 @@ aligned with the box.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -20,6 +21,7 @@ from .models import cells_tuple
 FCC111 = torch.tensor([[1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=torch.float64)
 
 
+@functools.cache  # called per order-parameter evaluation when no shape is given
 def fcc_cells(n_atoms: int) -> tuple[int, int, int]:
     """Conventional cells (nx, ny, nz), nx <= ny <= nz, of the FCC supercell of ``n_atoms`` atoms: L×L×L when
     N = 4 L³, else the most nearly cubic shape with nz/nx <= 1.5 (144 atoms: 3×3×4, 192: 3×4×4), for cell
@@ -28,8 +30,8 @@ def fcc_cells(n_atoms: int) -> tuple[int, int, int]:
         raise ConfigError(f"an FCC cell needs N = 4 L^3 atoms (32, 108, 256, ...) or a near-cubic "
                           f"multiple of 4 (144, 192), got N = {n_atoms}")
     m = n_atoms // 4
-    shapes = [(a, b, m // (a * b)) for a in range(1, m + 1) for b in range(a, m + 1)
-              if m % (a * b) == 0 and m // (a * b) >= b]
+    shapes = [(a, b, m // (a * b)) for a in range(1, round(m ** (1 / 3)) + 1)
+              for b in range(a, math.isqrt(m // a) + 1) if m % (a * b) == 0]
     best = min(shapes, key=lambda s: (s[2] / s[0], s))
     if best[2] > 1.5 * best[0]:
         shape = "x".join(str(k) for k in best)
