@@ -235,3 +235,16 @@ def test_setup_job_pins_blas_threads_on_the_command_line_path():
     before, after = json.loads(out.stdout.strip().splitlines()[-1])
     assert before and max(before) == 2
     assert after == [1] * len(before)
+
+
+def test_a_sampling_cell_that_does_not_suit_its_structure_stops_the_plan(tmp_path):
+    # 108 atoms make an FCC cell but no BCC one (2 L^3): named before any job runs
+    proc = _dry_run(tmp_path, {"element_overrides": {"Nb": {"sample": {
+        "structure": "bcc", "sizes": [108], "momt": {"order": "q6_bonds"}}}}})
+    assert proc.returncode != 0
+    out = proc.stderr + proc.stdout
+    assert "element Nb" in out and "BCC cell needs N = 2 L^3" in out
+    # a BCC start under the box-aligned FCC order parameter cannot be biased: named, with the fix
+    proc = _dry_run(tmp_path, {"element_overrides": {"Nb": {"sample": {"structure": "bcc", "sizes": [128]}}}})
+    assert proc.returncode != 0
+    assert "use q6_bonds" in proc.stderr + proc.stdout

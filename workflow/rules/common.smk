@@ -8,6 +8,7 @@ from snakemake.utils import validate
 from nnpdistill.cpu_kernels import pin_environment
 from nnpdistill.config import deep_merge, element_config_path, load_yaml, overrides_for, stage_seed
 from nnpdistill.errors import ConfigError
+from nnpdistill.md.settings import check_sample_config
 from nnpdistill.potentials.eam_cpp import KERNEL_VARIABLE
 from nnpdistill.device import STAGES as DEVICE_STAGES, environment_variable as device_variable
 from nnpdistill.selection import (
@@ -76,6 +77,10 @@ def _load_elements():
             raise WorkflowError(f"element {symbol} ({_where(path)}): {_schema_error(exc)}") from None
         if data["symbol"] != symbol:
             raise WorkflowError(f"{path} declares symbol {data['symbol']!r} but is listed as {symbol!r}")
+        try:  # each sampling run's settings and cell (sizes to suit sample.structure)
+            check_sample_config(data["sample"])
+        except ConfigError as exc:
+            raise WorkflowError(f"element {symbol} ({_where(path)}): sample: {exc}") from None
         elements[symbol] = data
     return elements
 

@@ -24,7 +24,7 @@ import torch
 
 from ..errors import ConfigError
 from ..units import KB_EV_PER_K
-from .order import BoxOrder, fcc_cells
+from .order import BoxOrder
 
 
 def _bspline_weights(u: torch.Tensor, n: int):
@@ -360,6 +360,7 @@ def check_temperatures(t_ref_K: float, t_min_K: float, t_max_K: float) -> None:
 
 
 def order_range(n_atoms: int, margin: float = 5.0) -> tuple[float, float]:
-    """Default order-parameter grid range [−margin, N + margin] (checks that N atoms make an FCC cell)."""
-    fcc_cells(n_atoms)
+    """Default order-parameter grid range [−margin, N + margin] (O = N for the perfect crystal)."""
+    if int(n_atoms) < 1:
+        raise ConfigError(f"the order-parameter grid needs N >= 1 atoms, got {n_atoms}")
     return (-float(margin), float(n_atoms) + float(margin))

@@ -12,8 +12,7 @@ Frames: every ``frame_stride`` steps each of the B walkers contributes one frame
 potential's energy, per-atom energies, forces and stress; metadata: temperature_K (kinetic),
 enthalpy_eV (U + P0 V), volume_A3, order_parameter, t_eff_K, bias_eV, walker, step, method,
 production (1: recorded under a frozen bias, or plain NPT), clipped (1: the T_eff clip acted); with
-``momt.order`` q6_bonds also bias_order, the coordinate the bias acts on (order_parameter stays the
-box-aligned one).
+``momt.order`` q6_bonds also bias_order, the biased one (order_parameter: box-aligned FCC O; q6 from BCC/HCP).
 
 MOMT runs in two phases: Wang–Landau (the bias grows) for the first (1 − production_fraction) of the
 frame rounds, then production on the frozen bias made to honour the T_eff clip
@@ -47,8 +46,9 @@ from ..device import device_for, on_device, resolve_device
 from ..errors import ConfigError, NNPDistillError
 from ..units import BAR_EV_PER_A3
 from .integrators import MDState, plain_forces
+from .lattices import supercell_shape
 from .momt import Bias2D, MOMTForce, WangLandau
-from .order import fcc_cells, make_order, order_parameter
+from .order import make_order
 
 # the run's settings live in .settings; imported from here too
 from .settings import METHODS, MOMTParams, RunSettings, settings_from_config  # noqa: F401
@@ -85,29 +85,29 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
 def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Generator,
              bias: Bias2D | None = None):
     """Starting walkers (and bias for MOMT unless given). Deterministic given the generator."""
-    from .setup import estimate_phase_lines, fcc_state, initial_bias, melt_and_quench, run_plain
+    from .setup import crystal_state, estimate_phase_lines, initial_bias, melt_and_quench, run_plain
 
-    T = settings.temperature_K
+    T, xtal = settings.temperature_K, (settings.structure, settings.c_over_a)
     B = settings.n_walkers
     md = settings.md
     if settings.method == "momt" and bias is None:
         m = settings.momt
+        order = on_device(make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn), pot.device)
         lines = estimate_phase_lines(pot.factory(), n_atoms, pot.lattice_A, pot.mass_amu, md, T, m.t_min_K,
-                                     m.t_max_K, gen, n_steps=m.estimate_steps,
-                                     order=on_device(make_order(m.order, n_atoms, pot.lattice_A,
-                                                                m.q6_switch_nn), pot.device))
+                                     m.t_max_K, gen, n_steps=m.estimate_steps, order=order, structure=xtal[0],
+                                     c_over_a=xtal[1])
         bias = initial_bias(lines, n_atoms, T, m.t_min_K, m.t_max_K, m.n_h, m.n_o, m.o_margin, m.h_range_eV,
                             m.h_cold_margin_K, lines.o_range() if m.o_grid_kind() == "phase_lines" else None)
         log.info("MOMT grid: H in [%.3f, %.3f] eV, O in [%.1f, %.1f]", bias.h_lo, bias.h_hi, bias.o_lo,
                  bias.o_hi)
-    state = fcc_state(B, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)
+    state = crystal_state(B, n_atoms, pot.lattice_A, pot.mass_amu, T, gen, *xtal)
     ev = pot.factory()
     melt = settings.melt_K if settings.melt_K is not None else 2.0 * T
     if settings.method == "npt_liq":
         melt_and_quench(state, ev, md, gen, T, melt, settings.melt_steps, settings.quench_steps)
     n_liquid = round(settings.momt.liquid_start_fraction * B) if settings.method == "momt" else 0
     if n_liquid:  # the last n_liquid walkers start as a liquid: both basins fill from the first deposits
-        liquid = fcc_state(n_liquid, n_atoms, pot.lattice_A, pot.mass_amu, T, gen)
+        liquid = crystal_state(n_liquid, n_atoms, pot.lattice_A, pot.mass_amu, T, gen, *xtal)
         melt_and_quench(liquid, pot.factory(), md, gen, T, melt, settings.melt_steps, settings.quench_steps)
         for name in ("positions", "momenta", "cells"):
             getattr(state, name)[B - n_liquid:] = getattr(liquid, name)
@@ -159,7 +159,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     from ..frames import FrameWriter
 
     settings.validate()
-    fcc_cells(n_atoms)
+    supercell_shape(settings.structure, n_atoms, settings.c_over_a)
     out_path = Path(out_path)
     ckpt = checkpoint_path(out_path)
     B, stride = settings.n_walkers, settings.frame_stride
@@ -189,7 +189,9 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     wl = None
     frozen: Bias2D | None = None
     history = {"ln_f": [], "flatness": []}
-    m = settings.momt
+    m = settings.momt  # the frames' order_parameter: box-aligned FCC O, or q6 for a BCC/HCP start (lattices)
+    frame_order = on_device(make_order("fcc_box" if settings.structure == "fcc" else "q6_bonds", n_atoms,
+                                       pot.lattice_A, m.q6_switch_nn), pot.device)
     freeze_round = n_rounds - math.ceil(m.production_fraction * n_rounds) if momt else 0
     prod_visits = None
     staged = momt and int(m.stage_rounds) > 0
@@ -284,7 +286,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     coord = O  # the coordinate the bias acts on
                     if m.order != "fcc_box":  # another than the box-aligned one: keep both
                         bias_order = coord
-                        O = order_parameter(state.positions, state.cells, gradient=False)[0]
+                        O = frame_order(state.positions, state.cells, gradient=False)[0]
                     t_eff = T / aux.s
                     bias_val = acting_bias()(H, coord)[0]
                     clipped = aux.clipped
@@ -296,7 +298,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                 else:
                     res = aux
                     H = res.energy + p0 * state.volumes()
-                    O = order_parameter(state.positions, state.cells, gradient=False)[0]
+                    O = frame_order(state.positions, state.cells, gradient=False)[0]
                     t_eff = torch.full((B,), float(T), dtype=torch.float64)
                     bias_val = torch.zeros(B, dtype=torch.float64)
                 keep = min(B, settings.n_frames - frames_done)
@@ -359,8 +361,7 @@ def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0
 
     eam = load_eam(symbol, path=path)
     a = lattice_A
-    if a is None:
-        # the FCC cell of the reference crystal's atomic volume (a BCC or HCP header's a is not an FCC a)
+    if a is None:  # the FCC cell of the reference crystal's atomic volume (a BCC/HCP header's a is not one)
         ref_a = getattr(eam, "reference_lattice_A", None)
         ref_structure = getattr(eam, "reference_structure", "fcc") or "fcc"
         try:
@@ -370,8 +371,7 @@ def potential_from_eam(symbol: str, path: str | None = None, skin_A: float = 1.0
                               f"{ref_structure!r} a={ref_a} Å, which does not convert; "
                               "set sample.lattice_A") from None
     if a is None or not a > 0:
-        raise ConfigError(f"no FCC lattice constant for {symbol}: the potential file gives none; "
-                          "set sample.lattice_A")
+        raise ConfigError(f"no FCC lattice constant for {symbol} in its potential file: set sample.lattice_A")
     dev = str(resolve_device(device or "cpu", "sample"))
     return Potential(lambda: on_device(eam.evaluator(skin_A=skin_A), dev), eam.element,
                      int(eam.atomic_number), float(eam.mass_amu), float(a), eam.path.name, str(eam.sha256),

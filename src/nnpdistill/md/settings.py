@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
+from .lattices import STRUCTURES
 from .momt import check_temperatures
 from .order import ORDER_KINDS
 from .order_q6 import switch_radii_A
@@ -64,9 +65,13 @@ class MOMTParams:
 @dataclass
 @from_schema("sample")
 class RunSettings:
-    """One sampling run. ``method`` in {momt, npt_fcc, npt_liq}; ``temperature_K`` is T0 for MOMT."""
+    """One sampling run. ``method`` in {momt, npt_fcc, npt_liq}; ``temperature_K`` is T0 for MOMT;
+    ``structure`` the crystal the walkers start from (fcc, bcc, hcp: :mod:`.lattices`; npt_fcc then
+    runs that crystal, npt_liq melts it), ``c_over_a`` its c/a for hcp (None: √(8/3))."""
 
     method: str
+    structure: str = SCHEMA
+    c_over_a: float | None = SCHEMA
     n_frames: int = SCHEMA
     n_walkers: int = SCHEMA
     frame_stride: int = SCHEMA
@@ -88,6 +93,13 @@ class RunSettings:
                 raise ConfigError(f"sample.{name} must be >= 1, got {getattr(self, name)}")
         if not self.temperature_K > 0:
             raise ConfigError(f"sample.temperature_K must be positive, got {self.temperature_K}")
+        if self.structure not in STRUCTURES:
+            raise ConfigError(f"sample.structure must be one of {STRUCTURES}, got {self.structure!r}")
+        if self.c_over_a is not None and not self.c_over_a > 0:
+            raise ConfigError(f"sample.c_over_a must be positive, got {self.c_over_a}")
+        if self.method == "momt" and self.structure != "fcc" and self.momt.order == "fcc_box":
+            raise ConfigError(f"sample.structure {self.structure} with momt.order fcc_box: the box-aligned "
+                              "FCC order parameter does not see a BCC or HCP crystal; use q6_bonds")
         if self.method == "momt":
             m = self.momt
             check_temperatures(self.temperature_K, m.t_min_K, m.t_max_K)
@@ -122,6 +134,8 @@ class RunSettings:
         for key in ("stage_sync", "liquid_start_fraction"):  # off: fingerprints as before the option
             if not getattr(self.momt, key):
                 del d["momt"][key]
+        if self.structure == "fcc" and self.c_over_a is None:  # the paper's start: as before the option
+            del d["structure"], d["c_over_a"]
         return d
 
 
@@ -141,3 +155,14 @@ def settings_from_config(cfg: dict, method: str, seed: int) -> RunSettings:
     s = RunSettings(method=method, seed=int(seed), md=md, momt=momt, **kw)
     s.validate()
     return s
+
+
+def check_sample_config(cfg: dict) -> None:
+    """Every run an element's ``sample`` config plans, checked before any job runs: the settings of each
+    method and the cell of each size for ``structure`` (a ConfigError naming the problem)."""
+    from .lattices import supercell_shape
+
+    for method in cfg.get("methods", METHODS):
+        settings_from_config(cfg, method, 0)
+    for n_atoms in cfg.get("sizes", ()):
+        supercell_shape(cfg.get("structure", "fcc"), n_atoms, cfg.get("c_over_a"))

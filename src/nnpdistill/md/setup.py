@@ -1,4 +1,4 @@
-"""Initial structures (FCC, melted liquid) and EAM-derived MOMT defaults (grid ranges, starting bias).
+"""Initial structures (FCC, BCC, HCP, melted liquid) and EAM-derived MOMT defaults (grid, starting bias).
 
 All runs here are short batched NPT runs with the same integrator as production, seeded.
 """
@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..units import BAR_EV_PER_A3
 from .integrators import LangevinNPT, MDState, maxwell_boltzmann, plain_forces
 from .momt import Bias2D, order_range
-from .order import BoxOrder, fcc_cells
+from .order import BoxOrder
 
 log = logging.getLogger("nnpdistill.md")
 
@@ -33,14 +33,23 @@ def fcc_supercell(n_cells, lattice_A: float) -> tuple[torch.Tensor, torch.Tensor
     return fcc_sites_frac(n_cells) @ cell, cell
 
 
-def fcc_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: float, temperature_K,
-              generator: torch.Generator) -> MDState:
-    """B copies of a perfect FCC cell of ``n_atoms`` (4 L³, or 144, 192: :func:`.order.fcc_cells`) with
-    Maxwell–Boltzmann momenta."""
-    pos, cell = fcc_supercell(fcc_cells(n_atoms), lattice_A)
+def crystal_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: float, temperature_K,
+                  generator: torch.Generator, structure: str = "fcc",
+                  c_over_a: float | None = None) -> MDState:
+    """B copies of a perfect ``structure`` crystal of ``n_atoms`` (:func:`.lattices.crystal_supercell`, at
+    the atomic volume of FCC with ``lattice_A``) with Maxwell–Boltzmann momenta."""
+    from .lattices import crystal_supercell
+
+    pos, cell = crystal_supercell(structure, n_atoms, lattice_A, c_over_a)
     masses = torch.full((n_atoms,), float(mass_amu), dtype=torch.float64)
     mom = maxwell_boltzmann(masses, temperature_K, (n_walkers, n_atoms), generator)
     return MDState(pos.expand(n_walkers, -1, -1).clone(), mom, cell.expand(n_walkers, 3, 3).clone(), masses)
+
+
+def fcc_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: float, temperature_K,
+              generator: torch.Generator) -> MDState:
+    """:func:`crystal_state` of the paper's FCC cell (4 L³, or 144, 192: :func:`.order.fcc_cells`)."""
+    return crystal_state(n_walkers, n_atoms, lattice_A, mass_amu, temperature_K, generator)
 
 
 @dataclass
@@ -124,16 +133,18 @@ class PhaseLines:
 
 def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: float, md: MDParams,
                          t_ref_K: float, t_min_K: float, t_max_K: float, generator: torch.Generator,
-                         n_steps: int = 2000, copies: int = 2, order=None) -> PhaseLines:
-    """Short batched NPT runs: FCC at T_min and (T_min+T0)/2, liquid at T0 and T_max (melted first at
-    max(1.3 T_max, 2 T0)). Each of the four points gets ``copies`` walkers; the second half of ``n_steps``
-    is averaged. ``order``: the bias coordinate (:func:`.order.make_order`; default the box-aligned one)."""
+                         n_steps: int = 2000, copies: int = 2, order=None, structure: str = "fcc",
+                         c_over_a: float | None = None) -> PhaseLines:
+    """Short batched NPT runs: the crystal (``structure``, FCC by default) at T_min and (T_min+T0)/2, liquid
+    at T0 and T_max (melted first at max(1.3 T_max, 2 T0)). Each of the four points gets ``copies`` walkers;
+    the second half of ``n_steps`` is averaged. ``order``: the bias coordinate (:func:`.order.make_order`;
+    default the box-aligned one)."""
     order = order if order is not None else BoxOrder()
     t_s = (float(t_min_K), 0.5 * (t_min_K + t_ref_K))
     t_l = (float(t_ref_K), float(t_max_K))
     temps = torch.tensor([*t_s, *t_l], dtype=torch.float64).repeat_interleave(copies)
     B = temps.numel()
-    state = fcc_state(B, n_atoms, lattice_A, mass_amu, temps, generator)
+    state = crystal_state(B, n_atoms, lattice_A, mass_amu, temps, generator, structure, c_over_a)
     liquid = torch.arange(B) >= 2 * copies
     # melt well above the superheating limit of a surface-free crystal (~1.3-1.5 T_m): 1.3 T_max, and at
     # least 2 T0 for a narrow window around T_m (at 1.3 x 2300 K a 108-atom Ni crystal did not melt)
@@ -162,7 +173,7 @@ def estimate_phase_lines(evaluator, n_atoms: int, lattice_A: float, mass_amu: fl
     # the box-aligned O: solid above 0.3 N, liquid below; the q6 one (liquid ~0.25 N): half N apart
     box = isinstance(order, BoxOrder)
     if not ((om[0] > 0.3 * n_atoms and om[3] < 0.3 * n_atoms) if box else om[0] - om[3] > 0.5 * n_atoms):
-        raise ConfigError(f"could not derive MOMT defaults: the FCC run at {t_min_K} K has O = {om[0]:.1f} "
+        raise ConfigError(f"could not derive MOMT defaults: the crystal at {t_min_K} K has O = {om[0]:.1f} "
                           f"and the liquid at {t_max_K} K has O = {om[3]:.1f} (N = {n_atoms}), too close "
                           "to tell the phases apart; check t_min_K/t_max_K")
     if not (m[0] < m[1] and m[2] < m[3] and m[0] < m[3]):
