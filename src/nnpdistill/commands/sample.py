@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     r.add_argument("--order", default=None, choices=["fcc_box", "q6_bonds"],
                    help="momt: the bias's order parameter: fcc_box (the paper's, box-aligned; default) or "
                    "q6_bonds (q6 bond-order correlation: a crystal in any orientation counts as solid)")
+    r.add_argument("--structure", default=None, choices=["fcc", "bcc", "hcp"],
+                   help="the crystal the walkers start from (default fcc; bcc: N = 2 L^3, hcp: 64, 96, 144, "
+                   "180 atoms; MOMT then needs --order q6_bonds)")
+    r.add_argument("--c-over-a", type=float, default=None, help="hcp: c/a of the start (default sqrt(8/3))")
     r.add_argument("--seed", type=int, default=0, help="initial velocities and thermostat noise")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device_argument(r, "sample")
@@ -88,7 +92,7 @@ def _run(args) -> int:
     if args.config:
         data = load_yaml(args.config)
         cfg = data.get("sample", data)
-    for key in ("n_frames", "n_walkers", "frame_stride", "temperature_K"):
+    for key in ("n_frames", "n_walkers", "frame_stride", "temperature_K", "structure", "c_over_a"):
         val = getattr(args, key)
         if val is not None:
             cfg[key] = val
