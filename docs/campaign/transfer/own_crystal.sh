@@ -5,7 +5,7 @@
 #   bash docs/campaign/transfer/own_crystal.sh       # the paper's rule: results/taste_own, with the taste
 #       # campaign's Ni distillation, the FCC targets and the six targets' EAM crystals and translated
 #       # ensembles linked in, so only the six new pools, their controls and the predictions on them run
-#   bash docs/campaign/transfer/own_crystal.sh cn    # (planned; its DAG dry-runs, not run yet) the source's cold crystals and ten native frames
+#   bash docs/campaign/transfer/own_crystal.sh cn    # the source's cold crystals and ten native frames
 #       # (run 8's recipe): results/taste_own_cn, the six pools of results/taste_own linked in; the native
 #       # frames now come from the own-crystal pools, so the six translated sets are made and trained again
 set -euo pipefail

@@ -2,9 +2,12 @@
 beside the same translated ensembles judged on the FCC-start pools (results/taste): pool MAE of the
 translated and control ensembles, their ratio, the error on the pools' solid and liquid frames, the
 controls' crystals, and what the pools hold (share of solid frames, O/N > 0.5).
-    python docs/campaign/transfer/own_crystal_table.py   # writes own_crystal.csv and own_crystal.md here
+    python docs/campaign/transfer/own_crystal_table.py      # writes own_crystal.csv and own_crystal.md here
+    python docs/campaign/transfer/own_crystal_table.py cn   # run 8's recipe (results/taste_crystals_native
+                                                            # beside results/taste_own_cn): own_crystal_cn.*
 """
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -33,9 +36,14 @@ def solid_share(results: Path, metal: str, pool: str) -> tuple[float, float]:
     return float((sc["order_parameter"] / sc["n_atoms"] > 0.5).mean()), float((frac > 0.5).mean())
 
 
-def main() -> None:
+def main(variant: str = "") -> None:
     rows = []
     runs = (("FCC start", REPO / "results/taste"), ("own crystal", REPO / "results/taste_own"))
+    name = "own_crystal"
+    if variant == "cn":
+        runs = (("FCC start", REPO / "results/taste_crystals_native"),
+                ("own crystal", REPO / "results/taste_own_cn"))
+        name = "own_crystal_cn"
     for label, results in runs:
         table = pd.read_csv(results / "transfer.csv").set_index("element")
         for metal in METALS:
@@ -46,7 +54,7 @@ def main() -> None:
                          **{c: r[c] for c in COLS}})
     out = pd.DataFrame(rows).sort_values(["metal", "pool_start"], key=lambda s: s.map(
         {m: i for i, m in enumerate(METALS)}) if s.name == "metal" else s)
-    out.to_csv(HERE / "own_crystal.csv", index=False, float_format="%.4g")
+    out.to_csv(HERE / f"{name}.csv", index=False, float_format="%.4g")
     lines = ["| metal | pool | solid frames (O/N > ½; q6 atoms) | MAE translated | MAE control | "
              "ratio (target) | solid / liquid MAE, translated | mean error | "
              "control crystals: max Å / meV/atom, order |",
@@ -60,9 +68,9 @@ def main() -> None:
             f"{r.mae_liquid_meV_per_atom:.2f} | {r.mean_error_meV_per_atom:+.2f} | "
             f"{r.control_max_nn_error_A:.3f} / {r.control_max_energy_error_meV_per_atom:.1f}, "
             f"{'right' if r.control_order_right else 'wrong'} |")
-    (HERE / "own_crystal.md").write_text("\n".join(lines) + "\n")
+    (HERE / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:])
