@@ -189,8 +189,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     wl = None
     frozen: Bias2D | None = None
     history = {"ln_f": [], "flatness": []}
-    m = settings.momt  # the frames' order_parameter: box-aligned FCC O, or q6 for a BCC/HCP start (lattices)
-    frame_order = on_device(make_order("fcc_box" if settings.structure == "fcc" else "q6_bonds", n_atoms,
+    m, q6_frames = settings.momt, settings.structure != "fcc"  # frames' O: box-aligned FCC, else q6
+    frame_order = on_device(make_order("q6_bonds" if q6_frames else "fcc_box", n_atoms,
                                        pot.lattice_A, m.q6_switch_nn), pot.device)
     freeze_round = n_rounds - math.ceil(m.production_fraction * n_rounds) if momt else 0
     prod_visits = None
@@ -285,8 +285,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     res, H, O = aux.result, aux.enthalpy, aux.order
                     coord = O  # the coordinate the bias acts on
                     if m.order != "fcc_box":  # another than the box-aligned one: keep both
-                        bias_order = coord
-                        O = frame_order(state.positions, state.cells, gradient=False)[0]
+                        bias_order = coord  # from BCC/HCP the frames' q6 O is the biased one: not twice
+                        O = coord if q6_frames else frame_order(state.positions, state.cells, False)[0]
                     t_eff = T / aux.s
                     bias_val = acting_bias()(H, coord)[0]
                     clipped = aux.clipped
