@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnpdistill.errors import ConfigError
+from nnpdistill.errors import ConfigError, FrameStoreError
 from nnpdistill.md.coexistence import (
     CoexistenceSettings,
     coexistence_settings_from_config,
@@ -103,7 +103,14 @@ def test_tiny_run_resumes_to_identical_results(tmp_path):
 
     with pytest.raises(Kill):
         run_coexistence(tmp_path / "cut.json", Potential(factory, "Ni", 28, 58.69, pot.lattice_A), settings())
-    assert (tmp_path / "cut.json.ckpt").exists()
+    ckpt = tmp_path / "cut.json.ckpt"
+    assert ckpt.exists()
+    good = ckpt.read_bytes()
+    ckpt.write_bytes(good[: len(good) // 2])  # a damaged checkpoint is refused by name, nothing written
+    with pytest.raises(FrameStoreError, match=r"checkpoint .*cut\.json\.ckpt is corrupt"):
+        run_coexistence(tmp_path / "cut.json", pot, settings())
+    assert not (tmp_path / "cut.json").exists()
+    ckpt.write_bytes(good)
     again = run_coexistence(tmp_path / "cut.json", pot, settings())
     assert pd.read_csv(tmp_path / "cut.csv").equals(pd.read_csv(tmp_path / "ref.csv"))
     assert again["t_melt_K"] == ref["t_melt_K"] and not (tmp_path / "cut.json.ckpt").exists()

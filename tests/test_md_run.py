@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnpdistill.errors import ConfigError
+from nnpdistill.errors import ConfigError, FrameStoreError
 from nnpdistill.frames import FrameStore
 from nnpdistill.md.models import EinsteinCrystal, fcc_sites_frac
 from nnpdistill.md.momt import Bias2D
@@ -45,6 +45,35 @@ def _read(path):
 
 class Kill(RuntimeError):
     pass
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "not_a_dict"])
+def test_damaged_checkpoint_is_refused_by_name_and_nothing_is_written(tmp_path, damage):
+    """A checkpoint left by a killed run and then damaged (truncated copy, overwritten, another object)
+    stops the run with an error naming the file and the remedy; no frame store is written from it."""
+    pot = _pot()
+    out = tmp_path / "run.h5"
+
+    def kill(r):
+        if r == 3:
+            raise Kill()
+
+    with pytest.raises(Kill):
+        run_sampling(out, pot, _settings("npt_liq"), 32, hook=kill)
+    ckpt = checkpoint_path(out)
+    raw = ckpt.read_bytes()
+    if damage == "truncated":
+        ckpt.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        ckpt.write_bytes(b"not a checkpoint\n" * 8)
+    else:
+        torch.save([1, 2, 3], ckpt)
+    with pytest.raises(FrameStoreError, match=r"checkpoint .*run\.h5\.ckpt .*delete it"):
+        run_sampling(out, pot, _settings("npt_liq"), 32)
+    assert not out.exists()
+    ckpt.unlink()  # the remedy the message names: the run then completes from the beginning
+    run_sampling(out, pot, _settings("npt_liq"), 32)
+    assert len(_read(out)[0]) == 30
 
 
 @pytest.mark.parametrize("method,stage_rounds,order,sync", [

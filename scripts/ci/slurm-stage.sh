@@ -188,20 +188,29 @@ run_logged "$OUT/delete.out" "$SNAKEMAKE" "${SLURM_CI_ARGS[@]}" \
 done_step
 
 step "5c. a job that fails on the cluster fails the workflow, with its log shown"
-# a setting the schema accepts but the job refuses (T0 outside the MOMT window): the config is valid, the
-# job itself fails on the cluster (a corrupt potential would now be refused at start-up, before any job)
+# input only the job can judge: a damaged checkpoint where a killed run would resume (a config the job
+# would refuse is now refused at planning time, and a corrupt potential at start-up, before any job)
 mkdir -p "$OUT"
-printf 'element_overrides:\n  sample:\n    momt:\n      t_min_K: 3000.0\n      t_max_K: 3500.0\n' > "$OUT/fail.yaml"
+# the checkpoints the config's MOMT jobs resume from: elements x sample sizes (the config's overrides, or 32)
+for ckpt in $("$PY" - "$CONFIGFILE" "$OUT/fail" <<'PYEOF'
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+sizes = cfg.get("element_overrides", {}).get("sample", {}).get("sizes", [32])
+print(" ".join(f"{sys.argv[2]}/{el}/sample/momt_{n}.h5.ckpt" for el in cfg["elements"] for n in sizes))
+PYEOF
+); do
+    mkdir -p "$(dirname "$ckpt")" && printf 'not a checkpoint\n' > "$ckpt"
+done
 rc=0
 run_bg "$OUT/fail.out" "$SNAKEMAKE" "${SLURM_CI_ARGS[@]}" --until sample_momt \
-    --config "results_dir=$OUT/fail" --configfile "$CONFIGFILE" "$OUT/fail.yaml" || rc=$?
+    --config "results_dir=$OUT/fail" --configfile "$CONFIGFILE" || rc=$?
 [[ $rc != 0 ]] || fail "a failing job did not fail the workflow ($OUT/fail.out)"
 grep -q "has been submitted with SLURM jobid" "$OUT/fail.out" || { tail -n 30 "$OUT/fail.out" >&2; fail "the failure happened before any SLURM job"; }
 grep -qE "^Error in rule [a-z_]+:" "$OUT/fail.out" || fail "no 'Error in rule' in the output ($OUT/fail.out)"
 grep -q "SLURM status is: 'FAILED'" "$OUT/fail.out" || fail "the SLURM job state is not named ($OUT/fail.out)"
 grep -qE "^Logfile .*\.log" "$OUT/fail.out" || fail "no job log is shown ($OUT/fail.out)"
-# the job's own error ("ConfigError: MOMT reference temperature ...") must be in what Snakemake shows
-if ! grep -qE "Error[A-Za-z]*: MOMT reference temperature" "$OUT/fail.out"; then
+# the job's own error ("FrameStoreError: checkpoint ... is corrupt ...") must be in what Snakemake shows
+if ! grep -qE "Error[A-Za-z]*: checkpoint .* is corrupt" "$OUT/fail.out"; then
     say "the output does not show the job's error; the SLURM log of the failed job says:"
     for log in $(grep -oE "/[^ ,]*slurm_logs/[^ ,]*\.log" "$OUT/fail.out" | sort -u); do
         echo "  $log:" >&2; grep -m 3 -E "^[A-Za-z_.]*(Error|Exception)\b" "$log" | sed 's/^/    /' >&2 || true
@@ -210,7 +219,7 @@ if ! grep -qE "Error[A-Za-z]*: MOMT reference temperature" "$OUT/fail.out"; then
   (Snakemake 9.27 stops showing logs at the first empty one, so the SLURM log after it is never shown)"
 fi
 say "    workflow failed (rc=$rc): $(grep -m1 -E '^Error in rule' "$OUT/fail.out")"
-say "    shown: $(grep -m1 -oE "Error[A-Za-z]*: MOMT reference temperature[^\"]{0,60}" "$OUT/fail.out")"
+say "    shown: $(grep -m1 -oE "Error[A-Za-z]*: checkpoint [^\"]{0,100}" "$OUT/fail.out")"
 done_step
 
 step "5d. a request the node cannot satisfy is refused by SLURM and named"

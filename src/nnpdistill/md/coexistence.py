@@ -37,6 +37,7 @@ import torch
 
 from ..defaults import SCHEMA, from_schema
 from ..errors import ConfigError
+from .checkpoint import load_checkpoint, save_checkpoint
 from .integrators import LangevinNPT, MDState, maxwell_boltzmann, pressure_bar
 from .models import fcc_sites_frac
 from .setup import run_plain
@@ -144,7 +145,7 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
     prog = _Progress()
     state = None
     if ckpt.exists():
-        payload = torch.load(ckpt, weights_only=False)
+        payload = load_checkpoint(ckpt)
         if payload.get("fingerprint") == fp:
             state = MDState.from_dict(payload["state"])
             gen.set_state(payload["rng"])
@@ -164,10 +165,8 @@ def run_coexistence(out_json: str | os.PathLike, pot, settings: CoexistenceSetti
         state = MDState(pos[None].clone(), mom, cell[None].clone(), masses)
 
     def save():
-        tmp = ckpt.with_name(ckpt.name + ".tmp")
-        torch.save({"fingerprint": fp, "state": state.to_dict(), "rng": gen.get_state(),
-                    "progress": asdict(prog)}, tmp)
-        os.replace(tmp, ckpt)
+        save_checkpoint(ckpt, {"fingerprint": fp, "state": state.to_dict(), "rng": gen.get_state(),
+                               "progress": asdict(prog)})
 
     n_atoms = state.n_atoms
     frac_z = torch.remainder(torch.linalg.solve(state.cells[0].T, state.positions[0].T).T[:, 2], 1.0)

@@ -45,6 +45,7 @@ import torch
 from ..device import device_for, on_device, resolve_device
 from ..errors import ConfigError, NNPDistillError
 from ..units import BAR_EV_PER_A3
+from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .integrators import MDState, plain_forces
 from .lattices import supercell_shape
 from .momt import Bias2D, MOMTForce, WangLandau
@@ -69,17 +70,6 @@ class Potential:
     name: str = ""
     sha256: str = ""
     device: str = "cpu"  # where the evaluator and the order parameter run (nnpdistill.device.on_device)
-
-
-def checkpoint_path(out_path: str | os.PathLike) -> Path:
-    out_path = Path(out_path)
-    return out_path.with_name(out_path.name + ".ckpt")
-
-
-def _save_checkpoint(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
 
 
 def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Generator,
@@ -172,7 +162,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
     gen = torch.Generator().manual_seed(int(settings.seed))
     payload = None
     if ckpt.exists():
-        payload = torch.load(ckpt, weights_only=False)
+        payload = load_checkpoint(ckpt)
         if payload.get("fingerprint") != fingerprint:
             log.warning("%s belongs to other settings: starting afresh", ckpt)
             payload = None
@@ -214,7 +204,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                                 beyond_slopes=stages[-1].get("beyond_slopes"))
 
     def save():
-        _save_checkpoint(ckpt, {
+        save_checkpoint(ckpt, {
             "fingerprint": fingerprint, "state": state.to_dict(), "rng": gen.get_state(),
             "bias": None if bias is None else bias.state_dict(),
             "wl": None if wl is None else wl.state_dict(),
