@@ -78,7 +78,7 @@ def test_damaged_checkpoint_is_refused_by_name_and_nothing_is_written(tmp_path, 
 
 @pytest.mark.parametrize("method,stage_rounds,order,sync", [
     ("momt", 0, "fcc_box", False), ("momt", 3, "fcc_box", False), ("momt", 3, "fcc_box", True),
-    ("momt", 3, "q6_bonds", False), ("npt_liq", 0, "fcc_box", False)])
+    ("momt", 3, "q6_bonds", False), ("momt", 3, "q6_solid", True), ("npt_liq", 0, "fcc_box", False)])
 def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, order, sync):
     pot = _pot()
 
@@ -126,7 +126,7 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, 
                 assert grown.min() < -1e-3
             # every frame's recorded bias is the acting stage's value at its (H, O)
             rnd = np.arange(len(a)) // 4
-            coord = a.meta["bias_order"] if order == "q6_bonds" else a.meta["order_parameter"]
+            coord = a.meta["bias_order"] if order != "fcc_box" else a.meta["order_parameter"]
             k = np.searchsorted([0, 3, 4], rnd, side="right") - 1
             for i in range(len(a)):
                 b = Bias2D((-1.0, 6.0), (-5.0, 37.0), 8, 8, torch.tensor(stages[k[i]]["coef"]),
@@ -137,14 +137,15 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, method, stage_rounds, 
             # staged biases continue beyond the enthalpy grid at the clip's temperatures
             assert all(st["beyond_slopes"] is not None for st in stages)
     # the q6 coordinate is stored beside the box-aligned order parameter, which keeps its meaning
-    assert ("bias_order" in a.meta) == (order == "q6_bonds")
-    if order == "q6_bonds":
+    assert ("bias_order" in a.meta) == (order != "fcc_box")
+    if order != "fcc_box":
         from nnpdistill.md.order import order_parameter
         from nnpdistill.md.order_q6 import q6_order, switch_radii_A
 
         pos, cell = torch.from_numpy(a.positions), torch.from_numpy(a.cell)
         assert np.allclose(a.meta["order_parameter"], order_parameter(pos, cell, gradient=False)[0].numpy())
-        q6 = q6_order(pos, cell, *switch_radii_A(A, (1.15, 1.30)), gradient=False)[0].numpy()
+        q6 = q6_order(pos, cell, *switch_radii_A(A, (1.15, 1.30)), gradient=False,
+                      solid=(0.65, 0.05) if order == "q6_solid" else None)[0].numpy()
         assert np.allclose(a.meta["bias_order"], q6, atol=1e-9)
         assert not np.allclose(q6, a.meta["order_parameter"], atol=1.0)
     # frame bookkeeping: walker-minor order, stride, last round cut short (30 = 7*4 + 2)

@@ -30,9 +30,10 @@ def register(subparsers) -> None:
                    help="MD steps between saved frames (default 100)")
     r.add_argument("--temperature-K", type=float, default=None,
                    help="T of NPT, T0 of MOMT (default 2000 K, the paper's)")
-    r.add_argument("--order", default=None, choices=["fcc_box", "q6_bonds"],
+    r.add_argument("--order", default=None, choices=["fcc_box", "q6_bonds", "q6_solid"],
                    help="momt: the bias's order parameter: fcc_box (the paper's, box-aligned; default) or "
-                   "q6_bonds (q6 bond-order correlation: a crystal in any orientation counts as solid)")
+                   "q6_bonds (q6 bond-order correlation: a crystal in any orientation counts as solid) or "
+                   "q6_solid (the smooth count of solid-like atoms by it)")
     r.add_argument("--structure", default=None, choices=["fcc", "bcc", "hcp"],
                    help="the crystal the walkers start from (default fcc; bcc: N = 2 L^3, hcp: 64, 96, 144, "
                    "180 atoms; MOMT then needs --order q6_bonds)")

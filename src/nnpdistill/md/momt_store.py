@@ -24,14 +24,21 @@ def bias_coordinate(meta: dict) -> np.ndarray:
     return meta["bias_order"] if "bias_order" in meta else meta["order_parameter"]
 
 
-def bias_coordinate_kind(meta: dict) -> str:
-    """``momt.order`` of the run the frames come from: q6_bonds when they carry ``bias_order``, else
-    fcc_box."""
+def bias_coordinate_kind(meta: dict, attrs: dict | None = None) -> str:
+    """``momt.order`` of the run the frames come from: the store's settings say (``attrs``); without them
+    q6_bonds when the frames carry ``bias_order``, else fcc_box."""
+    settings = (attrs or {}).get("settings") or {}
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    order = (settings.get("momt") or {}).get("order")
+    if order is not None:
+        return order
     return "q6_bonds" if "bias_order" in meta else "fcc_box"
 
 
 # axis label of the bias coordinate per ``momt.order`` (the visit and free-energy plots)
-ORDER_AXIS_LABEL = {"fcc_box": "O/N (box-aligned FCC)", "q6_bonds": "q6 bond order O/N"}
+ORDER_AXIS_LABEL = {"fcc_box": "O/N (box-aligned FCC)", "q6_bonds": "q6 bond order O/N",
+                    "q6_solid": "solid-like atoms by q6, O/N"}
 
 
 def count_phase_switches(walker: np.ndarray, solid: np.ndarray) -> int:

@@ -66,7 +66,7 @@ def order_parameter(positions: torch.Tensor, cells: torch.Tensor, n_cells=None,
     return O, grad
 
 
-ORDER_KINDS = ("fcc_box", "q6_bonds")
+ORDER_KINDS = ("fcc_box", "q6_bonds", "q6_solid")
 
 
 class BoxOrder:
@@ -80,12 +80,14 @@ class BoxOrder:
         return O, g, None
 
 
-def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[float, float] | None = None):
+def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[float, float] | None = None,
+               q6_solid: tuple[float, float] | None = None):
     """A fresh bias coordinate ``(positions, cells, gradient) -> (O, dO/dr, dO/dε or None)``: the
-    box-aligned FCC order parameter (``fcc_box``, the paper's) or the orientation-independent q6 bond-order
+    box-aligned FCC order parameter (``fcc_box``, the paper's), the orientation-independent q6 bond-order
     correlation (``q6_bonds``, :mod:`.order_q6`, switch radii in nearest-neighbour distances of the FCC
-    lattice ``lattice_A``; None: the schema's ``momt.q6_switch_nn``). Both give O = N for a perfect
-    crystal."""
+    lattice ``lattice_A``; None: the schema's ``momt.q6_switch_nn``) or the smooth count of solid-like
+    atoms by that correlation (``q6_solid``: each atom's score through a step at ``q6_solid`` = (centre,
+    width); None: the schema's). All give O ≈ N for a perfect crystal (q6_solid: N F(1))."""
     from ..defaults import default
     from .order_q6 import Q6Order, switch_radii_A
 
@@ -96,4 +98,7 @@ def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[fl
         return BoxOrder(fcc_cells(n_atoms))
     if kind == "q6_bonds":
         return Q6Order(*switch_radii_A(lattice_A, q6_switch_nn))
+    if kind == "q6_solid":
+        return Q6Order(*switch_radii_A(lattice_A, q6_switch_nn),
+                       solid=default("sample.momt.q6_solid") if q6_solid is None else q6_solid)
     raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {kind!r}")

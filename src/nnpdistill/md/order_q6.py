@@ -68,6 +68,15 @@ def switch(r: torch.Tensor, r_on: float, r_off: float) -> torch.Tensor:
     return 0.5 * (1.0 + torch.cos(math.pi * x))
 
 
+def check_solid(solid) -> tuple[float, float]:
+    """``momt.q6_solid`` (centre, width) of the solid-like step, checked: 0 < centre < 1, width > 0."""
+    c, w = (float(x) for x in solid)
+    if not (0 < c < 1 and w > 0):
+        raise ConfigError(f"momt.q6_solid must be [centre, width] with 0 < centre < 1 and width > 0, got "
+                          f"{list(solid)}")
+    return c, w
+
+
 def switch_radii_A(lattice_A: float, switch_nn: tuple[float, float]) -> tuple[float, float]:
     """(r_on, r_off) in Å from an FCC lattice constant and radii in units of its nearest-neighbour distance
     a/√2 (the second shell sits at √2 ≈ 1.41)."""
@@ -78,10 +87,16 @@ def switch_radii_A(lattice_A: float, switch_nn: tuple[float, float]) -> tuple[fl
     return lo * d_nn, hi * d_nn
 
 
+def solid_step(score: torch.Tensor, solid: tuple[float, float]) -> torch.Tensor:
+    """The smooth count of a solid-like atom, (1 + tanh((s − centre)/width))/2 of its score s (q6_solid)."""
+    return 0.5 * (1.0 + torch.tanh((score - float(solid[0])) / float(solid[1])))
+
+
 def _order(positions: torch.Tensor, cells: torch.Tensor, pairs: PairList, r_on: float,
-           r_off: float) -> torch.Tensor:
+           r_off: float, solid: tuple[float, float] | None = None) -> torch.Tensor:
     """O (B,) over a half pair list (padding has w = 0); differentiable. Y6m(−û) = Y6m(û) (l even), so each
-    entry adds the same w Y6m to both atoms' q6m, and its overlap to both atoms' scores."""
+    entry adds the same w Y6m to both atoms' q6m, and its overlap to both atoms' scores. ``solid``
+    (centre, width): the sum of :func:`solid_step` of the scores instead of the scores."""
     B, N = positions.shape[:2]
     i, j = pairs.i.reshape(-1), pairs.j.reshape(-1)
     b = i // N
@@ -102,7 +117,8 @@ def _order(positions: torch.Tensor, cells: torch.Tensor, pairs: PairList, r_on: 
     score = torch.zeros(B * N, dtype=x.dtype, device=x.device).index_add(0, both, torch.cat([wo, wo]))
     # an atom's weights sum to ~12 in a dense metal; the floor of 1 keeps an atom whose last neighbours
     # are leaving the switch (a void, a surface) from turning 0/0 into a force spike
-    return (score / w_sum.clamp(min=1.0)).reshape(B, N).sum(-1)
+    score = (score / w_sum.clamp(min=1.0)).reshape(B, N)
+    return (score if solid is None else solid_step(score, solid)).sum(-1)
 
 
 class Q6Order:
@@ -115,7 +131,8 @@ class Q6Order:
     function with analytic derivatives, float64 on the CPU) or ``auto`` (cpp where it applies and builds);
     None: the EAM kernel choice (:func:`nnpdistill.potentials.eam_cpp.default_kernel`)."""
 
-    def __init__(self, r_on_A: float, r_off_A: float, skin_A: float = 0.5, kernel: str | None = None):
+    def __init__(self, r_on_A: float, r_off_A: float, skin_A: float = 0.5, kernel: str | None = None,
+                 solid: tuple[float, float] | None = None):
         from ..potentials.eam_cpp import KERNELS, default_kernel
 
         if not 0 < r_on_A < r_off_A:
@@ -124,6 +141,7 @@ class Q6Order:
         if self.kernel not in KERNELS:
             raise ConfigError(f"q6 kernel must be one of {KERNELS}, got {self.kernel!r}")
         self.r_on, self.r_off, self.skin_A = float(r_on_A), float(r_off_A), float(skin_A)
+        self.solid = None if solid is None else check_solid(solid)
         self.verlet = VerletList(self.r_off, skin_A)
 
     def _resolve(self, positions: torch.Tensor) -> str:
@@ -153,23 +171,23 @@ class Q6Order:
             from .q6_cpp import q6_cpp
 
             O, g_pos, g_eps = q6_cpp(positions, cells, pairs, self.verlet.shifts_t, self.r_on, self.r_off,
-                                     _COEF, gradient)
+                                     _COEF, gradient, self.solid)
             return O, g_pos, None if g_eps is None else 0.5 * (g_eps + g_eps.transpose(1, 2))
         if not gradient:
             with torch.no_grad():
-                return _order(positions, cells, pairs, self.r_on, self.r_off), None, None
+                return _order(positions, cells, pairs, self.r_on, self.r_off, self.solid), None, None
         with torch.enable_grad():
             eps = torch.zeros(positions.shape[0], 3, 3, dtype=positions.dtype, device=positions.device,
                               requires_grad=True)
             pos = positions.detach().requires_grad_(True)
             strain = torch.eye(3, dtype=positions.dtype, device=positions.device) + eps
-            O = _order(pos @ strain, cells.detach() @ strain, pairs, self.r_on, self.r_off)
+            O = _order(pos @ strain, cells.detach() @ strain, pairs, self.r_on, self.r_off, self.solid)
             g_pos, g_eps = torch.autograd.grad(O.sum(), (pos, eps))
         return O.detach(), g_pos, 0.5 * (g_eps + g_eps.transpose(1, 2))
 
 
 def q6_order(positions: torch.Tensor, cells: torch.Tensor, r_on_A: float, r_off_A: float,
-             gradient: bool = True, kernel: str | None = None
+             gradient: bool = True, kernel: str | None = None, solid: tuple[float, float] | None = None
              ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """One-off :class:`Q6Order` call (a fresh neighbour list, no skin)."""
-    return Q6Order(r_on_A, r_off_A, skin_A=0.0, kernel=kernel)(positions, cells, gradient)
+    return Q6Order(r_on_A, r_off_A, skin_A=0.0, kernel=kernel, solid=solid)(positions, cells, gradient)

@@ -66,7 +66,7 @@ def plot_sampling(stores: dict[str, str | os.PathLike], energy_png, visits_png, 
     fr, attrs = data["momt"]
     n = fr.n_atoms
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    o_label = ORDER_AXIS_LABEL[bias_coordinate_kind(fr.meta)]
+    o_label = ORDER_AXIS_LABEL[bias_coordinate_kind(fr.meta, attrs)]
     hb = ax.hist2d(fr.meta["enthalpy_eV"] / n, bias_coordinate(fr.meta) / n, bins=60, cmap="viridis",
                    cmin=1)
     fig.colorbar(hb[3], ax=ax, label="frames")

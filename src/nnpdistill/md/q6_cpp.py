@@ -24,13 +24,15 @@ def load_kernel():
 
 
 def q6_cpp(positions: torch.Tensor, cells: torch.Tensor, pairs, shifts_t: torch.Tensor, r_on: float,
-           r_off: float, coef: torch.Tensor, gradient: bool):
+           r_off: float, coef: torch.Tensor, gradient: bool, solid: tuple[float, float] | None = None):
     """O (B,), dO/dr (B, N, 3) and the unsymmetrised dO/dε (B, 3, 3) (None, None without ``gradient``) over
-    the half list ``pairs`` with image shifts ``shifts_t`` (B, 3, P)."""
+    the half list ``pairs`` with image shifts ``shifts_t`` (B, 3, P). ``solid`` (centre, width): O counts
+    solid-like atoms through a smooth step of each atom's score (order q6_solid), None: sums the scores."""
     B, N, _ = positions.shape
     O, g, e = load_kernel().q6_forward(
         positions.detach().reshape(B * N, 3).contiguous(), cells.detach().contiguous(), pairs.i.contiguous(),
-        pairs.j.contiguous(), shifts_t.contiguous(), coef, N, float(r_on), float(r_off), bool(gradient))
+        pairs.j.contiguous(), shifts_t.contiguous(), coef, N, float(r_on), float(r_off), bool(gradient),
+        *((float(solid[0]), float(solid[1])) if solid is not None else (0.0, 0.0)))
     if not gradient:
         return O, None, None
     return O, g.reshape(B, N, 3), e

@@ -10,7 +10,8 @@
 //
 // x (B*N, 3); h (B, 3, 3), rows the cell vectors; I, J (B, P) indices into the B*N atoms; S (B, 3, P) image
 // shifts as floats (d = x_J - x_I + S h; padding: a huge shift, so r > r_off and it weighs 0);
-// C (7, 7): N_6m P6^(m)(z) = sum_k z^k C[k, m].
+// C (7, 7): N_6m P6^(m)(z) = sum_k z^k C[k, m]. solid_width > 0: O = sum_a F(u_a) with F the smooth step
+// (1 + tanh((u - solid_center) / solid_width)) / 2 of atom a's score u_a (order q6_solid), else sum_a u_a.
 namespace {
 
 constexpr int L = 6;
@@ -30,7 +31,7 @@ inline double wm(int m) { return m == 0 ? 1.0 : 2.0; }
 
 std::vector<torch::Tensor> q6_forward(torch::Tensor x_, torch::Tensor h_, torch::Tensor I_, torch::Tensor J_,
                                       torch::Tensor S_, torch::Tensor C_, int64_t N, double r_on, double r_off,
-                                      bool gradient) {
+                                      bool gradient, double solid_center, double solid_width) {
   TORCH_CHECK(x_.scalar_type() == torch::kFloat64, "the q6 kernel runs in float64");
   auto x = x_.contiguous(), h = h_.contiguous(), I = I_.contiguous(), J = J_.contiguous();
   auto S = S_.contiguous(), C = C_.contiguous();
@@ -52,6 +53,8 @@ std::vector<torch::Tensor> q6_forward(torch::Tensor x_, torch::Tensor h_, torch:
   std::vector<Pair> pairs;
   pairs.reserve(P);
   std::vector<double> qr(N * M), qi(N * M), wsum(N), score(N), nrm(N), Gr(N * M), Gi(N * M), g(N), hs(N);
+  std::vector<double> phi(N, 1.0);  // dO/du_a for O = sum_a F(u_a), u_a = score_a / max(wsum_a, 1)
+  const bool solid = solid_width > 0.0;
   for (int64_t b = 0; b < B; ++b) {
     const double* hb = H + 9 * b;
     const int64_t* Ib = Ip + P * b;
@@ -127,14 +130,23 @@ std::vector<torch::Tensor> q6_forward(torch::Tensor x_, torch::Tensor h_, torch:
       score[p.j] += p.w * c;
     }
     double o = 0.0;
-    for (int64_t a = 0; a < N; ++a) o += score[a] / std::max(wsum[a], 1.0);
+    for (int64_t a = 0; a < N; ++a) {
+      const double u = score[a] / std::max(wsum[a], 1.0);
+      if (solid) {  // order q6_solid: F(u) = (1 + tanh((u - c) / w)) / 2, a smooth count of solid-like atoms
+        const double t = std::tanh((u - solid_center) / solid_width);
+        o += 0.5 * (1.0 + t);
+        phi[a] = 0.5 * (1.0 - t * t) / solid_width;
+      } else {
+        o += u;
+      }
+    }
     Op[b] = o;
     if (!gradient) continue;
     // pass 3: dO/d(normalised q6m), then dO/dq6m through the normalisation
     for (int64_t a = 0; a < N; ++a) {
       const double D = std::max(wsum[a], 1.0);
-      g[a] = 1.0 / D;
-      hs[a] = wsum[a] >= 1.0 ? -score[a] / (D * D) : 0.0;
+      g[a] = phi[a] / D;
+      hs[a] = wsum[a] >= 1.0 ? -phi[a] * score[a] / (D * D) : 0.0;
     }
     std::fill(Gr.begin(), Gr.end(), 0.0);
     std::fill(Gi.begin(), Gi.end(), 0.0);

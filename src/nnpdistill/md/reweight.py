@@ -277,7 +277,7 @@ def _reweight_store(path, temperatures_K, settings: dict):
     crossings, walkers_crossing = count_basin_crossings(meta["walker"], score, *band)
     summary.update({
         "estimator": sel["estimator"], "phase_by": phase_by,
-        "bias_coordinate": bias_coordinate_kind(meta),
+        "bias_coordinate": bias_coordinate_kind(meta, attrs),
         # frames the box-aligned order parameter calls liquid that hold a crystal (solid_atoms only)
         "solid_below_order_cut": (float((solid & (meta["order_parameter"] <= o_solid_fraction * n_atoms))
                                         .mean()) if phase_by == "solid_atoms" else None),
@@ -379,7 +379,7 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         H, O = meta["enthalpy_eV"], bias_coordinate(meta)
         lw = _log_weights(H, O, sel, t_ref, t_fes)
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png,
-                         order_label=ORDER_AXIS_LABEL[bias_coordinate_kind(meta)])
+                         order_label=ORDER_AXIS_LABEL[bias_coordinate_kind(meta, attrs)])
     if flatness_png is not None:
         plot_flatness(read_history(attrs), flatness_png)
     return summary

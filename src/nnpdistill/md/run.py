@@ -12,7 +12,8 @@ Frames: every ``frame_stride`` steps each of the B walkers contributes one frame
 potential's energy, per-atom energies, forces and stress; metadata: temperature_K (kinetic),
 enthalpy_eV (U + P0 V), volume_A3, order_parameter, t_eff_K, bias_eV, walker, step, method,
 production (1: recorded under a frozen bias, or plain NPT), clipped (1: the T_eff clip acted); with
-``momt.order`` q6_bonds also bias_order, the biased one (order_parameter: box-aligned FCC O; q6 from BCC/HCP).
+``momt.order`` q6_bonds or q6_solid also bias_order, the biased one (order_parameter: box-aligned FCC O;
+q6 from BCC/HCP).
 
 MOMT runs in two phases: Wang–Landau (the bias grows) for the first (1 − production_fraction) of the
 frame rounds, then production on the frozen bias made to honour the T_eff clip
@@ -82,7 +83,7 @@ def _initial(settings: RunSettings, pot: Potential, n_atoms: int, gen: torch.Gen
     md = settings.md
     if settings.method == "momt" and bias is None:
         m = settings.momt
-        order = on_device(make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn), pot.device)
+        order = on_device(make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn, m.q6_solid), pot.device)
         lines = estimate_phase_lines(pot.factory(), n_atoms, pot.lattice_A, pot.mass_amu, md, T, m.t_min_K,
                                      m.t_max_K, gen, n_steps=m.estimate_steps, order=order, structure=xtal[0],
                                      c_over_a=xtal[1])
@@ -217,7 +218,7 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
 
     def momt_force(ev):
         # fresh: its neighbour list too
-        order = on_device(make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn), pot.device)
+        order = on_device(make_order(m.order, n_atoms, pot.lattice_A, m.q6_switch_nn, m.q6_solid), pot.device)
         if frozen is None and not staged:
             return MOMTForce(ev, bias, p0, T, m.t_min_K, m.t_max_K, order=order)
         # frozen and staged biases honour the clip by construction; a wide safety clip only keeps s > 0
@@ -276,7 +277,8 @@ def run_sampling(out_path: str | os.PathLike, pot: Potential, settings: RunSetti
                     coord = O  # the coordinate the bias acts on
                     if m.order != "fcc_box":  # another than the box-aligned one: keep both
                         bias_order = coord  # from BCC/HCP the frames' q6 O is the biased one: not twice
-                        O = coord if q6_frames else frame_order(state.positions, state.cells, False)[0]
+                        O = (coord if q6_frames and m.order == "q6_bonds"
+                             else frame_order(state.positions, state.cells, False)[0])
                     t_eff = T / aux.s
                     bias_val = acting_bias()(H, coord)[0]
                     clipped = aux.clipped

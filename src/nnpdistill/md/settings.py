@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from .lattices import STRUCTURES
 from .momt import check_temperatures
 from .order import ORDER_KINDS
-from .order_q6 import switch_radii_A
+from .order_q6 import check_solid, switch_radii_A
 from .setup import MDParams
 
 METHODS = ("momt", "npt_fcc", "npt_liq")
@@ -40,6 +40,7 @@ class MOMTParams:
     n_o: int = SCHEMA
     order: str = SCHEMA
     q6_switch_nn: tuple[float, float] = SCHEMA
+    q6_solid: tuple[float, float] = SCHEMA
     o_margin: float = SCHEMA
     o_grid: str = SCHEMA
     h_range_eV: tuple[float, float] | None = SCHEMA
@@ -120,6 +121,7 @@ class RunSettings:
             if m.o_grid not in O_GRIDS:
                 raise ConfigError(f"momt.o_grid must be one of {O_GRIDS}, got {m.o_grid!r}")
             switch_radii_A(1.0, m.q6_switch_nn)  # a ConfigError unless 0 < r_on < r_off
+            check_solid(m.q6_solid)
             if m.h_range_eV is not None and not m.h_range_eV[0] < m.h_range_eV[1]:
                 raise ConfigError(f"momt.h_range_eV must be increasing, got {m.h_range_eV}")
 
@@ -127,6 +129,9 @@ class RunSettings:
         d = asdict(self)
         d["momt"]["h_range_eV"] = None if self.momt.h_range_eV is None else list(self.momt.h_range_eV)
         d["momt"]["q6_switch_nn"] = [float(x) for x in self.momt.q6_switch_nn]
+        d["momt"]["q6_solid"] = [float(x) for x in self.momt.q6_solid]
+        if self.momt.order != "q6_solid":  # only the smooth count reads it: other fingerprints as before
+            del d["momt"]["q6_solid"]
         if self.momt.order == "fcc_box":  # the paper's coordinate: fingerprints (and store attrs) as before
             del d["momt"]["order"], d["momt"]["q6_switch_nn"]
         if self.momt.o_grid_kind() == "n_atoms":  # the grid runs before o_grid had: fingerprints as then
