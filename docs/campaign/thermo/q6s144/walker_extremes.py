@@ -1,6 +1,6 @@
 """Issue 15, thirteenth run (q6_solid): how far each 144-atom walker got from its starting phase. For every
-walker of a MOMT store, its share of solid-like atoms (the reweighting's solid score, q6 criterion) at the start and its
-lowest and highest value over the run: a crossing needs <= 0.1 and >= 0.9 on one walker. Writes
+walker of a MOMT store, its share of solid-like atoms (the reweighting's solid score, q6 criterion) at the
+start and its lowest and highest value over the run: a crossing needs <= 0.1 and >= 0.9 on one walker. Writes
 walker_extremes_<element>.csv.  Run from the repository root with the store, e.g.
     python docs/campaign/thermo/q6d144/walker_extremes.py results/thermo_q6s_144/Al/sample/momt_144.h5 Al
 """
