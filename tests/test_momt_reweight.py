@@ -386,7 +386,7 @@ def test_mbar_stage_free_energies_and_combined_averages_are_exact():
     """Ω(H) ∝ H^(k−1) sampled under three linear biases Φ_j = a_j H (exact Gamma draws): the stage free
     energies are f_j − f_0 = k ln((1 + a_j)/(1 + a_0)); MBAR must find them, and the combined frames must
     give ⟨H⟩_T = k k_B T over a range no single stage covers. One stage reduces to the frozen estimator."""
-    from nnpdistill.md.reweight import mbar_log_density
+    from nnpdistill.md.mbar import mbar_log_density
 
     rng = np.random.default_rng(11)
     k, t0 = 60, 2000.0

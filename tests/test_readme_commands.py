@@ -169,6 +169,7 @@ INLINE = {
     "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128": (
         "not run: a CUDA build from PyTorch's index (network, a GPU node)"),
     "python benchmarks/bench_quests.py": "a benchmark (minutes): not run by the tests",
+    "python benchmarks/bench_reweight.py": "a benchmark (minutes): not run by the tests",
     "python benchmarks/bench_warm_start.py POOL.h5": "a benchmark (minutes): not run by the tests",
     "python benchmarks/bench_md.py --sizes 108 --kernels torch cpp": (
         "a benchmark (minutes): not run by the tests"),

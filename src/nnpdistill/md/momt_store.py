@@ -107,6 +107,7 @@ def solid_scores(path, sel: dict, phase_by: str, chunk_frames: int = 512) -> np.
     :func:`.structure.solid_like_fraction`; positions read a chunk at a time), or O/N (``"order_parameter"``,
     box-aligned: a crystal in another orientation scores as a liquid)."""
     from ..frames import FrameStore
+    from ..runtime import Progress
     from .structure import solid_like_fraction
 
     n_atoms = int(sel["attrs"]["n_atoms"])
@@ -119,10 +120,11 @@ def solid_scores(path, sel: dict, phase_by: str, chunk_frames: int = 512) -> np.
                           f"nearest neighbours), this one has {n_atoms}: use order_parameter")
     index = np.asarray(sel["index"], dtype=np.int64)
     frac = np.empty(index.size)
-    with FrameStore(path) as st:
+    with FrameStore(path) as st, Progress(index.size, "solid scores", "frame") as bar:
         for s in range(0, index.size, chunk_frames):
             fr = st.read(index[s:s + chunk_frames], labels=False, meta=False)
             frac[s:s + chunk_frames] = solid_like_fraction(fr.positions, fr.cell)
+            bar.update(len(fr.positions))
     return frac
 
 

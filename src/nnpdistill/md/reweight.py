@@ -9,8 +9,8 @@ potential enthalpy; frozen and staged biases honour the effective-temperature cl
   walkers are never used.
 - ``mbar``: a run with Wang–Landau stages (``momt.stage_rounds``) recorded every acting bias Φ_k; the
   frames of all stages (those that began with ln f ≤ ``mbar_max_ln_f``, and production) are one mixture,
-  p_mix(x) ∝ Σ_k N_k exp(f_k − β0 (H + Φ_k)), whose free energies f_k MBAR solves (pymbar; Shirts &
-  Chodera, J. Chem. Phys. 129, 124105 (2008)); then ln w_i = −β H_i − ln Σ_k N_k exp(f_k − u_k(x_i)).
+  p_mix(x) ∝ Σ_k N_k exp(f_k − β0 (H + Φ_k)), whose free energies f_k MBAR solves (:mod:`.mbar`: pymbar;
+  Shirts & Chodera, J. Chem. Phys. 129, 124105 (2008)); then ln w_i = −β H_i − ln Σ_k N_k exp(f_k − u_k(x_i)).
   Stages where the walkers still cross between solid and liquid thus carry the phase balance that a
   frozen bias alone may not sample.
 
@@ -37,7 +37,9 @@ import torch
 from ..defaults import default
 from ..errors import ConfigError
 from ..io_utils import write_strict_json
+from ..runtime import Progress
 from ..units import KB_EV_PER_K
+from .mbar import mbar_log_density
 from .melting import melting_temperature
 from .momt import Bias2D
 from .momt_store import (
@@ -72,56 +74,6 @@ def _moments(E: np.ndarray, m: np.ndarray, h: np.ndarray, solid: np.ndarray):
     ss = E @ (m * solid[:, None])
     ww = (E * E) @ (m * m)
     return z, s1, s2, ss, ww
-
-
-def _import_mbar():
-    """pymbar's MBAR, imported quietly (pymbar logs a timeseries caveat and a JAX note at import)."""
-    import contextlib
-    import io
-    import logging
-
-    logging.getLogger("pymbar").setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from pymbar import MBAR
-    return MBAR
-
-
-def mbar_log_density(u_kn: np.ndarray, stage: np.ndarray, multiplicity: np.ndarray | None = None,
-                     initial_f_k: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """ln Σ_k N_k exp(f_k − u_kn) for every frame n, the (unnormalised) log density of the mixture of
-    stages the frames were drawn from, with the stage free energies f_k solved by MBAR (pymbar).
-
-    ``u_kn`` (K, F): reduced potential of frame n under stage k's bias; ``stage`` (F,): the stage each
-    frame was drawn under; ``multiplicity`` (F,): how often each frame counts (bootstrap replicas; 0 drops
-    it). Returns (log density (F,), f_k (K,), NaN for stages without frames)."""
-    u_kn = np.asarray(u_kn, dtype=np.float64)
-    stage = np.asarray(stage, dtype=np.int64)
-    K, F = u_kn.shape
-    mult = np.ones(F, dtype=np.int64) if multiplicity is None else np.asarray(multiplicity).astype(np.int64)
-    N_k = np.bincount(stage, weights=mult, minlength=K)
-    used = np.flatnonzero(N_k > 0)
-    if used.size == 0:
-        raise ConfigError("MBAR needs at least one frame")
-    remap = np.full(K, -1, dtype=np.int64)
-    remap[used] = np.arange(used.size)
-    idx = np.repeat(np.arange(F), mult)
-    idx = idx[np.argsort(remap[stage[idx]], kind="stable")]
-    f_used = np.zeros(used.size)
-    if used.size > 1:
-        init = None
-        if initial_f_k is not None and np.all(np.isfinite(initial_f_k[used])):
-            init = initial_f_k[used] - initial_f_k[used][0]
-        # "robust" (L-BFGS-B on MBAR's convex objective): the default Newton/adaptive path stalled on
-        # Wang-Landau stages whose biases differ by tens of k_B T
-        mbar = _import_mbar()(u_kn[used][:, idx], N_k[used], initial_f_k=init,
-                              x_kindices=remap[stage[idx]], solver_protocol="robust")
-        f_used = np.asarray(mbar.f_k, dtype=np.float64)
-    a = np.log(N_k[used])[:, None] + f_used[:, None] - u_kn[used]
-    amax = a.max(0)
-    log_den = amax + np.log(np.exp(a - amax).sum(0))
-    f_k = np.full(K, np.nan)
-    f_k[used] = f_used
-    return log_den, f_k
 
 
 def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_ref_K: float, temperatures_K,
@@ -179,13 +131,15 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_
         u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in stage_biases])  # (K, F)
         parts = []
         f_full = None
-        for r in range(m.shape[1]):  # MBAR again for every replica: the f_k carry their own error
-            log_den, f = mbar_log_density(u_kn, stage, m[:, r], f_full)
-            if r == 0:
-                f_full = f
-            lw = -betas[:, None] * h[None, :] - log_den[None, :]
-            E = np.exp(lw - lw.max(1, keepdims=True))
-            parts.append(_moments(E, m[:, r:r + 1], h, solid))
+        with Progress(m.shape[1], "MBAR, estimate and bootstrap", "replica") as bar:
+            for r in range(m.shape[1]):  # MBAR again for every replica: the f_k carry their own error
+                log_den, f = mbar_log_density(u_kn, stage, m[:, r], f_full)
+                if r == 0:
+                    f_full = f
+                lw = -betas[:, None] * h[None, :] - log_den[None, :]
+                E = np.exp(lw - lw.max(1, keepdims=True))
+                parts.append(_moments(E, m[:, r:r + 1], h, solid))
+                bar.update()
         z, s1, s2, ss, ww = (np.concatenate([p[i] for p in parts], 1) for i in range(5))
     mean = s1 / z
     var = np.maximum(s2 / z - mean * mean, 0.0)

@@ -24,7 +24,7 @@ With ``momt.stage_rounds`` > 0 the Wang–Landau deposits reach the walkers in s
 ``stage_rounds`` frame rounds the acting bias is replaced by a clip-honouring snapshot of the growing
 one, so every frame is a sample of a known bias; the snapshots and the round each began at are kept in
 ``momt_stages_json`` (the frozen production bias is the last stage), and the reweighting combines all
-stages by MBAR (:func:`nnpdistill.md.reweight.mbar_log_density`). With ``momt.stage_sync`` the growing bias
+stages by MBAR (:func:`nnpdistill.md.mbar.mbar_log_density`). With ``momt.stage_sync`` the growing bias
 is itself replaced by each snapshot, so the deposits land on the bias that acts (without it, the growing bias
 keeps enthalpy slopes far past the clip, and refits anchored column by column at different enthalpies put
 wells into the snapshot that no deposit reaches: the eighth run's 108-atom Ni, docs/campaign/thermo).
