@@ -79,8 +79,9 @@ def mbar_log_density(u_kn: np.ndarray, stage: np.ndarray, multiplicity: np.ndarr
 
     ``u_kn`` (K, F): reduced potential of frame n under stage k's bias; ``stage`` (F,): the stage each
     frame was drawn under; ``multiplicity`` (F,): how often each frame counts (bootstrap replicas; 0 drops
-    it); ``initial_f_k``: a nearby solution (the full data's, for a replica): Newton's method from there
-    (:func:`newton_free_energies`), pymbar from it where that fails; without it, pymbar. Returns (log
+    it); ``initial_f_k``: a start (the full data's solution for a replica, zeros for the estimator choice):
+    Newton's method from there (:func:`newton_free_energies`), pymbar from it where that fails; without it,
+    pymbar. Returns (log
     density (F,), f_k (K,), NaN for stages without frames)."""
     u_kn = np.asarray(u_kn, dtype=np.float64)
     stage = np.asarray(stage, dtype=np.int64)

@@ -204,7 +204,10 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
     (frozen); the one with the largest median Kish effective sample size over ``temperatures_K`` wins.
     Stages that changed the bias by many k_B T leave MBAR's stage free energies poorly determined, and a
     handful of their frames then carries all the weight (a 32-atom Al run: n_eff 3-8 with the stages from
-    ln f = 0.25, 42-313 from 0.05). Returns the chosen selection and every candidate's figures."""
+    ln f = 0.25, 42-313 from 0.05). Each candidate's MBAR is solved by Newton's method from f = 0 (8 steps,
+    5 s on a 144-atom run's 151 stages, where pymbar took 15-19 s; pymbar where Newton fails); the chosen
+    selection's estimate is pymbar's (:func:`.reweight.reweight`). Returns the chosen selection and every
+    candidate's figures."""
     from .reweight import _log_density, _log_weights
 
     store = read_momt_store(path)  # once for every candidate
@@ -221,7 +224,7 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
         sel = select_frames(path, skip_fraction, est, limit or mbar_max_ln_f, mbar_skip_rounds, store=store)
         H, O = sel["meta"]["enthalpy_eV"], bias_coordinate(sel["meta"])
         t_ref = float(sel["attrs"]["settings"]["temperature_K"])
-        ld = _log_density(H, O, sel, t_ref)  # MBAR solved once per candidate
+        ld = _log_density(H, O, sel, t_ref, newton=True)  # MBAR solved once per candidate, by Newton
         n_eff = np.array([_kish(_log_weights(H, O, sel, t_ref, t, log_den=ld)) for t in temps])
         row = {"estimator": est, "mbar_max_ln_f": limit, "n_frames": int(H.size),
                "n_stages": None if est == "frozen" else len(sel["stage_biases"]),

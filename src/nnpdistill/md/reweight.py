@@ -290,15 +290,16 @@ def _reweight_store(path, temperatures_K, settings: dict):
     return table, summary, meta, attrs, sel
 
 
-def _log_density(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float) -> np.ndarray:
-    """ln of the density the selected frames were drawn from (up to a constant; H centred)."""
+def _log_density(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, newton: bool = False) -> np.ndarray:
+    """ln of the density the selected frames were drawn from (up to a constant; H centred). ``newton``:
+    solve MBAR by Newton's method from f = 0 (pymbar where it fails), as the estimator choice does."""
     beta0 = 1.0 / (KB_EV_PER_K * t_ref_K)
     h = H - H.mean()
     Ht, Ot = torch.from_numpy(H), torch.from_numpy(O)
     if sel["stage_biases"] is None:
         return -beta0 * (h + sel["bias"](Ht, Ot)[0].numpy())
     u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in sel["stage_biases"]])
-    return mbar_log_density(u_kn, sel["stage"])[0]
+    return mbar_log_density(u_kn, sel["stage"], initial_f_k=np.zeros(len(u_kn)) if newton else None)[0]
 
 
 def _log_weights(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, t_K: float,
