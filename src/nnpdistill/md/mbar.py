@@ -37,24 +37,30 @@ def newton_free_energies(u_kn: np.ndarray, n_k: np.ndarray, weight_n: np.ndarray
     stage (> 0, counted with their weights), ``weight_n`` (F,) each frame's multiplicity. Converged when every
     |gradient_k| / N_k < ``tol``; None if not within ``max_iter`` steps."""
     log_n = np.log(n_k)
+    buffers = [np.empty_like(u_kn), np.empty_like(u_kn)]  # (K, F) each: the current and the trial point
 
-    def evaluate(f):
-        a = log_n[:, None] + f[:, None] - u_kn
-        amax = a.max(0)
-        e = np.exp(a - amax)
-        s = e.sum(0)
-        e /= s  # N_k W_nk: each frame's responsibilities over the stages, summing to 1
-        return float(weight_n @ (amax + np.log(s))) - float(n_k @ f), e
+    def evaluate(f, out):
+        np.subtract((log_n + f)[:, None], u_kn, out=out)
+        amax = out.max(0)
+        out -= amax
+        np.exp(out, out=out)
+        s = out.sum(0)
+        out /= s  # N_k W_nk: each frame's responsibilities over the stages, summing to 1
+        return float(weight_n @ (amax + np.log(s))) - float(n_k @ f)
 
     f = np.asarray(f_start, dtype=np.float64) - f_start[0]
-    obj, resp = evaluate(f)
+    obj = evaluate(f, buffers[0])
+    w32 = weight_n.astype(np.float32)
     for _ in range(max_iter):
-        weighted = resp * weight_n
-        counts = weighted.sum(1)
+        resp = buffers[0]
+        counts = resp @ weight_n
         grad = counts - n_k
         if np.max(np.abs(grad) / n_k) < tol:
             return f
-        hess = np.diag(counts) - weighted @ resp.T
+        # the Hessian only steers the step (the gradient, in float64, decides convergence): float32 halves
+        # the cost of its (K, F) x (F, K) product
+        r32 = resp.astype(np.float32)
+        hess = np.diag(counts) - ((r32 * w32) @ r32.T).astype(np.float64)
         step = np.zeros_like(f)
         try:
             step[1:] = np.linalg.solve(hess[1:, 1:], -grad[1:])
@@ -62,13 +68,14 @@ def newton_free_energies(u_kn: np.ndarray, n_k: np.ndarray, weight_n: np.ndarray
             return None
         t, slope = 1.0, float(grad @ step)
         while True:  # Armijo backtracking; the slack covers rounding in an objective of 1e5-1e7
-            obj_new, resp_new = evaluate(f + t * step)
+            obj_new = evaluate(f + t * step, buffers[1])
             if obj_new <= obj + 1e-4 * t * slope + 1e-12 * abs(obj):
                 break
             t *= 0.5
             if t < 1e-8:
                 return None
-        f, obj, resp = f + t * step, obj_new, resp_new
+        f, obj = f + t * step, obj_new
+        buffers.reverse()
     return None
 
 
