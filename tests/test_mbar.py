@@ -74,3 +74,28 @@ def test_newton_from_zero_finds_stages_tens_of_kT_apart():
         _, f = mbar_log_density(u_kn, stage, initial_f_k=np.zeros(len(a)))
         assert f_ref[-1] - f_ref[0] > 30
         np.testing.assert_allclose(f - f[0], f_ref - f_ref[0], atol=1e-6)
+
+
+def test_stage_biases_on_one_grid_evaluate_as_each_bias_does():
+    """bias_values shares the spline weights between biases on one grid: every row must equal the bias's
+    own value bitwise, inside the grid and beyond its enthalpy and order ranges, with fixed beyond-slopes
+    and with the edge's own slope; biases on different grids still evaluate one by one."""
+    import torch
+
+    from nnpdistill.md.momt import Bias2D, bias_values
+
+    rng = np.random.default_rng(1)
+    H = torch.tensor(rng.uniform(-1.0, 11.0, 500))
+    O = torch.tensor(rng.uniform(-5.0, 40.0, 500))
+    for slopes in ((-0.2, 0.3), None):
+        biases = []
+        for k in range(5):
+            b = Bias2D((0.0, 10.0), (0.0, 32.0), 12, 9, beyond_slopes=slopes)
+            b.coef = torch.tensor(rng.normal(0, 0.5 * (k + 1), b.coef.shape))
+            biases.append(b)
+        ref = np.stack([b(H, O)[0].numpy() for b in biases])
+        np.testing.assert_array_equal(bias_values(biases, H, O), ref)
+    other = Bias2D((0.0, 12.0), (0.0, 32.0), 12, 9)
+    mixed = [biases[0], other]
+    np.testing.assert_array_equal(bias_values(mixed, H, O), np.stack([b(H, O)[0].numpy() for b in mixed]))
+    assert bias_values([], H, O).shape == (0, 500)

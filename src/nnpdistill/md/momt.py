@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import ConfigError
@@ -40,6 +41,34 @@ def _bspline_weights(u: torch.Tensor, n: int):
     dw = torch.stack([-(1 - t) ** 2 / 2, 1.5 * t2 - 2 * t, -1.5 * t2 + t + 0.5, t2 / 2], -1)
     return i.long(), w, dw, inside
 
+
+
+def bias_values(biases: list, H, O) -> np.ndarray:
+    """ΔH of every bias at the frames (H (F,) eV, O (F,)): (K, F) eV, each row what ``biases[k](H, O)[0]``
+    gives, bitwise. Biases on one grid (Wang-Landau stages: only the coefficients differ) share the spline
+    weights, computed once: the reweighting evaluates hundreds of stage biases on tens of thousands of
+    frames, and the weights were two thirds of each call."""
+    H = torch.as_tensor(H, dtype=torch.float64).reshape(-1)
+    O = torch.as_tensor(O, dtype=torch.float64).reshape(-1)
+    if not biases:
+        return np.empty((0, H.numel()))
+    b0 = biases[0]
+    key = (b0.h_lo, b0.h_hi, b0.o_lo, b0.o_hi, b0.n_h, b0.n_o, b0.beyond_slopes)
+    if any((b.h_lo, b.h_hi, b.o_lo, b.o_hi, b.n_h, b.n_o, b.beyond_slopes) != key for b in biases):
+        return np.stack([b(H, O)[0].numpy() for b in biases])
+    ih, wh, dwh, io, wo, _, _ = b0._weights(H, O)
+    beyond = H - H.clamp(b0.h_lo, b0.h_hi)
+    ar = torch.arange(4)
+    rows, cols = (ih[:, None] + ar)[:, :, None], (io[:, None] + ar)[:, None, :]
+    out = np.empty((len(biases), H.numel()))
+    for k, b in enumerate(biases):  # the arithmetic of Bias2D.__call__, for the value only
+        c = b.coef[rows, cols]
+        d_h = torch.einsum("bi,bij,bj->b", dwh, c, wo) / b.dh
+        if b.beyond_slopes is not None:
+            lo, hi = b.beyond_slopes
+            d_h = torch.where(beyond < 0, lo, torch.where(beyond > 0, hi, d_h))
+        out[k] = (torch.einsum("bi,bij,bj->b", wh, c, wo) + d_h * beyond).numpy()
+    return out
 
 class Bias2D:
     """Cubic B-spline ΔH(H, O) in eV over a regular (n_h × n_o) node grid; ``coef`` (n_h+2, n_o+2).

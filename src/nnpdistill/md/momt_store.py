@@ -208,6 +208,7 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
     5 s on a 144-atom run's 151 stages, where pymbar took 15-19 s; pymbar where Newton fails); the chosen
     selection's estimate is pymbar's (:func:`.reweight.reweight`). Returns the chosen selection and every
     candidate's figures."""
+    from .momt import bias_values
     from .reweight import _log_density, _log_weights
 
     store = read_momt_store(path)  # once for every candidate
@@ -220,11 +221,21 @@ def choose_estimator(path, temperatures_K, skip_fraction: float, mbar_max_ln_f: 
         m /= 2.0
     temps = np.asarray(temperatures_K, dtype=np.float64)
     best, best_score, rows = None, -np.inf, []
+    first = None  # the widest candidate's stage biases at its frames: later candidates are subsets of both
     for est, limit in [("mbar", lim) for lim in limits] + [("frozen", None)]:
         sel = select_frames(path, skip_fraction, est, limit or mbar_max_ln_f, mbar_skip_rounds, store=store)
         H, O = sel["meta"]["enthalpy_eV"], bias_coordinate(sel["meta"])
         t_ref = float(sel["attrs"]["settings"]["temperature_K"])
-        ld = _log_density(H, O, sel, t_ref, newton=True)  # MBAR solved once per candidate, by Newton
+        values = None
+        if est == "mbar":
+            if first is None:
+                first = (sel["index"], sel["stage_start_rounds"], bias_values(sel["stage_biases"], H, O))
+            cols = np.minimum(np.searchsorted(first[0], sel["index"]), len(first[0]) - 1)
+            krows = np.minimum(np.searchsorted(first[1], sel["stage_start_rounds"]), len(first[1]) - 1)
+            if (np.array_equal(first[0][cols], sel["index"])
+                    and np.array_equal(np.asarray(first[1])[krows], sel["stage_start_rounds"])):
+                values = first[2][np.ix_(krows, cols)]
+        ld = _log_density(H, O, sel, t_ref, newton=True, stage_bias_eV=values)  # MBAR by Newton, once each
         n_eff = np.array([_kish(_log_weights(H, O, sel, t_ref, t, log_den=ld)) for t in temps])
         row = {"estimator": est, "mbar_max_ln_f": limit, "n_frames": int(H.size),
                "n_stages": None if est == "frozen" else len(sel["stage_biases"]),

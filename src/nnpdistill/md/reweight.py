@@ -41,7 +41,7 @@ from ..runtime import Progress
 from ..units import KB_EV_PER_K
 from .mbar import mbar_log_density
 from .melting import melting_temperature
-from .momt import Bias2D
+from .momt import Bias2D, bias_values
 from .momt_store import (
     ORDER_AXIS_LABEL,
     basin_bridge,
@@ -128,7 +128,7 @@ def reweight(enthalpy_eV: np.ndarray, order: np.ndarray, bias: Bias2D | None, t_
         E = np.exp(lw - lw.max(1, keepdims=True))
         z, s1, s2, ss, ww = _moments(E, m, h, solid)
     else:
-        u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in stage_biases])  # (K, F)
+        u_kn = beta0 * (h + bias_values(stage_biases, Ht, Ot))  # (K, F)
         parts = []
         f_full = None
         with Progress(m.shape[1], "MBAR, estimate and bootstrap", "replica") as bar:
@@ -290,15 +290,19 @@ def _reweight_store(path, temperatures_K, settings: dict):
     return table, summary, meta, attrs, sel
 
 
-def _log_density(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, newton: bool = False) -> np.ndarray:
+def _log_density(H: np.ndarray, O: np.ndarray, sel: dict, t_ref_K: float, newton: bool = False,
+                 stage_bias_eV: np.ndarray | None = None) -> np.ndarray:
     """ln of the density the selected frames were drawn from (up to a constant; H centred). ``newton``:
-    solve MBAR by Newton's method from f = 0 (pymbar where it fails), as the estimator choice does."""
+    solve MBAR by Newton's method from f = 0 (pymbar where it fails), as the estimator choice does;
+    ``stage_bias_eV`` (K, F): the stage biases at the frames, if known (:func:`.momt.bias_values`)."""
     beta0 = 1.0 / (KB_EV_PER_K * t_ref_K)
     h = H - H.mean()
     Ht, Ot = torch.from_numpy(H), torch.from_numpy(O)
     if sel["stage_biases"] is None:
         return -beta0 * (h + sel["bias"](Ht, Ot)[0].numpy())
-    u_kn = np.stack([beta0 * (h + b(Ht, Ot)[0].numpy()) for b in sel["stage_biases"]])
+    if stage_bias_eV is None:
+        stage_bias_eV = bias_values(sel["stage_biases"], Ht, Ot)
+    u_kn = beta0 * (h + stage_bias_eV)
     return mbar_log_density(u_kn, sel["stage"], initial_f_k=np.zeros(len(u_kn)) if newton else None)[0]
 
 
@@ -332,7 +336,7 @@ def reweight_run(store, out_csv, out_json, png=None, free_energy_png=None, flatn
         t_ref = float(attrs["settings"]["temperature_K"])
         t_fes = summary["t_melt_p_solid_K"] or t_ref
         H, O = meta["enthalpy_eV"], bias_coordinate(meta)
-        lw = _log_weights(H, O, sel, t_ref, t_fes)
+        lw = _log_weights(H, O, sel, t_ref, t_fes, log_den=_log_density(H, O, sel, t_ref, newton=True))
         plot_free_energy(H, O, np.exp(lw - lw.max()), int(attrs["n_atoms"]), t_fes, free_energy_png,
                          order_label=ORDER_AXIS_LABEL[bias_coordinate_kind(meta, attrs)])
     if flatness_png is not None:
