@@ -153,6 +153,20 @@ def test_float64_storage_is_exact(pool, tmp_path):
     np.testing.assert_allclose(got.uq_eV, ref.uq_eV, rtol=0, atol=1e-11)
 
 
+def test_cache_bytes_do_not_depend_on_the_results_folder(pool, cache, tmp_path):
+    """The same pool under another folder (a SLURM run's results_dir) gives a cache of the same bytes."""
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "Ni" / "sample" / pool.name
+    moved.parent.mkdir(parents=True)
+    shutil.copyfile(pool, moved)
+    out = tmp_path / "aev.h5"
+    compute_pool_aevs(moved, CONFIG, out, element="Ni", batch_frames=4)
+    assert out.read_bytes() == cache.read_bytes()
+    with AEVCache(out) as c:
+        assert c.pool_path == pool.name
+
+
 def test_streaming_chunks_do_not_change_results(pool, cache):
     from nnpdistill.nnp.cached_scoring import score_from_cache
 

@@ -8,7 +8,8 @@ the AEV, so scoring from a cache evaluates only the member networks (+ self-ener
 File layout (HDF5, written under a ``.partial`` name and renamed on success):
 
 - attributes: ``format = "nnpdistill-aev-cache"``, ``version``, ``settings_hash`` (see
-  :func:`aev_settings_hash`), ``settings_json`` (the resolved AEV settings), ``pool_path`` (as given),
+  :func:`aev_settings_hash`), ``settings_json`` (the resolved AEV settings), ``pool_path`` (the pool
+  file's name, not its folder, so that a run under another results folder writes the same bytes),
   ``pool_sha256`` (of the pool file's bytes; "" for an in-memory source), ``frames_digest`` (sha256 of
   the atom counts, global indices, atomic numbers, positions and cells, float64/int64 bytes),
   ``n_features``, ``compute_dtype``, ``store_dtype`` (no wall time: the file must be byte-reproducible);
@@ -165,7 +166,7 @@ def compute_pool_aevs(
         fh.attrs["version"] = CACHE_VERSION
         fh.attrs["settings_hash"] = aev_settings_hash(s)
         fh.attrs["settings_json"] = json.dumps(aev_settings(s), sort_keys=True)
-        fh.attrs["pool_path"] = str(source) if is_path else ""
+        fh.attrs["pool_path"] = Path(source).name if is_path else ""  # the bytes must not name the folder
         fh.attrs["pool_sha256"] = sha256_file(source) if is_path else ""
         fh.attrs["frames_digest"] = frames_digest(groups)
         fh.attrs["n_features"] = n_features
