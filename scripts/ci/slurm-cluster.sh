@@ -13,7 +13,10 @@
 # script wrote it. It refuses to touch a machine that already has its own slurm.conf.
 #
 # Environment: NNPDISTILL_SLURM_STATE (state folder, default /tmp/nnpdistill-slurm),
-#              NNPDISTILL_SLURM_UP_TIMEOUT_S (seconds to wait for the node, default 60).
+#              NNPDISTILL_SLURM_UP_TIMEOUT_S (seconds to wait for the node, default 60),
+#              NNPDISTILL_SLURM_NODE_CPUS (CPUs the node declares, default the machine's cores; more
+#              lets SLURM run more one-thread jobs side by side than there are cores: slurm-stage.sh
+#              does so, as the executor plugin notices finished jobs only in status rounds).
 # The config must be at /etc/slurm/slurm.conf: the executor plugin's job step drops every SLURM_*
 # variable (SLURM_CONF included) before its nested srun.
 set -euo pipefail
@@ -157,7 +160,14 @@ clear_stale_state() {
 write_conf() {
     local host cpus mem_mb
     host=$(hostname -s)
-    cpus=$(nproc)
+    cpus=${NNPDISTILL_SLURM_NODE_CPUS:-$(nproc)}
+    [[ $cpus =~ ^[1-9][0-9]*$ ]] || die "NNPDISTILL_SLURM_NODE_CPUS must be a positive integer, not '$cpus'"
+    local overrides=""
+    if (( cpus > $(nproc) )); then
+        # a node declaring more CPUs than it has: slurmd refuses that unless told the config rules
+        overrides="SlurmdParameters=config_overrides"
+        say "the node declares $cpus CPUs on $(nproc) cores (NNPDISTILL_SLURM_NODE_CPUS): jobs share cores"
+    fi
     mem_mb=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)
     mkdir -p /etc/slurm "$STATE"/{ctld,spool,log,run}
     chown slurm:slurm "$STATE"/{ctld,log,run}
@@ -192,6 +202,7 @@ MailProg=/bin/true
 ReturnToService=2
 SlurmctldTimeout=30
 SlurmdTimeout=30
+${overrides}
 NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem_mb} State=UNKNOWN
 PartitionName=ci Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 EOF
