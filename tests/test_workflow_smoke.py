@@ -42,7 +42,7 @@ def _planned_outputs(workdir, tmp_path, extra_config: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """The smoke campaign, run as the README's laptop command runs it (profiles/local, 2 cores).
+    """The smoke campaign with profiles/local on 2 cores (as the SLURM stage's own local run does it).
 
     With ``NNPDISTILL_SMOKE_KEEP=DIR`` its results tree is copied to DIR as it stands after the run,
     before any test adds to it: .ci/run hands that copy to the SLURM stage as its local reference, so
