@@ -186,6 +186,8 @@ INLINE = {
     "scripts/ci/slurm-cluster.sh up|status|down": (
         "scripts/ci/slurm-stage.sh starts and stops the cluster with it"
     ),
+    "nnpdistill sample combine-melting A.json B.json --out combined.json --reference coexistence.json": (
+        "tests/test_melting_seeds.py runs it on two summaries and a coexistence reference"),
     "docs/campaign/transfer/seeds.sh 2024": (
         "run: bash -n docs/campaign/transfer/seeds.sh  # a syntax check: a seed replicate is an hour"),
     "docs/campaign/replicate.sh N": (

@@ -63,6 +63,14 @@ def register(subparsers) -> None:
                         "too (runs with momt.stage_rounds > 0), combined by MBAR; auto (default): mbar when "
                         "the run has stages")
     w.set_defaults(func=_reweight)
+    m = sub.add_parser("combine-melting",
+                       help="one melting temperature from runs at other seeds: weighted mean, error scaled "
+                       "by the Birge ratio so it covers the spread between them")
+    m.add_argument("summaries", nargs="+", help="melting summaries (.json) of one recipe, one per seed")
+    m.add_argument("--out", required=True, help="combined summary out (.json)")
+    m.add_argument("--reference", default=None,
+                   help="a coexistence summary (.json): each estimate's difference from its T_m")
+    m.set_defaults(func=_combine_melting)
     c = sub.add_parser("coexistence",
                        help="the EAM's melting point from direct solid-liquid coexistence (NPH)")
     c.add_argument("--element", required=True, help="chemical symbol, e.g. Ni")
@@ -135,6 +143,14 @@ def _reweight(args) -> int:
             else (None, None, None))
     summary = reweight_run(args.store, args.csv, out_json, *pngs, cfg=cfg)
     print(json.dumps({k: v for k, v in summary.items() if k.startswith("t_melt")}))
+    return 0
+
+
+def _combine_melting(args) -> int:
+    from ..md.melting import combine_melting_files
+
+    out = combine_melting_files(args.summaries, args.out, args.reference)
+    print(json.dumps({k: v for k, v in out.items() if k.startswith("t_melt")}))
     return 0
 
 
