@@ -4,8 +4,10 @@ Birge-ratio scaling that makes the error bar cover the spread between runs, with
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +101,36 @@ def test_files_cli_and_comparison_row(tmp_path):
     with pytest.raises(ValueError, match="bad.json: not a melting summary"):
         combine_melting_files([paths[0], bad], tmp_path / "x.json")
     assert not (tmp_path / "x.json").exists()
+
+
+CHAIN = ["campaign-thermo"] + [f"campaign-thermo-{s}" for s in (
+    "long", "long2", "long3", "q6", "q6d", "q6d-144", "q6s-144", "q6s-144-x2")]
+
+
+def test_melting_config_is_the_thirteenth_runs_chain_flattened():
+    """config/melting.yaml, the one-file recipe, equals the config chain its figures were measured with
+    (merged as Snakemake merges --configfile files), but for the results folder."""
+    import yaml
+    from conftest import REPO
+    from snakemake.utils import update_config
+
+    merged: dict = {}
+    for name in CHAIN:
+        update_config(merged, yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text()))
+    flat = yaml.safe_load((REPO / "config" / "melting.yaml").read_text())
+    assert flat.pop("results_dir") == "results/melting"
+    merged.pop("results_dir")
+    assert flat == merged
+
+
+def test_melting_config_plans_only_the_melting_jobs(tmp_path):
+    from conftest import REPO
+
+    targets = [f"results/melting/{el}/sample/melting_comparison.md" for el in ("Ni", "Al")]
+    cmd = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+           "-n", "--cores", "2", "--configfile", str(REPO / "config" / "melting.yaml"), "--", *targets]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout.split("Job stats:")[1].split("\n\n")[0], re.M))
+    assert counts == {"run_coexistence": "2", "sample_momt": "2", "reweight_momt": "2",
+                      "compare_melting": "2", "total": "8"}

@@ -118,6 +118,9 @@ INLINE = {
     "snakemake --cores 2 --configfile config/taste.yaml config/transfer.yaml": (
         "test_readme_snakemake_commands_plan"
     ),
+    "snakemake --cores 2 --configfile config/melting.yaml -- "
+    "results/melting/{Ni,Al}/sample/melting_comparison.md": (
+        "tests/test_melting_seeds.py (test_melting_config_plans_only_the_melting_jobs: a dry run)"),
     "snakemake --profile profiles/local": (
         "test_readme_snakemake_commands_plan; scripts/ci/slurm-stage.sh step 1"
     ),

@@ -21,6 +21,7 @@ chunks into one store.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -383,16 +384,7 @@ def merge_labelled(chunks: list[str | os.PathLike], out_h5: str | os.PathLike) -
         with FrameWriter(out_h5, attrs):
             pass
         return {"n_frames": 0, "n_failed": len(failures), "failures": failures}
-    merged = Frames.concatenate(parts)
-    merged = Frames(
-        numbers=merged.numbers,
-        positions=merged.positions,
-        cell=merged.cell,
-        energy=merged.energy,
-        forces=merged.forces,
-        energies=merged.energies,
-        stress=merged.stress,
-        meta=merged.meta,
-    )
+    # the chunks' own frame indices are dropped: the writer numbers the merged frames afresh
+    merged = dataclasses.replace(Frames.concatenate(parts), index=None)
     write_frames(out_h5, merged, attrs)
     return {"n_frames": merged.n_frames, "n_failed": len(failures), "failures": failures}
