@@ -269,8 +269,8 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
                                 min_n_eff=5, phase_by="order_parameter")  # a 4-atom model: its O is the phase
     assert summary["production_phase_switches"] == 0 and summary["basin_crossings_used"] == 0
     assert summary["walkers_crossing"] == 0 and summary["crossing_band"] == pytest.approx([0.1, 0.9])
-    assert summary["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
-        summary["t_melt_p_solid_reason"]
+    none = "crossed between the liquid and the crystal they started from 0 times"
+    assert summary["t_melt_p_solid_K"] is None and none in summary["t_melt_p_solid_reason"]
     assert 700 < summary["t_melt_p_solid_unsupported_K"] < 1300  # there was a crossing: withheld, not lost
     assert summary["estimator"] == "frozen" and "record stages (momt.stage_rounds)" in \
         summary["t_melt_p_solid_reason"]
@@ -280,8 +280,7 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
     _, flick = reweight_store(tmp_path / "flicker.h5", np.linspace(700, 1300, 31), skip_fraction=0.0,
                               min_n_eff=5, phase_by="order_parameter")
     assert flick["production_phase_switches"] > 100 and flick["basin_crossings_used"] == 0
-    assert flick["t_melt_p_solid_K"] is None and "crossed between solid and liquid 0 times" in \
-        flick["t_melt_p_solid_reason"]
+    assert flick["t_melt_p_solid_K"] is None and none in flick["t_melt_p_solid_reason"]
     with pytest.raises(ConfigError, match="needs a run with Wang-Landau stages"):
         reweight_store(tmp_path / "stuck.h5", np.linspace(700, 1300, 31), estimator="mbar")
     with pytest.raises(ConfigError, match="more than 12 atoms"):
@@ -532,3 +531,82 @@ def test_basin_crossings_count_passages_not_flicker():
     assert count_basin_crossings(walker[order], score[order], 0.25, 0.75) == (3, 1)
     with pytest.raises(ConfigError, match="lo < hi"):
         count_basin_crossings(walker, score, 0.75, 0.25)
+
+
+def test_crossings_count_only_the_start_crystal_not_a_crystal_out_of_registry(tmp_path):
+    """The 144-atom runs' failure, in 108-atom frames: a liquid that freezes into a crystal turned in the
+    box (solid by ten Wolde's q6 criterion, box-aligned O ~ 0) and melts again has not reached the crystal
+    the walkers started from. Walker 0 goes liquid -> turned -> liquid -> turned -> liquid (4 passages by
+    the old count, none into the start crystal); walker 3 liquid -> turned -> aligned (1 into the start
+    crystal, through the turned one). By default (crossings_into: start_crystal) the estimate is withheld and
+    the reason names the out-of-registry crossings; any_solid counts all 5."""
+    from ase.build import bulk
+
+    from nnpdistill.frames import Frames, write_frames
+    from nnpdistill.md.momt_store import count_basin_crossings
+    from nnpdistill.md.order import order_parameter
+    from nnpdistill.md.reweight import reweight_store
+    from nnpdistill.md.run import _bias_json
+
+    # hand-made labels first: 0 liquid, 1 start crystal, 2 another solid
+    walker = np.repeat([0, 1], 6)
+    score = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.5, 0.0, 1.0])
+    reg = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1], bool)  # walker 1: liquid, other, start, ..., start
+    assert count_basin_crossings(walker, score, 0.1, 0.9) == (7, 2)  # 4 + 3
+    assert count_basin_crossings(walker, score, 0.1, 0.9, registered=reg) == (3, 1)
+    with pytest.raises(ConfigError, match="registry labels"):
+        count_basin_crossings(walker, score, 0.1, 0.9, registered=reg[:5])
+
+    rng = np.random.default_rng(11)
+    turned = bulk("Ni", "fcc", a=3.52, orthorhombic=True).repeat((3, 3, 6))
+    aligned = bulk("Ni", "fcc", a=3.52, cubic=True).repeat(3)
+    L, T, A = 0, 1, 2
+    seq = {0: [L] * 8 + [T] * 8 + [L] * 8 + [T] * 8 + [L] * 8, 1: [A] * 40, 2: [L] * 40,
+           3: [L] * 10 + [T] * 10 + [A] * 20}
+    kinds = np.array([seq[w][i] for i in range(40) for w in range(4)])  # frame rounds of 4 walkers
+    walkers = np.tile(np.arange(4), 40)
+    pos, cell = [], []
+    for k in kinds:
+        at = (aligned, turned, aligned)[k]
+        hot = at.positions + rng.normal(0, 0.08, (108, 3))
+        pos.append(rng.random((108, 3)) @ at.cell[:] if k == L else hot)
+        cell.append(at.cell[:])
+    pos, cell = np.array(pos), np.array(cell)
+    O = order_parameter(torch.tensor(pos), torch.tensor(cell), gradient=False)[0].numpy()
+    H = np.where(kinds == L, -470.0, -500.0) + rng.normal(0, 0.5, kinds.size)
+    bias = Bias2D((-520.0, -450.0), (-5.0, 113.0), 12, 6)
+
+    class _WL:
+        visits = torch.zeros(12, 6)
+        ln_f, n_updates, kT0 = 0.01, 1, 0.17
+
+    meta = {"enthalpy_eV": H, "order_parameter": O, "walker": walkers,
+            "production": np.ones(kinds.size, dtype=np.int64),
+            "clipped": np.zeros(kinds.size, dtype=np.int64)}
+    attrs = {"method": "momt", "n_atoms": 108, "settings": {"temperature_K": 2000.0},
+             "momt_bias_json": _bias_json(bias, _WL()), "momt_frozen_bias_json": _bias_json(bias, _WL()),
+             "momt_history_json": json.dumps({"freeze_round": 0, "ln_f": []})}
+    write_frames(tmp_path / "frozen_out.h5", Frames(numbers=np.full((kinds.size, 108), 28), positions=pos,
+                                                    cell=cell, meta=meta), {"element": "Ni", **attrs})
+    temps = np.linspace(1800, 2200, 5)
+    kw = {"skip_fraction": 0.0, "n_bootstrap": 0, "min_bridge_frames": 0, "min_n_eff": 1}
+    _, s = reweight_store(tmp_path / "frozen_out.h5", temps, **kw)
+    assert (s["basin_crossings_used"], s["walkers_crossing"]) == (5, 2)
+    assert (s["crossings_into_start_crystal"], s["walkers_crossing_into_start_crystal"]) == (1, 1)
+    assert s["crossings_into"] == "start_crystal"
+    assert s["solid_out_of_registry"] == pytest.approx(26 / 86)  # turned frames among the solid ones
+    assert s["t_melt_p_solid_K"] is None
+    why = s["t_melt_p_solid_reason"]
+    assert "the liquid and the crystal they started from 1 times" in why and "4 more times" in why
+    _, old = reweight_store(tmp_path / "frozen_out.h5", temps, crossings_into="any_solid", **kw)
+    assert old["crossings_into"] == "any_solid" and old["crossings_into_start_crystal"] == 1
+    assert "crossed between" not in (old["t_melt_p_solid_reason"] or "")
+    # a run started from BCC or HCP carries no box-aligned value: no registry, the old count applies
+    attrs["settings"] = {"temperature_K": 2000.0, "structure": "bcc"}
+    write_frames(tmp_path / "bcc.h5", Frames(numbers=np.full((kinds.size, 108), 28), positions=pos, cell=cell,
+                                             meta=meta), {"element": "Ni", **attrs})
+    _, bcc = reweight_store(tmp_path / "bcc.h5", temps, **kw)
+    assert bcc["crossings_into_start_crystal"] is None and bcc["solid_out_of_registry"] is None
+    assert "crossed between" not in (bcc["t_melt_p_solid_reason"] or "")
+    with pytest.raises(ConfigError, match="crossings_into must be"):
+        reweight_store(tmp_path / "bcc.h5", temps, crossings_into="liquid", **kw)

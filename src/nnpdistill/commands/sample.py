@@ -62,6 +62,9 @@ def register(subparsers) -> None:
                    help="frozen: production frames under the frozen bias only; mbar: every Wang-Landau stage "
                         "too (runs with momt.stage_rounds > 0), combined by MBAR; auto (default): mbar when "
                         "the run has stages")
+    w.add_argument("--crossings-into", choices=["start_crystal", "any_solid"], default=None,
+                   help="which solid a crossing must reach to count: the crystal the walkers started from "
+                        "(default; FCC starts) or any solid (the count before 2026-12-07)")
     w.set_defaults(func=_reweight)
     m = sub.add_parser("combine-melting",
                        help="one melting temperature from runs at other seeds: weighted mean, error scaled "
@@ -132,7 +135,8 @@ def _reweight(args) -> int:
 
     setup_job(None, 1)
     cfg = _section(args.config, "reweight")
-    for key in ("t_min_K", "t_max_K", "n_temperatures", "skip_fraction", "o_solid_fraction", "estimator"):
+    for key in ("t_min_K", "t_max_K", "n_temperatures", "skip_fraction", "o_solid_fraction", "estimator",
+                "crossings_into"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     out_json = args.json or str(Path(args.csv).with_suffix(".json"))
