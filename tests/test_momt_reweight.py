@@ -269,7 +269,7 @@ def test_melting_estimate_is_withheld_when_walkers_do_not_cross(tmp_path):
                                 min_n_eff=5, phase_by="order_parameter")  # a 4-atom model: its O is the phase
     assert summary["production_phase_switches"] == 0 and summary["basin_crossings_used"] == 0
     assert summary["walkers_crossing"] == 0 and summary["crossing_band"] == pytest.approx([0.1, 0.9])
-    none = "crossed between the liquid and the crystal they started from 0 times"
+    none = "crossed between the liquid and a crystal the cell holds without a defect 0 times"
     assert summary["t_melt_p_solid_K"] is None and none in summary["t_melt_p_solid_reason"]
     assert 700 < summary["t_melt_p_solid_unsupported_K"] < 1300  # there was a crossing: withheld, not lost
     assert summary["estimator"] == "frozen" and "record stages (momt.stage_rounds)" in \
@@ -533,13 +533,13 @@ def test_basin_crossings_count_passages_not_flicker():
         count_basin_crossings(walker, score, 0.75, 0.25)
 
 
-def test_crossings_count_only_the_start_crystal_not_a_crystal_out_of_registry(tmp_path):
-    """The 144-atom runs' failure, in 108-atom frames: a liquid that freezes into a crystal turned in the
-    box (solid by ten Wolde's q6 criterion, box-aligned O ~ 0) and melts again has not reached the crystal
-    the walkers started from. Walker 0 goes liquid -> turned -> liquid -> turned -> liquid (4 passages by
-    the old count, none into the start crystal); walker 3 liquid -> turned -> aligned (1 into the start
-    crystal, through the turned one). By default (crossings_into: start_crystal) the estimate is withheld and
-    the reason names the out-of-registry crossings; any_solid counts all 5."""
+def test_crossings_count_only_a_crystal_the_cell_holds_without_a_defect(tmp_path):
+    """The 144-atom runs' failure, in 108-atom frames: a liquid that freezes into a crystal in an
+    orientation the cell cannot hold (solid by ten Wolde's q6 criterion, every fitting orientation's O ~ 0)
+    and melts again has not reached the solid coexistence measures. Walker 0 goes liquid -> turned ->
+    liquid -> turned -> liquid (4 passages by the old count, none into a perfect crystal); walker 3 liquid ->
+    turned -> aligned (1, through the turned one). By default (crossings_into: perfect_crystal) the estimate
+    is withheld and the reason names the other crossings; any_solid counts all 5."""
     from ase.build import bulk
 
     from nnpdistill.frames import Frames, write_frames
@@ -548,13 +548,13 @@ def test_crossings_count_only_the_start_crystal_not_a_crystal_out_of_registry(tm
     from nnpdistill.md.reweight import reweight_store
     from nnpdistill.md.run import _bias_json
 
-    # hand-made labels first: 0 liquid, 1 start crystal, 2 another solid
+    # hand-made labels first: 0 liquid, 1 perfect crystal, 2 another solid
     walker = np.repeat([0, 1], 6)
     score = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.5, 0.0, 1.0])
     reg = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1], bool)  # walker 1: liquid, other, start, ..., start
     assert count_basin_crossings(walker, score, 0.1, 0.9) == (7, 2)  # 4 + 3
     assert count_basin_crossings(walker, score, 0.1, 0.9, registered=reg) == (3, 1)
-    with pytest.raises(ConfigError, match="registry labels"):
+    with pytest.raises(ConfigError, match="perfect-crystal labels"):
         count_basin_crossings(walker, score, 0.1, 0.9, registered=reg[:5])
 
     rng = np.random.default_rng(11)
@@ -592,21 +592,21 @@ def test_crossings_count_only_the_start_crystal_not_a_crystal_out_of_registry(tm
     kw = {"skip_fraction": 0.0, "n_bootstrap": 0, "min_bridge_frames": 0, "min_n_eff": 1}
     _, s = reweight_store(tmp_path / "frozen_out.h5", temps, **kw)
     assert (s["basin_crossings_used"], s["walkers_crossing"]) == (5, 2)
-    assert (s["crossings_into_start_crystal"], s["walkers_crossing_into_start_crystal"]) == (1, 1)
-    assert s["crossings_into"] == "start_crystal"
-    assert s["solid_out_of_registry"] == pytest.approx(26 / 86)  # turned frames among the solid ones
+    assert (s["crossings_into_perfect_crystal"], s["walkers_crossing_into_perfect_crystal"]) == (1, 1)
+    assert s["crossings_into"] == "perfect_crystal"
+    assert s["solid_not_perfect_crystal"] == pytest.approx(26 / 86)  # turned frames among the solid ones
     assert s["t_melt_p_solid_K"] is None
     why = s["t_melt_p_solid_reason"]
-    assert "the liquid and the crystal they started from 1 times" in why and "4 more times" in why
+    assert "the liquid and a crystal the cell holds without a defect 1 times" in why and "4 more times" in why
     _, old = reweight_store(tmp_path / "frozen_out.h5", temps, crossings_into="any_solid", **kw)
-    assert old["crossings_into"] == "any_solid" and old["crossings_into_start_crystal"] == 1
+    assert old["crossings_into"] == "any_solid" and old["crossings_into_perfect_crystal"] == 1
     assert "crossed between" not in (old["t_melt_p_solid_reason"] or "")
-    # a run started from BCC or HCP carries no box-aligned value: no registry, the old count applies
+    # a run started from BCC or HCP: no FCC orientation to fit, the old count applies
     attrs["settings"] = {"temperature_K": 2000.0, "structure": "bcc"}
     write_frames(tmp_path / "bcc.h5", Frames(numbers=np.full((kinds.size, 108), 28), positions=pos, cell=cell,
                                              meta=meta), {"element": "Ni", **attrs})
     _, bcc = reweight_store(tmp_path / "bcc.h5", temps, **kw)
-    assert bcc["crossings_into_start_crystal"] is None and bcc["solid_out_of_registry"] is None
+    assert bcc["crossings_into_perfect_crystal"] is None and bcc["solid_not_perfect_crystal"] is None
     assert "crossed between" not in (bcc["t_melt_p_solid_reason"] or "")
-    with pytest.raises(ConfigError, match="crossings_into must be"):
+    with pytest.raises(ConfigError, match="crossings_into must be perfect_crystal or any_solid"):
         reweight_store(tmp_path / "bcc.h5", temps, crossings_into="liquid", **kw)

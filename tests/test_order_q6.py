@@ -231,3 +231,39 @@ def test_q6_solid_counts_solid_like_atoms_where_the_q6_sum_does_not():
             assert float(moved[0]) == pytest.approx(float(count[0][0]), abs=1e-10)
     assert max(count_dev) < 0.06, count_dev
     assert max(sum_dev) > 0.2, sum_dev
+
+
+def test_fitting_orientations_and_the_turned_crystal_a_cubic_cell_holds():
+    """A 3x3x3 FCC cell (108 atoms) holds a perfect crystal in two kinds of orientation: aligned with the box,
+    and turned so that its cube edges lie along <221> (all three of length 3a): built here site by site,
+    it has exactly 108 sites, no two closer than the nearest-neighbour distance, a box-aligned order
+    parameter of N/4 (it shares one {111} plane set with the aligned crystal, the axis it is turned about)
+    and a fitted one of N. 2x2x2, 3x3x4 and 4x4x4 cells hold only the aligned crystal."""
+    import itertools
+
+    from nnpdistill.md.order import fitted_order, fitting_orientations, order_parameter
+
+    assert [len(fitting_orientations(n)) for n in (2, (3, 3, 4), 4)] == [1, 1, 1]
+    assert len(fitting_orientations(3)) == 5  # aligned + the four <221> variants
+    a = 3.52
+    R = np.array([[2, 2, 1], [1, -2, 2], [2, -1, -2]]) / 3.0  # rows: the crystal's cube edges in the box
+    assert np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1.0)
+    basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    sites = np.array([np.add(c, b) for c in itertools.product(range(-6, 7), repeat=3) for b in basis]) * a
+    box = 3 * a
+    frac = (sites @ R) / box  # crystal coordinates -> box frame
+    inside = np.all((frac >= -1e-9) & (frac < 1 - 1e-9), axis=1)
+    pos = frac[inside] * box
+    assert len(pos) == 108
+    d = pos[:, None] - pos[None]
+    d -= box * np.round(d / box)
+    r = np.linalg.norm(d, axis=-1) + np.eye(108) * 99
+    assert r.min() == pytest.approx(a / np.sqrt(2))  # a perfect crystal across the periodic boundary
+    cell = np.eye(3) * box
+    turned = fitted_order(pos[None], cell[None], 3)[0]
+    boxed = order_parameter(torch.tensor(pos[None]), torch.tensor(cell[None]), gradient=False)[0].item() / 108
+    assert turned == pytest.approx(1.0) and boxed == pytest.approx(0.25)
+    aligned = (np.array([np.add(c, b) for c in itertools.product(range(3), repeat=3) for b in basis]) * a)
+    assert fitted_order(aligned[None], cell[None], 3)[0] == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    assert fitted_order(rng.random((4, 108, 3)) * box, np.tile(cell, (4, 1, 1)), 3).max() < 0.1  # a gas

@@ -62,9 +62,9 @@ def register(subparsers) -> None:
                    help="frozen: production frames under the frozen bias only; mbar: every Wang-Landau stage "
                         "too (runs with momt.stage_rounds > 0), combined by MBAR; auto (default): mbar when "
                         "the run has stages")
-    w.add_argument("--crossings-into", choices=["start_crystal", "any_solid"], default=None,
-                   help="which solid a crossing must reach to count: the crystal the walkers started from "
-                        "(default; FCC starts) or any solid (the count before 2026-12-07)")
+    w.add_argument("--crossings-into", choices=["perfect_crystal", "any_solid"], default=None,
+                   help="which solid a crossing must reach to count: a crystal the cell holds without a "
+                        "defect (default; FCC starts) or any solid (the count before 2026-12-07)")
     w.set_defaults(func=_reweight)
     m = sub.add_parser("combine-melting",
                        help="one melting temperature from runs at other seeds: weighted mean, error scaled "

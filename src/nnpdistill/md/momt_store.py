@@ -58,16 +58,16 @@ def count_basin_crossings(walker: np.ndarray, score: np.ndarray, lo: float, hi: 
     (crossings, walkers that crossed at least once). In the tenth run's 256-atom Al the label flickered 190
     times while no walker passed from one basin to the other.
 
-    ``registered`` (F,) bool: which frames are in registry with the start crystal. Then only passages
-    between the liquid and that crystal count; visits to another solid (a crystal out of registry with the
-    cell) are skipped, so liquid → other solid → liquid counts nothing and liquid → other solid → start
-    crystal counts one."""
+    ``registered`` (F,) bool: which frames hold the solid that counts (:func:`perfect_crystal_frames`: a
+    crystal the cell holds without a defect). Then only passages between the liquid and that solid count;
+    visits to another solid (a crystal frozen in an orientation the cell cannot hold) are skipped, so
+    liquid → other solid → liquid counts nothing and liquid → other solid → perfect crystal counts one."""
     score = np.asarray(score, dtype=float)
     if not lo < hi:
         raise ConfigError(f"basin crossings need lo < hi, got {lo}, {hi}")
     reg = None if registered is None else np.asarray(registered, dtype=bool)
     if reg is not None and reg.shape != score.shape:
-        raise ConfigError(f"registry labels have shape {reg.shape}, the scores {score.shape}")
+        raise ConfigError(f"perfect-crystal labels have shape {reg.shape}, the scores {score.shape}")
     crossings = walkers = 0
     for w in np.unique(walker):
         sel = walker == w
@@ -81,19 +81,29 @@ def count_basin_crossings(walker: np.ndarray, score: np.ndarray, lo: float, hi: 
     return crossings, walkers
 
 
-def start_crystal_registry(meta: dict, attrs: dict, registry_fraction: float) -> np.ndarray | None:
-    """Which frames are in registry with the crystal the walkers started from: the box-aligned FCC order
-    parameter (the structure factor at the start supercell's {111} vectors, which follow the cell) above
-    ``registry_fraction`` · N. A crystal frozen from the liquid in another orientation scores near 0 (at
-    144 atoms at most 0.03 N, against 0.52-0.69 N for the start crystal's solid frames). ``None`` for runs
-    that did not start from FCC, whose frames carry no box-aligned value."""
-    settings = attrs.get("settings") or {}
+def perfect_crystal_frames(path, sel: dict, fraction: float, chunk_frames: int = 2048) -> np.ndarray | None:
+    """Which frames of a selection (:func:`select_frames`) hold a crystal the cell can hold without a
+    defect: O/N of the best-fitting FCC orientation (:func:`.order.fitted_order`: the box-aligned one, or
+    for a 3×3×3 cell also the crystal turned with its cube edges along <221>) above ``fraction``. A liquid
+    frozen into an orientation the cell cannot hold scores near 0 (144 atoms, 3×3×4 cells: at most 0.03,
+    against 0.52-0.69 for the start crystal's solid frames, and 12-28 meV/atom more enthalpy at the same
+    effective temperature). ``None`` for runs that did not start from FCC."""
+    from ..frames import FrameStore
+    from .order import fcc_cells, fitted_order
+
+    settings = sel["attrs"].get("settings") or {}
     if isinstance(settings, str):
         settings = json.loads(settings)
-    structure = settings.get("structure", "fcc") or "fcc"
-    if structure != "fcc" or "order_parameter" not in meta:
+    if (settings.get("structure", "fcc") or "fcc") != "fcc":
         return None
-    return np.asarray(meta["order_parameter"], dtype=float) > registry_fraction * int(attrs["n_atoms"])
+    n_cells = fcc_cells(int(sel["attrs"]["n_atoms"]))
+    index = np.asarray(sel["index"], dtype=np.int64)
+    fit = np.empty(index.size)
+    with FrameStore(path) as st:
+        for s in range(0, index.size, chunk_frames):
+            fr = st.read(index[s:s + chunk_frames], labels=False, meta=False)
+            fit[s:s + chunk_frames] = fitted_order(fr.positions, fr.cell, n_cells)
+    return fit > fraction
 
 
 def basin_bridge(order: np.ndarray, solid: np.ndarray, bin_width: float) -> dict:

@@ -11,8 +11,10 @@ aligned with the box.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
+import numpy as np
 import torch
 
 from ..errors import ConfigError
@@ -102,3 +104,49 @@ def make_order(kind: str, n_atoms: int, lattice_A: float, q6_switch_nn: tuple[fl
         return Q6Order(*switch_radii_A(lattice_A, q6_switch_nn),
                        solid=default("sample.momt.q6_solid") if q6_solid is None else q6_solid)
     raise ConfigError(f"momt.order must be one of {ORDER_KINDS}, got {kind!r}")
+
+
+@functools.cache
+def fitting_orientations(n_cells) -> tuple[np.ndarray, ...]:
+    """The orientations in which a perfect FCC crystal fits the supercell of ``n_cells`` conventional cells
+    (L or (nx, ny, nz)) without a defect, each as its four {111} wave vectors in the cell's fractional
+    coordinates ((4, 3) integers k, so that k·s is the phase 2π-periodic in the cell). An orientation fits
+    when the cell's edges are orthogonal lattice vectors of the turned crystal, of lengths nx a, ny a, nz a.
+    The box-aligned crystal is always one; a 3×3×3 cell (108 atoms) also holds the crystal turned so that
+    its cube edges lie along <221> (turned about a shared <111> axis: the same energy, a box-aligned order
+    parameter of N/4), while 2×2×2, 3×3×4 and 4×4×4 cells hold only the aligned one (tested)."""
+    L = cells_tuple(n_cells)
+    vectors = []
+    for n in L:  # lattice vectors of length n a, in units of a/2: integers with an even sum
+        r = range(-2 * n, 2 * n + 1)
+        vectors.append([np.array(v) for v in itertools.product(r, r, r)
+                        if sum(x * x for x in v) == 4 * n * n and sum(v) % 2 == 0])
+    m = FCC111.numpy().astype(np.int64)
+    found: dict[frozenset, np.ndarray] = {}
+    for a in vectors[0]:
+        for b in vectors[1]:
+            if a @ b:
+                continue
+            for c in vectors[2]:
+                if a @ c or b @ c or np.linalg.det(np.array([a, b, c])) < 0:
+                    continue
+                k = np.array([[a @ mm, b @ mm, c @ mm] for mm in m]) // 2  # (v·m)/2: integers
+                key = frozenset(tuple(sorted((tuple(row), tuple(-row)))) for row in k)
+                found.setdefault(key, k)
+    return tuple(found[key] for key in sorted(found, key=lambda s: sorted(s)))
+
+
+def fitted_order(positions: np.ndarray, cells: np.ndarray, n_cells) -> np.ndarray:
+    """O/N (F,) of the best-fitting defect-free FCC orientation of the cell (:func:`fitting_orientations`):
+    the box-aligned order parameter, or that of another orientation the cell holds when it is larger. A
+    crystal the cell holds without a defect scores near its Debye–Waller factor (0.5-0.7 near melting); a
+    liquid, or a crystal frozen in an orientation the cell cannot hold, near 0."""
+    pos = np.asarray(positions, dtype=np.float64)
+    frac = np.einsum("fnj,fjk->fnk", pos, np.linalg.inv(np.asarray(cells, dtype=np.float64)))
+    N = pos.shape[1]
+    best = np.zeros(pos.shape[0])
+    for k in fitting_orientations(n_cells):
+        phase = np.exp(2j * np.pi * np.einsum("fnj,kj->fkn", frac, k.astype(np.float64)))
+        o = (np.abs(phase.sum(-1)) ** 2).sum(-1) / (len(k) * N * N)
+        best = np.maximum(best, o)
+    return best

@@ -50,10 +50,10 @@ from .momt_store import (
     choose_estimator,
     count_basin_crossings,
     count_phase_switches,
+    perfect_crystal_frames,
     read_history,
     select_frames,
     solid_scores,
-    start_crystal_registry,
 )
 
 
@@ -187,10 +187,10 @@ def reweight_store(path, temperatures_K, **settings) -> tuple[pd.DataFrame, dict
     The solid/liquid balance is only sampled if walkers cross between the phases in the frames used: with
     fewer than ``min_phase_switches`` crossings, or with a bin of the bias coordinate between the two phases
     holding fewer than ``min_bridge_frames`` frames (:func:`.momt_store.basin_bridge`), the melting estimates
-    are withheld (null, and why). With ``crossings_into: start_crystal`` (the default) a crossing must
-    reach or leave the crystal the walkers started from (FCC starts: in registry with the cell,
-    :func:`.momt_store.start_crystal_registry`), not a crystal the liquid froze into in another
-    orientation."""
+    are withheld (null, and why). With ``crossings_into: perfect_crystal`` (the default) a crossing must
+    reach or leave a crystal the cell holds without a defect (FCC starts,
+    :func:`.momt_store.perfect_crystal_frames`), not one the liquid froze into in an orientation the cell
+    cannot hold."""
     return _reweight_store(path, temperatures_K, settings)[:2]
 
 
@@ -201,8 +201,8 @@ def _reweight_store(path, temperatures_K, settings: dict):
     if set(settings) - set(cfg):
         raise ConfigError(f"unknown reweight settings {sorted(set(settings) - set(cfg))}; know {sorted(cfg)}")
     cfg.update(settings)
-    if cfg["crossings_into"] not in ("start_crystal", "any_solid"):
-        raise ConfigError(f"reweight.crossings_into must be start_crystal or any_solid, got "
+    if cfg["crossings_into"] not in ("perfect_crystal", "any_solid"):
+        raise ConfigError(f"reweight.crossings_into must be perfect_crystal or any_solid, got "
                           f"{cfg['crossings_into']!r}")
     o_solid_fraction, phase_by = float(cfg["o_solid_fraction"]), str(cfg["phase_by"])
     n_blocks, n_bootstrap, seed = int(cfg["n_blocks"]), int(cfg["n_bootstrap"]), int(cfg["seed"])
@@ -236,11 +236,11 @@ def _reweight_store(path, temperatures_K, settings: dict):
     clipped = int(meta["clipped"].sum())
     production = meta["production"] == 1
     crossings, walkers_crossing = count_basin_crossings(meta["walker"], score, *band)
-    # passages between the liquid and the crystal the walkers started from (FCC starts: in registry with
-    # the cell); a liquid frozen into a crystal out of registry has not reached that solid
-    registry = start_crystal_registry(meta, attrs, float(cfg["registry_fraction"]))
-    into_start = (count_basin_crossings(meta["walker"], score, *band, registered=registry)
-                  if registry is not None else (None, None))
+    # passages between the liquid and a crystal the cell holds without a defect (FCC starts); a liquid
+    # frozen into an orientation the cell cannot hold has not reached the solid coexistence measures
+    perfect = perfect_crystal_frames(path, sel, float(cfg["perfect_fraction"]))
+    into_perfect = (count_basin_crossings(meta["walker"], score, *band, registered=perfect)
+                    if perfect is not None else (None, None))
     summary.update({
         "estimator": sel["estimator"], "phase_by": phase_by,
         "bias_coordinate": bias_coordinate_kind(meta, attrs),
@@ -257,9 +257,10 @@ def _reweight_store(path, temperatures_K, settings: dict):
         "phase_switches_used": count_phase_switches(meta["walker"], solid),
         "basin_crossings_used": crossings, "walkers_crossing": walkers_crossing,
         "crossings_into": str(cfg["crossings_into"]),
-        "crossings_into_start_crystal": into_start[0], "walkers_crossing_into_start_crystal": into_start[1],
-        "solid_out_of_registry": (float((solid & ~registry).sum() / max(int(solid.sum()), 1))
-                                  if registry is not None else None),
+        "crossings_into_perfect_crystal": into_perfect[0],
+        "walkers_crossing_into_perfect_crystal": into_perfect[1],
+        "solid_not_perfect_crystal": (float((solid & ~perfect).sum() / max(int(solid.sum()), 1))
+                                      if perfect is not None else None),
         "production_basin_crossings": count_basin_crossings(meta["walker"][production], score[production],
                                                             *band)[0],
         "crossing_band": list(band),
@@ -278,23 +279,24 @@ def _reweight_store(path, temperatures_K, settings: dict):
         summary["warning"] = (f"{clipped} frames used were clipped by the safety clip: their weights "
                               "are approximate")
     switches = summary["basin_crossings_used"]
-    to_start = cfg["crossings_into"] == "start_crystal" and into_start[0] is not None
-    if to_start:
-        switches = into_start[0]
+    to_perfect = cfg["crossings_into"] == "perfect_crystal" and into_perfect[0] is not None
+    if to_perfect:
+        switches = into_perfect[0]
     min_phase_switches = int(cfg["min_phase_switches"])
     bridge = summary["basin_bridge"] = basin_bridge(bias_coordinate(meta), solid, grid.do)
     min_bridge = int(cfg["min_bridge_frames"])
     why = None
     if switches < min_phase_switches:
         where = "under the frozen bias" if sel["estimator"] == "frozen" else "in the stages used"
-        what = "the liquid and the crystal they started from" if to_start else "solid and liquid"
-        other = crossings - switches if to_start else 0
+        what = ("the liquid and a crystal the cell holds without a defect" if to_perfect
+                else "solid and liquid")
+        other = crossings - switches if to_perfect else 0
         why = (f"the walkers crossed between {what} {switches} times {where} (need "
                f"{min_phase_switches}; a crossing runs from a solid score of at most {band[0]:.2f} to at "
                f"least {band[1]:.2f} or back)"
-               + (f", and {other} more times between the liquid and a crystal out of registry with the cell "
-                  "(frozen in another orientation: not the solid whose melting point coexistence measures; "
-                  "a cubic cell lets it fit)" if other else "")
+               + (f", and {other} more times between the liquid and a crystal frozen in an orientation the "
+                  "cell cannot hold without a defect (not the solid whose melting point coexistence measures)"
+                  if other else "")
                + ": the phase balance was not sampled, so P_solid reflects where they "
                "were when the bias froze; lengthen the Wang-Landau phase (more frames, a smaller grid or a "
                "narrower effective-temperature window)"
