@@ -104,12 +104,12 @@ def test_files_cli_and_comparison_row(tmp_path):
 
 
 CHAIN = ["campaign-thermo"] + [f"campaign-thermo-{s}" for s in (
-    "long", "long2", "long3", "q6", "q6d", "q6d-144", "q6s-144", "q6s-144-x2")]
+    "long", "long2", "long3", "q6", "q6d", "q6d-48k")]
 
 
-def test_melting_config_is_the_thirteenth_runs_chain_flattened():
-    """config/melting.yaml, the one-file recipe, equals the config chain its figures were measured with
-    (merged as Snakemake merges --configfile files), but for the results folder."""
+def test_melting_config_is_the_fourteenth_runs_chain_flattened():
+    """config/melting.yaml, the one-file recipe, equals the config chain of the runs it rests on (merged as
+    Snakemake merges --configfile files), but for the results folder."""
     import yaml
     from conftest import REPO
     from snakemake.utils import update_config
