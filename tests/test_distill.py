@@ -337,3 +337,35 @@ def test_select_cli_is_the_rules_step(tmp_path):
     # --scores is needed after iteration 0: a clear error (exit 2), nothing written
     assert main([*common, "--out", str(tmp_path / "x.csv"), "--previous", str(tmp_path / "it0.csv")]) == 2
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_dataset_card_says_when_the_distilled_set_misses_the_pools_cold_frames(tmp_path):
+    """The card's temperature coverage: a distilled set drawn from the hot part of a pool (as at seeds 2024
+    and 2025 of the taste campaign) gets the share of the pool colder than its coldest frame and a warning;
+    one drawn across the pool gets the figures and no warning; a pool without t_eff_K gets none."""
+    from nnpdistill.card import card_markdown, dataset_card, temperature_coverage
+    from nnpdistill.frames import FrameStore
+
+    n = 100
+    _pool(tmp_path / "plain.h5", n=n)
+    with FrameStore(tmp_path / "plain.h5") as st:
+        fr = st.read()
+    fr.meta["t_eff_K"] = np.linspace(1000.0, 3000.0, n)  # frame k at 1000 + 20.2 k K
+    write_frames(tmp_path / "pool.h5", fr, {"element": "Ni", "potential": "x", "potential_sha256": "abc"})
+    for name, rows in (("hot", np.arange(40, 100, 2)), ("wide", np.arange(0, 100, 3))):
+        write_selection(pd.DataFrame({"frame_index": rows, "iteration_added": 0}), tmp_path / f"{name}.csv")
+        export_distilled(tmp_path / f"{name}.csv", tmp_path / "pool.h5", tmp_path / f"{name}.h5",
+                         tmp_path / f"{name}.extxyz", tmp_path / f"{name}.json", strategy="random",
+                         iteration=0, seeds={"campaign_seed": 1})
+    hot = temperature_coverage(tmp_path / "pool.h5", tmp_path / "hot.h5")
+    assert hot["pool_share_colder_than_distilled"] == pytest.approx(0.40)  # frames 0-39 lie below frame 40
+    assert hot["distilled_t_eff_min_K"] == pytest.approx(1000.0 + 2000.0 * 40 / 99)
+    assert hot["pool_t_eff_K_5_50_95"][1] == pytest.approx(2000.0) and "coldest 40 %" in hot["warning"]
+    wide = temperature_coverage(tmp_path / "pool.h5", tmp_path / "wide.h5")
+    assert wide["pool_share_colder_than_distilled"] == 0.0 and wide["warning"] is None
+    assert temperature_coverage(tmp_path / "plain.h5", tmp_path / "hot.h5") is None
+    card = dataset_card(tmp_path / "hot.json", tmp_path / "hot.h5", tmp_path / "hot.extxyz",
+                        tmp_path / "pool.h5", distill_settings={}, nnp_settings={})
+    assert card["temperature_coverage"] == hot
+    md = card_markdown(card)
+    assert "40.0 % of the pool is colder" in md and "**Warning**: the distilled set holds no frame" in md

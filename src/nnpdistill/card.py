@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from .io_utils import atomic_path, sha256_file
@@ -37,6 +38,33 @@ def potential_licence(name: str) -> str:
         return LAMMPS_LICENCE
     except PotentialFileError:
         return "the user's own file: its licence is the user's to state"
+
+
+# a distilled set that misses more than this share of the pool's coldest frames gets a warning on its card
+COLD_SHARE_WARNING = 0.05
+
+
+def temperature_coverage(pool_h5: str | os.PathLike, distilled_h5: str | os.PathLike) -> dict | None:
+    """What effective temperatures (``t_eff_K``: MOMT's walker temperature, NPT's thermostat's) the pool and
+    the distilled set cover: 5/50/95 % quantiles of each, the distilled set's coldest frame, and the share
+    of the pool colder than it. At the taste scale two seeds of three distilled no frame below 1,400-1,600
+    K while 5 % of their pools lay below 1,000-1,200 K, and every translated metal then had to extrapolate
+    to its cold crystal (docs/campaign/transfer, seed replicates). ``None`` when a store lacks the column."""
+    from .frames import FrameStore
+
+    with FrameStore(pool_h5) as pool, FrameStore(distilled_h5) as dist:
+        if "t_eff_K" not in pool.meta_names or "t_eff_K" not in dist.meta_names or not len(dist):
+            return None
+        tp, td = np.asarray(pool.meta("t_eff_K"), float), np.asarray(dist.meta("t_eff_K"), float)
+    q = [5, 50, 95]
+    cold = float(np.mean(tp < td.min()))
+    return {"pool_t_eff_K_5_50_95": [float(x) for x in np.percentile(tp, q)],
+            "distilled_t_eff_K_5_50_95": [float(x) for x in np.percentile(td, q)],
+            "distilled_t_eff_min_K": float(td.min()), "pool_share_colder_than_distilled": cold,
+            "warning": (f"the distilled set holds no frame from the coldest {100 * cold:.0f} % of the pool "
+                        f"(effective temperature below {td.min():.0f} K, where the crystals lie): a model "
+                        "trained on it extrapolates there; distil from a longer pool or add cold frames "
+                        "(translate.crystal_strains)") if cold > COLD_SHARE_WARNING else None}
 
 
 def dataset_card(manifest_json: str | os.PathLike, distilled_h5: str | os.PathLike,
@@ -96,6 +124,7 @@ def dataset_card(manifest_json: str | os.PathLike, distilled_h5: str | os.PathLi
         "citation": "Jung, Lee & Choi, Data Distillation for Neural Network Potentials toward Foundational "
                     "Dataset (NeurIPS 2023 AI4Mat workshop); nnp-distill",
         "transfer": None,
+        "temperature_coverage": temperature_coverage(pool_h5, distilled_h5),
     }
     if transfer_csv is not None:
         card["transfer"] = json.loads(pd.read_csv(transfer_csv).to_json(orient="records"))
@@ -125,6 +154,7 @@ def card_markdown(card: Mapping) -> str:
         + (f" ({d['train_fraction']} of each selection for training)" if d["train_fraction"] else "")
         + f", campaign seed {d['campaign_seed']}.",
         f"- **Licence**: {card['licence']}; potential: {ref['licence']}.",
+        *_coverage_lines(card.get("temperature_coverage")),
         "",
         "## Files",
         "",
@@ -142,6 +172,17 @@ def card_markdown(card: Mapping) -> str:
                   transfer_markdown(pd.DataFrame(card["transfer"]), card["element"])]
     lines += ["## Cite", "", card["citation"], ""]
     return "\n".join(lines)
+
+
+def _coverage_lines(cov: Mapping | None) -> list[str]:
+    if not cov:
+        return []
+    p, d = cov["pool_t_eff_K_5_50_95"], cov["distilled_t_eff_K_5_50_95"]
+    line = (f"- **Effective temperatures** (5 / 50 / 95 %): pool {p[0]:.0f} / {p[1]:.0f} / {p[2]:.0f} K, "
+            f"distilled set {d[0]:.0f} / {d[1]:.0f} / {d[2]:.0f} K; "
+            f"{100 * cov['pool_share_colder_than_distilled']:.1f} % of the pool is colder than its coldest "
+            f"frame ({cov['distilled_t_eff_min_K']:.0f} K).")
+    return [line] + ([f"- **Warning**: {cov['warning']}."] if cov["warning"] else [])
 
 
 def write_dataset_card(card: Mapping, out_json: str | os.PathLike, out_md: str | os.PathLike) -> None:
