@@ -85,8 +85,8 @@ def perfect_crystal_frames(path, sel: dict, fraction: float, chunk_frames: int =
     """Which frames of a selection (:func:`select_frames`) hold a crystal the cell can hold without a
     defect: O/N of the best-fitting FCC orientation (:func:`.order.fitted_order`: the box-aligned one, or
     for a 3×3×3 cell also the crystal turned with its cube edges along <221>) above ``fraction``. A liquid
-    frozen into an orientation the cell cannot hold scores near 0 (144 atoms, 3×3×4 cells: at most 0.03,
-    against 0.52-0.69 for the start crystal's solid frames, and 12-28 meV/atom more enthalpy at the same
+    frozen into an orientation the cell cannot hold scores near 0 (144 atoms, 3×3×4 cells: at most 0.17,
+    against 0.52-0.69 for the start crystal's solid frames, and 12-31 meV/atom more enthalpy at the same
     effective temperature). ``None`` for runs that did not start from FCC."""
     from ..frames import FrameStore
     from .order import fcc_cells, fitted_order
