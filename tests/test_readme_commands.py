@@ -189,6 +189,7 @@ INLINE = {
     "scripts/ci/slurm-cluster.sh up|status|down": (
         "scripts/ci/slurm-stage.sh starts and stops the cluster with it"
     ),
+    "nnpdistill sample combine-melting": "tests/test_melting_seeds.py (test_files_cli_and_comparison_row)",
     "nnpdistill sample combine-melting A.json B.json --out combined.json --reference coexistence.json": (
         "tests/test_melting_seeds.py runs it on two summaries and a coexistence reference"),
     "docs/campaign/transfer/seeds.sh 2024": (
