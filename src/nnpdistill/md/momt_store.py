@@ -24,13 +24,16 @@ def bias_coordinate(meta: dict) -> np.ndarray:
     return meta["bias_order"] if "bias_order" in meta else meta["order_parameter"]
 
 
+def _run_settings(attrs: dict | None) -> dict:
+    """The sampling settings a store's attributes record (a mapping, or its JSON text), else {}."""
+    settings = (attrs or {}).get("settings") or {}
+    return json.loads(settings) if isinstance(settings, str) else settings
+
+
 def bias_coordinate_kind(meta: dict, attrs: dict | None = None) -> str:
     """``momt.order`` of the run the frames come from: the store's settings say (``attrs``); without them
     q6_bonds when the frames carry ``bias_order``, else fcc_box."""
-    settings = (attrs or {}).get("settings") or {}
-    if isinstance(settings, str):
-        settings = json.loads(settings)
-    order = (settings.get("momt") or {}).get("order")
+    order = (_run_settings(attrs).get("momt") or {}).get("order")
     if order is not None:
         return order
     return "q6_bonds" if "bias_order" in meta else "fcc_box"
@@ -91,10 +94,7 @@ def perfect_crystal_frames(path, sel: dict, fraction: float, chunk_frames: int =
     from ..frames import FrameStore
     from .order import fcc_cells, fitted_order
 
-    settings = sel["attrs"].get("settings") or {}
-    if isinstance(settings, str):
-        settings = json.loads(settings)
-    if (settings.get("structure", "fcc") or "fcc") != "fcc":
+    if (_run_settings(sel["attrs"]).get("structure", "fcc") or "fcc") != "fcc":
         return None
     n_cells = fcc_cells(int(sel["attrs"]["n_atoms"]))
     index = np.asarray(sel["index"], dtype=np.int64)

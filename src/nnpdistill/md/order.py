@@ -42,20 +42,25 @@ def fcc_cells(n_atoms: int) -> tuple[int, int, int]:
     return best
 
 
-def g_vectors(cells: torch.Tensor, n_cells) -> torch.Tensor:
+def g_vectors(cells: torch.Tensor, n_cells, wave_vectors=None) -> torch.Tensor:
     """(B, 4, 3) {111} reciprocal vectors (Å⁻¹) of an FCC supercell of ``n_cells`` conventional cells (L for
-    L×L×L, or (nx, ny, nz)) with cells (B,3,3)."""
-    n = torch.tensor(cells_tuple(n_cells), dtype=cells.dtype, device=cells.device)
-    m = FCC111.to(device=cells.device, dtype=cells.dtype) * n
+    L×L×L, or (nx, ny, nz)) with cells (B,3,3); ``wave_vectors`` (K, 3) integers in the cell's fractional
+    coordinates instead of the box-aligned set (another orientation, :func:`fitting_orientations`)."""
+    if wave_vectors is None:
+        n = torch.tensor(cells_tuple(n_cells), dtype=cells.dtype, device=cells.device)
+        m = FCC111.to(device=cells.device, dtype=cells.dtype) * n
+    else:
+        m = torch.as_tensor(wave_vectors, dtype=cells.dtype, device=cells.device)
     hinv = torch.linalg.inv(cells)  # (B,3,3)
     return 2.0 * math.pi * torch.einsum("bij,kj->bki", hinv, m)
 
 
 def order_parameter(positions: torch.Tensor, cells: torch.Tensor, n_cells=None,
-                    gradient: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """O (B,) and ∂O/∂r (B,N,3) in Å⁻¹ (None if ``gradient`` is False) for positions (B,N,3)."""
+                    gradient: bool = True, wave_vectors=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """O (B,) and ∂O/∂r (B,N,3) in Å⁻¹ (None if ``gradient`` is False) for positions (B,N,3);
+    ``wave_vectors``: see :func:`g_vectors`."""
     N = positions.shape[1]
-    g = g_vectors(cells, fcc_cells(N) if n_cells is None else n_cells)  # (B,K,3)
+    g = g_vectors(cells, fcc_cells(N) if n_cells is None else n_cells, wave_vectors)  # (B,K,3)
     theta = torch.einsum("bnj,bkj->bkn", positions, g)
     cos, sin = torch.cos(theta), torch.sin(theta)
     C, S = cos.sum(-1), sin.sum(-1)  # (B,K)
@@ -141,12 +146,8 @@ def fitted_order(positions: np.ndarray, cells: np.ndarray, n_cells) -> np.ndarra
     the box-aligned order parameter, or that of another orientation the cell holds when it is larger. A
     crystal the cell holds without a defect scores near its Debye–Waller factor (0.5-0.7 near melting); a
     liquid, or a crystal frozen in an orientation the cell cannot hold, near 0."""
-    pos = np.asarray(positions, dtype=np.float64)
-    frac = np.einsum("fnj,fjk->fnk", pos, np.linalg.inv(np.asarray(cells, dtype=np.float64)))
-    N = pos.shape[1]
-    best = np.zeros(pos.shape[0])
-    for k in fitting_orientations(n_cells):
-        phase = np.exp(2j * np.pi * np.einsum("fnj,kj->fkn", frac, k.astype(np.float64)))
-        o = (np.abs(phase.sum(-1)) ** 2).sum(-1) / (len(k) * N * N)
-        best = np.maximum(best, o)
-    return best
+    pos = torch.as_tensor(np.asarray(positions, dtype=np.float64))
+    cell = torch.as_tensor(np.asarray(cells, dtype=np.float64))
+    orders = [order_parameter(pos, cell, n_cells, gradient=False, wave_vectors=k)[0]
+              for k in fitting_orientations(n_cells)]
+    return (torch.stack(orders).amax(0) / pos.shape[1]).numpy()
