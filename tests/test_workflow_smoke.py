@@ -1,6 +1,7 @@
 """The smallest campaign (config/smoke.yaml) runs every rule end to end, and reruns are no-ops."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,6 +111,31 @@ def test_progress_counts_jobs_and_times_them_from_the_records(smoke_run):
     proc = subprocess.run(cmd, cwd=smoke_run, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 to run" in proc.stdout and "write_summary" in proc.stdout, proc.stdout
+
+
+def _started_jobs(log_text: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a Snakemake log shows starting, in order."""
+    jobs = []
+    for block in re.split(r"\n\s*\n", log_text):
+        head = re.search(r"^(?:local)?rule (\w+):$", block, re.M)
+        if head:
+            wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+            jobs.append((head.group(1), wc.group(1) if wc else ""))
+    return jobs
+
+
+def test_the_longest_path_starts_first(smoke_run):
+    """Rule priorities (workflow/rules/common.smk, job_priority): of the jobs ready at the start (sampling
+    runs, coexistence runs, EAM crystals), the two cores take the MOMT pools first, and before the second
+    MOMT job starts the first is the distillation source's pool (Ni momt_32), on which the loop waits.
+    Without priorities Snakemake took the two NPT runs of 108-atom Ni first in the main job."""
+    log = min((smoke_run / ".snakemake" / "log").glob("*.snakemake.log"))  # the campaign's own run
+    jobs = _started_jobs(log.read_text())
+    assert jobs[:2] == [("sample_momt", "element=Ni, size=32"), ("sample_momt", "element=Al, size=32")] or \
+        jobs[:2] == [("sample_momt", "element=Al, size=32"), ("sample_momt", "element=Ni, size=32")], jobs[:6]
+    loop = [i for i, (rule, wc) in enumerate(jobs) if rule == "train_member" and "distill/uncertainty/" in wc]
+    baseline = [i for i, (rule, wc) in enumerate(jobs) if rule == "train_member" and "distill/random/" in wc]
+    assert loop and baseline and min(loop) < min(baseline), (loop, baseline)
 
 
 def test_smoke_outputs(smoke_run):

@@ -170,6 +170,42 @@ def res(path):
     return f"{RESULTS}/{path}"
 
 
+# Scheduling: of the jobs that are ready, Snakemake starts those of highest priority first (rule
+# `priority:`). The campaign's longest path is the distillation source's MOMT pool, then the loop of a
+# model-based strategy, whose every iteration waits for the previous iteration's ensemble; everything
+# else (the NPT runs, the other pools, the baselines' members, the scores on evaluation pools) can fill
+# the cores around it. Without priorities a 2-core run may start both NPT runs before the MOMT pool the
+# loop needs, and the loop's members queue behind the baselines'.
+PRIORITY_SOURCE_POOL, PRIORITY_POOL, PRIORITY_LOOP = 30, 20, 10
+
+
+def _on_loop(element, trainset=None, strategy=None, pool=None):
+    """Whether a job lies on a distilling element's loop of a model-based strategy."""
+    cfg = ELEMENTS.get(element, {}).get("distill", {})
+    if not cfg.get("enabled"):
+        return False
+    if trainset is not None:
+        parts = trainset.split("/")
+        if parts[0] != "distill" or len(parts) < 3:
+            return False
+        strategy = parts[1]
+    if pool is not None and pool != cfg["pool"]:
+        return False
+    return strategy in MODEL_STRATEGIES or (strategy is None and pool is not None)  # or the pool's AEVs
+
+
+def job_priority(wildcards):
+    """A job's scheduling priority (higher starts first): see PRIORITY_SOURCE_POOL above."""
+    wc = dict(wildcards.items())
+    element = wc.get("element")
+    if "size" in wc and "npt_method" not in wc:  # sample_momt
+        cfg = ELEMENTS[element]["distill"]
+        return PRIORITY_SOURCE_POOL if cfg["enabled"] and cfg["pool"] == f"momt_{wc['size']}" else PRIORITY_POOL
+    if _on_loop(element, wc.get("trainset"), wc.get("strategy"), wc.get("pool")):
+        return PRIORITY_LOOP
+    return 0
+
+
 def table1_targets(element):
     """The paper's Table 1: ensembles trained on N frames of NPT-from-FCC, NPT-from-liquid and MOMT
     (for the source element only)."""

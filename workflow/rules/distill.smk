@@ -24,6 +24,7 @@ rule init_selection:
     params:
         n_initial=lambda wc: distill_cfg(wc)["n_initial"],
         seed=lambda wc: seed_for("init_selection", wc.element, *replicate_parts(wc)),
+    priority: job_priority
     threads: 1
     resources:
         runtime=10,
@@ -55,6 +56,7 @@ rule select_frames:
     params:
         cfg=selection_settings,
         seed=lambda wc: seed_for("select_frames", wc.element, wc.strategy, wc.iteration, *replicate_parts(wc)),
+    priority: job_priority
     threads: 1
     resources:
         runtime=10,
@@ -103,6 +105,7 @@ rule write_training_set:
         res("{element}/distill/{strategy}/iter_{iteration}/logs/write_training_set.log"),
     benchmark:
         res("{element}/distill/{strategy}/iter_{iteration}/benchmarks/write_training_set.tsv"),
+    priority: job_priority
     threads: 1
     resources:
         runtime=10,

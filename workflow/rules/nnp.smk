@@ -34,6 +34,7 @@ rule train_member:
         seed=lambda wc: member_seed(wc),
         # an iteration whose selection equals the previous one (early stop) copies its member
         previous=previous_trainset,
+    priority: job_priority
     threads: 1
     resources:
         runtime=120,
@@ -62,6 +63,7 @@ rule compute_pool_aevs:
         # stores the AEV settings hash and predict_pool checks it against the models
         nnp_settings=lambda wc: nnp_cfg(wc)["settings"],
         batch_frames=64,
+    priority: job_priority
     threads: 1
     resources:
         runtime=60,
@@ -106,6 +108,7 @@ rule predict_pool:
     params:
         batch_frames=lambda wc: nnp_cfg(wc)["predict_batch_frames"],
         forces=pool_forces,
+    priority: job_priority
     threads: 1
     resources:
         gpu=stage_gpus("predict"),

@@ -19,6 +19,7 @@ rule sample_momt:
         res("{element}/benchmarks/sample_momt_{size}.tsv"),
     params:
         **_sample_params("momt"),
+    priority: job_priority
     threads: 1
     resources:
         gpu=stage_gpus("sample"),
