@@ -44,7 +44,8 @@ def test_crystals_are_solid_in_any_orientation_and_a_liquid_is_not():
 
 
 def test_cells_between_the_cubic_sizes_are_perfect_crystals_of_the_same_lattice():
-    """144 and 192 atoms (3x3x4, 3x4x4 conventional cells, for finite-size studies between 108 and 256):
+    """144, 192 and 216 atoms (3x3x4, 3x4x4, 3x3x6 conventional cells, for finite-size studies between 108
+    and 256):
     every atom sits on an FCC site of the same lattice (the EAM energy per atom and the pressure of the
     cubic 108-atom cell), both order parameters read O = N, and the box-aligned {111} vectors are the
     lattice's whatever the shape; a size with no near-cubic shape is refused by name."""
@@ -54,11 +55,12 @@ def test_cells_between_the_cubic_sizes_are_perfect_crystals_of_the_same_lattice(
     from nnpdistill.md.setup import fcc_state
 
     assert fcc_cells(108) == (3, 3, 3) and fcc_cells(144) == (3, 3, 4) and fcc_cells(192) == (3, 4, 4)
+    assert fcc_cells(216) == (3, 3, 6) and fcc_cells(64) == (2, 2, 4)
     pot = potential_from_eam("Ni", None, 1.0, None, "cpu")
     ev = pot.factory()
     a = pot.lattice_A
     ref = None
-    for n in (108, 144, 192):
+    for n in (108, 144, 192, 216):
         st = fcc_state(1, n, a, pot.mass_amu, 300.0, torch.Generator().manual_seed(0))
         assert st.positions.shape == (1, n, 3)
         shape = torch.tensor(fcc_cells(n), dtype=torch.float64)

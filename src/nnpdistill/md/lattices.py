@@ -6,7 +6,7 @@ walkers in the metal's own crystal instead. Every cell here has the atomic volum
 constant it is given (the one the EAM file or ``sample.lattice_A`` provides), so the barostat only has to
 take up the small volume difference between the structures:
 
-- ``fcc``: 4 nx ny nz atoms in conventional cubic cells (:func:`.order.fcc_cells`: 4 L³, or 144, 192);
+- ``fcc``: 4 nx ny nz atoms in conventional cubic cells (:func:`.order.fcc_cells`: 4 L³, or 144, 192, 216);
 - ``bcc``: 2 L³ atoms in L×L×L conventional cubic cells (16, 54, 128, 250, 432);
 - ``hcp``: 4 nx ny nz atoms in orthohexagonal 4-atom cells (a, √3 a, c), the most nearly cubic shape with
   its longest side at most 1.5 times its shortest (64, 96, 144, 180, ...); c/a = ``c_over_a`` (default the

@@ -26,19 +26,20 @@ FCC111 = torch.tensor([[1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=tor
 @functools.cache  # called per order-parameter evaluation when no shape is given
 def fcc_cells(n_atoms: int) -> tuple[int, int, int]:
     """Conventional cells (nx, ny, nz), nx <= ny <= nz, of the FCC supercell of ``n_atoms`` atoms: L×L×L when
-    N = 4 L³, else the most nearly cubic shape with nz/nx <= 1.5 (144 atoms: 3×3×4, 192: 3×4×4), for cell
-    sizes between the cubic ones (finite-size studies); a ConfigError when there is none."""
+    N = 4 L³, else the most nearly cubic shape with nz/nx <= 2 (144 atoms: 3×3×4, 192: 3×4×4, 216: 3×3×6,
+    which holds the same crystal orientations as 3×3×3: :func:`fitting_orientations`), for cell sizes
+    between the cubic ones (finite-size studies); a ConfigError when there is none."""
     if n_atoms % 4 or n_atoms < 4:
         raise ConfigError(f"an FCC cell needs N = 4 L^3 atoms (32, 108, 256, ...) or a near-cubic "
-                          f"multiple of 4 (144, 192), got N = {n_atoms}")
+                          f"multiple of 4 (144, 192, 216), got N = {n_atoms}")
     m = n_atoms // 4
     shapes = [(a, b, m // (a * b)) for a in range(1, round(m ** (1 / 3)) + 1)
               for b in range(a, math.isqrt(m // a) + 1) if m % (a * b) == 0]
     best = min(shapes, key=lambda s: (s[2] / s[0], s))
-    if best[2] > 1.5 * best[0]:
+    if best[2] > 2 * best[0]:
         shape = "x".join(str(k) for k in best)
         raise ConfigError(f"an FCC cell of N = {n_atoms} atoms has no near-cubic shape (best {shape} "
-                          "conventional cells); use N = 4 L^3 atoms (32, 108, 256, ...) or 144, 192")
+                          "conventional cells); use N = 4 L^3 atoms (32, 108, 256, ...) or 144, 192, 216")
     return best
 
 

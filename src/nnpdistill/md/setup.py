@@ -48,7 +48,7 @@ def crystal_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: floa
 
 def fcc_state(n_walkers: int, n_atoms: int, lattice_A: float, mass_amu: float, temperature_K,
               generator: torch.Generator) -> MDState:
-    """:func:`crystal_state` of the paper's FCC cell (4 L³, or 144, 192: :func:`.order.fcc_cells`)."""
+    """:func:`crystal_state` of the paper's FCC cell (4 L³, or 144, 192, 216: :func:`.order.fcc_cells`)."""
     return crystal_state(n_walkers, n_atoms, lattice_A, mass_amu, temperature_K, generator)
 
 
