@@ -99,7 +99,7 @@ def test_cpp_kernel_is_deterministic():
         assert torch.equal(getattr(a, name), getattr(b, name)), name
 
 
-def test_kernel_choice_and_clear_errors(monkeypatch):
+def test_kernel_choice_and_clear_errors(monkeypatch, tmp_path):
     with pytest.raises(NNPDistillError, match="EAM kernel must be one of"):
         load_eam("Ni").evaluator(kernel="fortran")
     with pytest.raises(NNPDistillError, match="CPU only"):
@@ -114,6 +114,7 @@ def test_kernel_choice_and_clear_errors(monkeypatch):
 
     monkeypatch.setattr(eam_cpp.KERNEL, "module", None)
     monkeypatch.setattr(eam_cpp.KERNEL, "failure", None)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))  # not built there
     monkeypatch.setattr(cpp_extension, "load", broken)
     with pytest.raises(KernelBuildError, match="g\\+\\+: command not found.*kernel='torch'"):
         resolve_kernel("cpp", "cpu")
@@ -122,3 +123,39 @@ def test_kernel_choice_and_clear_errors(monkeypatch):
     ev = load_eam("Ni").evaluator()
     ev(x, h)
     assert ev.kernel == "torch"
+
+
+def test_a_lock_left_by_a_killed_job_hangs_no_later_job(tmp_path):
+    """torch's extension builder waits without a time limit while its lock file exists, and a job killed
+    while holding it leaves the file: every later job of the main job hung so (2026-12-07). A built kernel
+    now loads without the builder (a fresh process, the library in a fresh extensions folder beside such a
+    lock: the old code waits past the timeout), and a lock older than any build is removed."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from nnpdistill.potentials.eam_cpp import KERNEL
+
+    library = Path(KERNEL.load().__file__)
+    folder = tmp_path / "extensions" / library.stem
+    folder.mkdir(parents=True)
+    shutil.copy(library, folder / library.name)
+    (folder / "lock").touch()
+    code = ("from nnpdistill.potentials.eam_cpp import KERNEL; import torch; m = KERNEL.load(); "
+            "print('loaded', m.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path / "extensions")})
+    assert proc.returncode == 0 and f"loaded {folder / library.name}" in proc.stdout, proc.stderr[-2000:]
+
+    from nnpdistill.cpp_build import STALE_LOCK_S, clear_stale_lock
+
+    lock = tmp_path / "lock"
+    assert not clear_stale_lock(lock)  # none there
+    lock.touch()
+    assert not clear_stale_lock(lock) and lock.exists()  # a build may be running: leave it
+    old = time.time() - STALE_LOCK_S - 60
+    os.utime(lock, (old, old))
+    assert clear_stale_lock(lock) and not lock.exists()

@@ -45,9 +45,52 @@ def build_extension(prefix: str, source: Path, what: str):
         pass
     flags = compile_flags()
     tag = hashlib.sha256(Path(source).read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    name = f"nnpdistill_{prefix}_{tag}"
+    build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
+    library = build_dir / f"{name}{cpp_extension.LIB_EXT}"
+    if library.exists():  # built before: its name carries the hash of its source and flags
+        try:
+            return _import_library(name, library)
+        except ImportError as exc:  # e.g. a link that a killed build left half-written: build again
+            log.warning("could not load the built C++ %s (%s): building it again", what, exc)
+    clear_stale_lock(build_dir / "lock")
     log.info("loading the C++ %s (compiled on first use, about a minute)", what)
-    return cpp_extension.load(name=f"nnpdistill_{prefix}_{tag}", sources=[str(source)], extra_cflags=flags,
-                              verbose=False)
+    return cpp_extension.load(name=name, sources=[str(source)], extra_cflags=flags, verbose=False)
+
+
+# torch's builder holds a lock file in the build folder while it checks or builds an extension, and every
+# other process waits, without a time limit, until that file is gone. A job killed in that window (a
+# cancelled SLURM job, Ctrl-C) leaves the file behind and every later job waits for ever: the main job hung
+# so after two of its sampling jobs were killed. A built library is therefore loaded without the builder,
+# and a lock older than any build is removed.
+STALE_LOCK_S = 600.0
+
+
+def _import_library(name: str, library: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, library)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module spec for {library}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def clear_stale_lock(lock: Path, max_age_s: float = STALE_LOCK_S) -> bool:
+    """Remove the builder's ``lock`` file when it is older than ``max_age_s`` (a build takes about a
+    minute): a process killed while holding it left it. Returns whether it was removed."""
+    import time
+
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age <= max_age_s:
+        return False
+    log.warning("removing %s, left %.0f s ago by a process that was killed while building", lock, age)
+    lock.unlink(missing_ok=True)
+    return True
 
 
 class CppKernel:
