@@ -113,29 +113,28 @@ def test_progress_counts_jobs_and_times_them_from_the_records(smoke_run):
     assert "2 to run" in proc.stdout and "write_summary" in proc.stdout, proc.stdout
 
 
-def _started_jobs(log_text: str) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job a Snakemake log shows starting, in order."""
+def _jobs(log_text: str) -> list[tuple[str, str, int]]:
+    """(rule, wildcards, priority) of every job a Snakemake log or dry run shows, in order."""
     jobs = []
-    for block in re.split(r"\n\s*\n", log_text):
-        head = re.search(r"^(?:local)?rule (\w+):$", block, re.M)
-        if head:
-            wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
-            jobs.append((head.group(1), wc.group(1) if wc else ""))
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", log_text, flags=re.M)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block).group(1)
+        wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        prio = re.search(r"^\s+priority: (\d+)$", block, re.M)
+        jobs.append((rule, wc.group(1) if wc else "", int(prio.group(1)) if prio else 0))
     return jobs
 
 
 def test_the_longest_path_starts_first(smoke_run):
     """Rule priorities (workflow/rules/common.smk, job_priority): of the jobs ready at the start (sampling
-    runs, coexistence runs, EAM crystals), the two cores take the MOMT pools first, and before the second
-    MOMT job starts the first is the distillation source's pool (Ni momt_32), on which the loop waits.
-    Without priorities Snakemake took the two NPT runs of 108-atom Ni first in the main job."""
+    runs, coexistence runs, EAM crystals), the two cores take the two MOMT pools first (the distillation
+    source's, Ni momt_32, on which the loop waits, and Al's), the NPT runs only after them. Without
+    priorities Snakemake took two NPT runs of Ni first in the main job."""
     log = min((smoke_run / ".snakemake" / "log").glob("*.snakemake.log"))  # the campaign's own run
-    jobs = _started_jobs(log.read_text())
+    jobs = [(rule, wc) for rule, wc, _ in _jobs(log.read_text())]
     assert jobs[:2] == [("sample_momt", "element=Ni, size=32"), ("sample_momt", "element=Al, size=32")] or \
         jobs[:2] == [("sample_momt", "element=Al, size=32"), ("sample_momt", "element=Ni, size=32")], jobs[:6]
-    loop = [i for i, (rule, wc) in enumerate(jobs) if rule == "train_member" and "distill/uncertainty/" in wc]
-    baseline = [i for i, (rule, wc) in enumerate(jobs) if rule == "train_member" and "distill/random/" in wc]
-    assert loop and baseline and min(loop) < min(baseline), (loop, baseline)
+    rules = [rule for rule, _ in jobs]
+    assert rules.count("sample_npt") == 4 and rules.index("sample_npt") > 1, jobs[:6]
 
 
 def test_smoke_outputs(smoke_run):
@@ -379,3 +378,27 @@ def test_a_bad_complement_element_is_named_at_start_up(tmp_path, complement, exp
     err = proc.stdout + proc.stderr
     assert all(word in err for word in expected), err[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_main_jobs_priorities_follow_its_longest_path(tmp_path):
+    """The main job's plan (config/config.yaml, a dry run in an empty folder) gives the distillation
+    source's MOMT pool priority 30, the other MOMT pools 20, the loop's jobs on its selection pool 10 and
+    everything else (NPT runs, the baselines, scores on the evaluation pool) none."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
+           "--cores", "2", "--configfile", str(REPO / "config" / "config.yaml")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    prio = {(rule, wc): p for rule, wc, p in _jobs(proc.stdout)}
+    assert prio[("sample_momt", "element=Ni, size=32")] == 30
+    assert prio[("sample_momt", "element=Ni, size=108")] == 20
+    assert prio[("sample_momt", "element=Nb, size=108")] == 20
+    assert prio[("sample_npt", "element=Ni, npt_method=npt_liq, size=108")] == 0
+    loop = "element=Ni, trainset=distill/uncertainty/iter_3"
+    base = "element=Ni, trainset=distill/random/iter_9"
+    assert prio[("train_member", f"{loop}, member=0")] == 10
+    assert prio[("train_member", f"{base}, member=0")] == 0
+    assert prio[("predict_pool", f"{loop}, pool=momt_32")] == 10
+    assert prio[("predict_pool", f"{loop}, pool=momt_108")] == 0  # an evaluation pool: off the path
+    assert prio[("select_frames", "element=Ni, strategy=uncertainty, iteration=4")] == 10
+    assert prio[("select_frames", "element=Ni, strategy=grid, iteration=4")] == 0
+    assert prio[("compute_pool_aevs", "element=Ni, pool=momt_32")] == 10
