@@ -46,14 +46,18 @@ def build_extension(prefix: str, source: Path, what: str):
     flags = compile_flags()
     tag = hashlib.sha256(Path(source).read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
     name = f"nnpdistill_{prefix}_{tag}"
-    build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
-    library = build_dir / f"{name}{cpp_extension.LIB_EXT}"
-    if library.exists():  # built before: its name carries the hash of its source and flags
+    try:  # torch's own folder for it (a private helper: if a torch release drops it, the builder alone)
+        build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
+        library = build_dir / f"{name}{cpp_extension.LIB_EXT}"
+    except AttributeError:
+        build_dir = library = None
+    if library is not None and library.exists():  # built before: its name carries the source's hash
         try:
             return _import_library(name, library)
         except ImportError as exc:  # e.g. a link that a killed build left half-written: build again
             log.warning("could not load the built C++ %s (%s): building it again", what, exc)
-    clear_stale_lock(build_dir / "lock")
+    if build_dir is not None:
+        clear_stale_lock(build_dir / "lock")
     log.info("loading the C++ %s (compiled on first use, about a minute)", what)
     return cpp_extension.load(name=name, sources=[str(source)], extra_cflags=flags, verbose=False)
 
