@@ -46,14 +46,16 @@ def build_extension(prefix: str, source: Path, what: str):
     flags = compile_flags()
     tag = hashlib.sha256(Path(source).read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
     name = f"nnpdistill_{prefix}_{tag}"
-    try:  # torch's own folder for it (a private helper: if a torch release drops it, the builder alone)
+    try:  # torch's own folder and loader for it (private helpers: if a torch release drops them, the
+        # builder alone)
         build_dir = Path(cpp_extension._get_build_directory(name, verbose=False))
         library = build_dir / f"{name}{cpp_extension.LIB_EXT}"
+        load_built = cpp_extension._import_module_from_library
     except AttributeError:
         build_dir = library = None
     if library is not None and library.exists():  # built before: its name carries the source's hash
         try:
-            return _import_library(name, library)
+            return load_built(name, str(build_dir), True)
         except ImportError as exc:  # e.g. a link that a killed build left half-written: build again
             log.warning("could not load the built C++ %s (%s): building it again", what, exc)
     if build_dir is not None:
@@ -68,17 +70,6 @@ def build_extension(prefix: str, source: Path, what: str):
 # so after two of its sampling jobs were killed. A built library is therefore loaded without the builder,
 # and a lock older than any build is removed.
 STALE_LOCK_S = 600.0
-
-
-def _import_library(name: str, library: Path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, library)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module spec for {library}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def clear_stale_lock(lock: Path, max_age_s: float = STALE_LOCK_S) -> bool:
